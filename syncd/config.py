@@ -1,0 +1,308 @@
+"""Configuration: one daemon file plus one TOML file per tenant.
+
+Secrets never live in these files: a `SecretRef` names an environment
+variable, a file, or a systemd credential (``LoadCredential=``).
+Invalid configuration raises `ConfigError` naming the file, the key and the
+problem, so the process fails at start with an actionable message.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_PATH = Path("config/syncd.toml")
+CONFIG_ENV_VAR = "SYNCD_CONFIG"
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names file, key and problem."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret is read from: exactly one of env, file, credential."""
+
+    env: str | None = None
+    file: Path | None = None
+    credential: str | None = Field(
+        default=None, description="name of a systemd credential (LoadCredential=)"
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        given = [k for k in ("env", "file", "credential") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("name exactly one of 'env', 'file' or 'credential'")
+        return self
+
+    def describe(self) -> str:
+        if self.env:
+            return f"environment variable {self.env}"
+        if self.file:
+            return f"file {self.file}"
+        return f"systemd credential {self.credential}"
+
+    def read(self) -> str:
+        """Return the secret's value; raise ConfigError naming where it was looked for."""
+        if self.env:
+            value = os.environ.get(self.env)
+            if not value:
+                raise ConfigError(f"secret not set: {self.describe()} is empty or missing")
+            return value
+        path = self.file
+        if self.credential:
+            directory = os.environ.get("CREDENTIALS_DIRECTORY")
+            if not directory:
+                raise ConfigError(
+                    f"{self.describe()}: CREDENTIALS_DIRECTORY is not set "
+                    "(run under systemd with LoadCredential=)"
+                )
+            path = Path(directory) / self.credential
+        assert path is not None
+        try:
+            return path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {self.describe()}: {exc.strerror}") from exc
+
+
+class MicrosoftConfig(_Strict):
+    """The Entra (Azure AD) app syncd uses to call Graph for this tenant."""
+
+    tenant_id: str
+    client_id: str
+    client_secret: SecretRef | None = None
+    certificate_key: SecretRef | None = Field(
+        default=None, description="PEM private key of the app certificate"
+    )
+    certificate_thumbprint: str | None = None
+    authority_host: str = "https://login.microsoftonline.com"
+    graph_url: str = "https://graph.microsoft.com/v1.0"
+    ca_file: Path | None = Field(default=None, description="extra CA bundle to trust")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> MicrosoftConfig:
+        if bool(self.client_secret) == bool(self.certificate_key):
+            raise ValueError("give either 'client_secret' or 'certificate_key', not both or none")
+        if self.certificate_key and not self.certificate_thumbprint:
+            raise ValueError("'certificate_key' needs 'certificate_thumbprint'")
+        return self
+
+
+class SandboxTenantConfig(_Strict):
+    """How a `provider = "sandbox"` tenant reaches the built-in sandbox."""
+
+    seed: int = 42
+    users: int = Field(default=25, ge=1, le=200_000)
+    connection_file: Path | None = Field(
+        default=None,
+        description="connection.json of a running `syncd sandbox`; none = start one in-process",
+    )
+
+
+class HmacPolicy(_Strict):
+    enabled: bool = True
+    max_skew_seconds: int = Field(default=300, ge=5, le=3600)
+
+
+class LegacyLogin(_Strict):
+    """HTTP Basic for one administrator; off unless turned on."""
+
+    enabled: bool = False
+    username: str = "admin"
+    password: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _password_when_enabled(self) -> LegacyLogin:
+        if self.enabled and self.password is None:
+            raise ValueError("legacy login is enabled but 'password' names no secret")
+        return self
+
+
+class ApiPolicy(_Strict):
+    oauth: bool = True
+    hmac: HmacPolicy = HmacPolicy()
+    legacy_login: LegacyLogin = LegacyLogin()
+
+
+class Policy(_Strict):
+    teams_keyword: str = "MS Teams"
+    cancel_comment: str = "This meeting has been cancelled."
+    delete_without_attendees: bool = True
+    unavailable_statuses: tuple[str, ...] = ("busy", "oof", "tentative", "workingElsewhere")
+
+    @field_validator("unavailable_statuses")
+    @classmethod
+    def _known_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        known = {"free", "tentative", "busy", "oof", "workingElsewhere", "unknown"}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(f"unknown statuses {unknown}; use some of {sorted(known)}")
+        return value
+
+
+class TenantConfig(_Strict):
+    """One Salesforce org + one Microsoft tenant."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    provider: Literal["microsoft", "sandbox"] = "microsoft"
+    mail_domains: tuple[str, ...] = Field(min_length=1)
+    microsoft: MicrosoftConfig | None = None
+    sandbox: SandboxTenantConfig = SandboxTenantConfig()
+    api: ApiPolicy = ApiPolicy()
+    policy: Policy = Policy()
+    salesforce: dict[str, Any] | None = None
+
+    @field_validator("mail_domains")
+    @classmethod
+    def _lower_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(d.strip().lower().lstrip("@") for d in value)
+
+    @model_validator(mode="after")
+    def _microsoft_for_real_tenants(self) -> TenantConfig:
+        if self.provider == "microsoft" and self.microsoft is None:
+            raise ValueError("a tenant with provider = 'microsoft' needs a [microsoft] table")
+        return self
+
+    def is_in_org(self, email: str) -> bool:
+        return email.rsplit("@", 1)[-1].lower() in self.mail_domains
+
+
+class ApiServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_days: int = Field(default=90, ge=1, le=3650)
+
+
+class GraphTuning(_Strict):
+    connect_timeout_seconds: float = 5.0
+    read_timeout_seconds: float = 30.0
+    max_in_flight_per_mailbox: int = Field(default=4, ge=1, le=4)
+    max_retries: int = Field(default=5, ge=0, le=20)
+    max_retry_wait_seconds: float = Field(default=120.0, ge=0)
+
+
+class SandboxServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8443, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    """The daemon file (`config/syncd.toml`); env vars SYNCD_* override it."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SYNCD_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; none = SQLite in state_dir"
+    )
+    tenants_dir: Path = Path("tenants")
+    state_dir: Path = Path("state")
+    master_key: SecretRef | None = Field(
+        default=None,
+        description="key that signs tokens and derives HMAC secrets; none = generated in state_dir",
+    )
+    log_level: str = "INFO"
+    api: ApiServerConfig = ApiServerConfig()
+    graph: GraphTuning = GraphTuning()
+    sandbox: SandboxServerConfig = SandboxServerConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file so a unit can override one key.
+        return (env_settings, init_settings)
+
+
+class LoadedConfig(BaseModel):
+    """Daemon settings plus tenants, with relative paths resolved."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    path: Path
+    settings: Settings
+    tenants: dict[str, TenantConfig]
+
+    def tenant(self, name: str) -> TenantConfig:
+        try:
+            return self.tenants[name]
+        except KeyError:
+            known = ", ".join(sorted(self.tenants)) or "none"
+            raise ConfigError(f"unknown tenant '{name}' (configured: {known})") from None
+
+    @property
+    def database_url(self) -> str:
+        if self.settings.database_url:
+            return self.settings.database_url
+        return f"sqlite:///{self.settings.state_dir / 'syncd.db'}"
+
+
+def _format_validation(path: Path, error: ValidationError) -> str:
+    lines = [f"invalid configuration in {path}:"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  key '{key}': {message}")
+    return "\n".join(lines)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"configuration file not found: {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML in {path}: {exc}") from exc
+
+
+def _resolve(base: Path, value: Path) -> Path:
+    return value if value.is_absolute() else (base / value)
+
+
+def load_config(path: Path | None = None) -> LoadedConfig:
+    """Load the daemon file and every `tenants/*.toml` beside it."""
+    path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+    raw = _read_toml(path)
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation(path, exc)) from exc
+    base = path.parent
+    settings = settings.model_copy(
+        update={
+            "tenants_dir": _resolve(base, settings.tenants_dir),
+            "state_dir": _resolve(base, settings.state_dir),
+        }
+    )
+    tenants: dict[str, TenantConfig] = {}
+    tenant_files = sorted(settings.tenants_dir.glob("*.toml"))
+    if not tenant_files:
+        raise ConfigError(f"no tenant files (*.toml) in {settings.tenants_dir}")
+    for tenant_file in tenant_files:
+        data = _read_toml(tenant_file)
+        data.setdefault("name", tenant_file.stem)
+        try:
+            tenant = TenantConfig.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_format_validation(tenant_file, exc)) from exc
+        if tenant.name in tenants:
+            raise ConfigError(f"{tenant_file}: tenant name '{tenant.name}' is used twice")
+        tenants[tenant.name] = tenant
+    return LoadedConfig(path=path, settings=settings, tenants=tenants)

@@ -1,0 +1,1 @@
+"""The ledger: syncd's state store."""
