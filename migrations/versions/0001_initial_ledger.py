@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 16:29:19.176177
+Create Date: 2026-11-26 16:33:29.685878
 """
 
 from collections.abc import Sequence
@@ -81,6 +81,7 @@ def upgrade() -> None:
         sa.Column("graph_event_id", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=True),
         sa.Column("change_key", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True),
         sa.Column("sent", sa.JSON(), nullable=False),
+        sa.Column("target", sa.JSON(), nullable=False),
         sa.Column("content_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("request", sa.JSON(), nullable=False),
         sa.Column("responses", sa.JSON(), nullable=False),

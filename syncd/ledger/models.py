@@ -30,6 +30,8 @@ class MeetingRecord(SQLModel, table=True):
     change_key: str | None = Field(default=None, max_length=255)
     #: the Graph fields last sent (the base for PATCH diffs)
     sent: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: the Graph fields syncd wants the event to have (equal to `sent` when synced)
+    target: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     content_hash: str = Field(default="", max_length=64)
     #: the caller's view of the meeting (contract fields), for GET and idempotency
     request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -1,0 +1,208 @@
+"""The `syncd` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from syncd.config import ConfigError, LoadedConfig, load_config
+from syncd.ledger.db import StoreNotMigrated
+
+log = logging.getLogger("syncd")
+
+
+def _config(args: argparse.Namespace) -> LoadedConfig:
+    return load_config(Path(args.config) if args.config else None)
+
+
+def _setup_logging(level: str) -> None:
+    from syncd.logs import configure_logging
+
+    configure_logging(level)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from syncd.ledger.db import upgrade
+
+    config = _config(args)
+    upgrade(config.database_url)
+    print(f"state store is up to date: {config.database_url}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    config = _config(args)
+    print(f"configuration {config.path} is valid")
+    for tenant in config.tenants.values():
+        print(f"  tenant {tenant.name}: provider={tenant.provider}, "
+              f"domains={', '.join(tenant.mail_domains)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from syncd.api.app import create_app
+    from syncd.runtime import build_runtime
+
+    config = _config(args)
+    _setup_logging(config.settings.log_level)
+    host = args.host or config.settings.api.host
+    port = args.port if args.port is not None else config.settings.api.port
+    runtime = build_runtime(config)
+    try:
+        app = create_app(runtime)
+        for name, tenant in config.tenants.items():
+            where = "built-in sandbox" if tenant.provider == "sandbox" else "Microsoft 365"
+            print(f"tenant {name}: {where} ({', '.join(tenant.mail_domains)})", file=sys.stderr)
+        if runtime.sandbox is not None:
+            print(f"sandbox Microsoft 365: {runtime.sandbox.base_url}", file=sys.stderr)
+        print(
+            f"Scheduler API on http://{host}:{port}  (docs: http://{host}:{port}/docs)\n"
+            "mint a client with: syncd clients create --tenant demo --json",
+            file=sys.stderr,
+        )
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        runtime.close()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from syncd.runtime import sandbox_specs
+    from syncd.sandbox.server import run_standalone
+
+    config = _config(args)
+    _setup_logging(config.settings.log_level)
+    host = args.host or config.settings.sandbox.host
+    port = args.port if args.port is not None else config.settings.sandbox.port
+    run_standalone(
+        host=host,
+        port=port,
+        state_dir=config.settings.state_dir / "sandbox",
+        specs=sandbox_specs(config),
+    )
+    return 0
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    from syncd.auth.clients import create_client
+    from syncd.ledger.db import ensure_migrated, make_engine
+    from syncd.runtime import load_master_key
+
+    config = _config(args)
+    config.tenant(args.tenant)
+    engine = make_engine(config.database_url)
+    ensure_migrated(engine)
+    created = create_client(
+        engine,
+        tenant=args.tenant,
+        method=args.method,
+        master_key=load_master_key(config),
+        description=args.description,
+    )
+    if args.json:
+        print(json.dumps(created))
+    else:
+        for key, value in created.items():
+            print(f"{key}: {value}")
+        print("store the secret now: it is not shown again", file=sys.stderr)
+    return 0
+
+
+def cmd_clients_list(args: argparse.Namespace) -> int:
+    from syncd.auth.clients import list_clients
+    from syncd.ledger.db import ensure_migrated, make_engine
+
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    ensure_migrated(engine)
+    rows = list_clients(engine, tenant=args.tenant)
+    if args.json:
+        print(json.dumps(rows, default=str))
+    else:
+        for row in rows:
+            print("  ".join(f"{k}={v}" for k, v in row.items()))
+    return 0
+
+
+def cmd_clients_revoke(args: argparse.Namespace) -> int:
+    from syncd.auth.clients import revoke_client
+    from syncd.ledger.db import ensure_migrated, make_engine
+
+    config = _config(args)
+    engine = make_engine(config.database_url)
+    ensure_migrated(engine)
+    revoke_client(engine, client_id=args.client_id)
+    print(f"client {args.client_id} revoked")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncd", description="Salesforce -> Microsoft 365 meeting scheduler"
+    )
+    parser.add_argument(
+        "--config", help="daemon config file (default: $SYNCD_CONFIG or config/syncd.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="state store").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="create or migrate the state store").set_defaults(
+        func=cmd_db_upgrade
+    )
+
+    config = commands.add_parser("config", help="configuration").add_subparsers(
+        dest="config_command", required=True
+    )
+    config.add_parser("check", help="validate the configuration").set_defaults(
+        func=cmd_config_check
+    )
+
+    serve = commands.add_parser("serve", help="serve the Scheduler API")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    sandbox = commands.add_parser("sandbox", help="run the sandbox Microsoft 365 standalone")
+    sandbox.add_argument("--host")
+    sandbox.add_argument("--port", type=int)
+    sandbox.set_defaults(func=cmd_sandbox)
+
+    clients = commands.add_parser("clients", help="Scheduler API clients").add_subparsers(
+        dest="clients", required=True
+    )
+    create = clients.add_parser("create", help="mint a client for one tenant")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--method", choices=("oauth", "hmac"), default="oauth")
+    create.add_argument("--description", default="")
+    create.add_argument("--json", action="store_true", help="print one JSON object")
+    create.set_defaults(func=cmd_clients_create)
+    listing = clients.add_parser("list", help="list clients")
+    listing.add_argument("--tenant")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_clients_list)
+    revoke = clients.add_parser("revoke", help="revoke a client and its tokens")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(func=cmd_clients_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigError, StoreNotMigrated) as error:
+        print(f"syncd: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Pure mapping between syncd meetings and Microsoft Graph event resources.
+
+Resource shape: https://learn.microsoft.com/en-us/graph/api/resources/event
+No I/O here: the scheduler core and the sync planner both use these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from syncd.domain import Attendee, Meeting, ResponseStatus, Source, utc
+
+#: The single-value extended property that stamps syncd's external key on each
+#: event, so the mapping can be found again in Graph after the ledger is lost.
+#: https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-post-singlevalueextendedproperties
+EXTERNAL_KEY_PROPERTY_ID = "String {8d3c2a5e-6f1b-4c7e-9a44-5b1f0e2d7c61} Name syncdExternalKey"
+
+#: Namespace for deterministic transaction ids (uuid5).
+_TRANSACTION_NAMESPACE = uuid.UUID("1f8b6c0e-3a52-4d8f-b2a7-9c4e5d6f7a81")
+
+#: Graph fields syncd owns on an event; only these are diffed and PATCHed.
+CONTENT_FIELDS = (
+    "subject",
+    "body",
+    "start",
+    "end",
+    "location",
+    "attendees",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "isAllDay",
+    "showAs",
+    "sensitivity",
+)
+
+# https://learn.microsoft.com/en-us/graph/api/resources/responsestatus
+_RESPONSES: dict[str, ResponseStatus] = {
+    "none": ResponseStatus.NO_RESPONSE,
+    "notresponded": ResponseStatus.NO_RESPONSE,
+    "accepted": ResponseStatus.ACCEPTED,
+    "declined": ResponseStatus.DECLINED,
+    "tentativelyaccepted": ResponseStatus.TENTATIVE,
+    "organizer": ResponseStatus.ORGANIZER,
+}
+
+
+def external_key(tenant: str, source: Source | str, external_id: str) -> str:
+    """The value stamped in the extended property: unique per tenant and source."""
+    return f"{tenant}:{Source(source).value}:{external_id}"
+
+
+def transaction_id(tenant: str, source: Source | str, external_id: str, generation: int) -> str:
+    """Deterministic Graph transactionId: a retried create is deduplicated by Graph.
+
+    https://learn.microsoft.com/en-us/graph/api/resources/event (transactionId)
+    """
+    name = f"{external_key(tenant, source, external_id)}#{generation}"
+    return str(uuid.uuid5(_TRANSACTION_NAMESPACE, name))
+
+
+def is_teams_location(location: str, keyword: str) -> bool:
+    return location.strip().casefold() == keyword.strip().casefold()
+
+
+def _graph_time(value: datetime) -> dict[str, str]:
+    # Graph takes dateTime without offset plus a separate timeZone.
+    return {"dateTime": utc(value).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+
+
+def _attendees(attendees: tuple[Attendee, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "emailAddress": {"address": a.email},
+            "type": "required" if a.required else "optional",
+        }
+        for a in attendees
+    ]
+
+
+def event_content(meeting: Meeting, *, teams_keyword: str) -> dict[str, Any]:
+    """The Graph fields syncd owns for a meeting (what is created and diffed)."""
+    teams = is_teams_location(meeting.location, teams_keyword)
+    return {
+        "subject": meeting.subject,
+        "body": {"contentType": "text", "content": meeting.body},
+        "start": _graph_time(meeting.start),
+        "end": _graph_time(meeting.end),
+        "location": {"displayName": meeting.location},
+        "attendees": _attendees(meeting.attendees),
+        "isOnlineMeeting": teams,
+        "onlineMeetingProvider": "teamsForBusiness" if teams else "unknown",
+        "isAllDay": meeting.is_all_day,
+        "showAs": meeting.show_as,
+        "sensitivity": "private" if meeting.is_private else "normal",
+    }
+
+
+def create_payload(content: Mapping[str, Any], *, transaction: str, key: str) -> dict[str, Any]:
+    """The POST body of a create: content + transactionId + external-key property."""
+    payload = dict(content)
+    if not payload.get("isOnlineMeeting"):
+        # Graph rejects onlineMeetingProvider "unknown" on create for some
+        # mailboxes; leaving it out means "no online meeting".
+        payload.pop("onlineMeetingProvider", None)
+    payload["transactionId"] = transaction
+    payload["singleValueExtendedProperties"] = [{"id": EXTERNAL_KEY_PROPERTY_ID, "value": key}]
+    return payload
+
+
+def content_hash(content: Mapping[str, Any]) -> str:
+    """A stable hash of the owned fields: equal content, equal hash."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _normalise_attendees(value: Any) -> list[tuple[str, str]]:
+    return sorted(
+        (str(a["emailAddress"]["address"]).casefold(), str(a.get("type", "required")))
+        for a in value or []
+    )
+
+
+def content_changes(
+    previous: Mapping[str, Any], desired: Mapping[str, Any], *, join_url: str | None = None
+) -> dict[str, Any]:
+    """The PATCH body: only fields whose value changed (each PATCH e-mails attendees).
+
+    https://learn.microsoft.com/en-us/graph/api/event-update
+    """
+    changes: dict[str, Any] = {}
+    for name in CONTENT_FIELDS:
+        old, new = previous.get(name), desired.get(name)
+        if name == "attendees":
+            if _normalise_attendees(old) != _normalise_attendees(new):
+                changes[name] = new
+        elif old != new:
+            changes[name] = new
+    if "body" in changes and join_url and desired.get("isOnlineMeeting"):
+        # The Teams join block lives in the body; replacing the body would drop
+        # it, so the link is appended again (the contract's "appended to Body").
+        content = changes["body"]["content"]
+        changes["body"] = {
+            "contentType": "text",
+            "content": f"{content}\n\nJoin Microsoft Teams meeting: {join_url}",
+        }
+    if changes.get("isOnlineMeeting") is False:
+        changes.pop("onlineMeetingProvider", None)
+    return changes
+
+
+def response_of(graph_response: str | None) -> ResponseStatus:
+    """Graph responseStatus.response -> the contract's vocabulary."""
+    if not graph_response:
+        return ResponseStatus.NO_RESPONSE
+    return _RESPONSES.get(graph_response.casefold(), ResponseStatus.UNKNOWN)
+
+
+def parse_graph_time(value: Mapping[str, str] | None) -> datetime | None:
+    """A Graph dateTimeTimeZone read with Prefer: outlook.timezone="UTC"."""
+    if not value or not value.get("dateTime"):
+        return None
+    text = value["dateTime"]
+    if "." in text:
+        head, fraction = text.split(".", 1)
+        text = f"{head}.{fraction[:6]}"
+    parsed = datetime.fromisoformat(text)
+    return utc(parsed)
+
+
+def attendee_responses(event: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
+    """Per attendee e-mail (lower-cased): the contract response and when it was given."""
+    answers: dict[str, dict[str, str | None]] = {}
+    for attendee in event.get("attendees") or []:
+        address = str(attendee.get("emailAddress", {}).get("address", "")).casefold()
+        if not address:
+            continue
+        status = attendee.get("status") or {}
+        answered = status.get("time")
+        if answered and answered.startswith("0001-01-01"):
+            answered = None
+        answers[address] = {"response": response_of(status.get("response")).value, "time": answered}
+    return answers
+
+
+def join_url_of(event: Mapping[str, Any]) -> str | None:
+    online = event.get("onlineMeeting") or {}
+    return online.get("joinUrl") or None

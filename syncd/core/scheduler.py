@@ -1,0 +1,566 @@
+"""The scheduler core: schedule, update, cancel, get, availability.
+
+Both faces (the Scheduler API and the sync daemon) go through this class; it is
+the only code that writes meetings to the ledger or to Graph.
+
+Exactly once: the intent is committed to the ledger before the Graph call and
+completed after it. A create carries a deterministic transactionId and the
+external-key extended property, so a retry after a crash never makes a second
+meeting and `resume()` can finish what a crash left half done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from syncd.config import TenantConfig
+from syncd.core import event_mapping as em
+from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
+from syncd.domain import (
+    Availability,
+    ErrorCode,
+    Meeting,
+    MeetingChanges,
+    MeetingStatus,
+    Slot,
+    Source,
+    SyncdError,
+    merge_slots,
+    utc,
+)
+from syncd.ledger.db import session_scope
+from syncd.ledger.models import MeetingRecord, Tombstone
+
+log = logging.getLogger(__name__)
+
+#: Fields read back from Graph for GET (responses and the join link).
+_READ_FIELDS = ("attendees", "onlineMeeting", "changeKey", "isCancelled")
+
+
+class GraphPort(Protocol):
+    """What the core needs from the Graph client (syncd.graph.client.GraphClient)."""
+
+    def create_event(
+        self, mailbox: str, payload: dict, *, correlation_id: str | None = None
+    ) -> dict: ...
+
+    def find_event_by_property(
+        self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None
+    ) -> dict | None: ...
+
+    def get_event(
+        self,
+        mailbox: str,
+        event_id: str,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict: ...
+
+    def update_event(
+        self, mailbox: str, event_id: str, changes: dict, *, correlation_id: str | None = None
+    ) -> dict: ...
+
+    def cancel_event(
+        self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
+    ) -> None: ...
+
+    def delete_event(
+        self, mailbox: str, event_id: str, *, correlation_id: str | None = None
+    ) -> None: ...
+
+    def get_schedule(
+        self,
+        mailbox: str,
+        schedules: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        interval_minutes: int = 30,
+        correlation_id: str | None = None,
+    ) -> list[dict]: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Scheduler:
+    """One tenant's scheduler; every failure is a SyncdError with a contract code."""
+
+    def __init__(
+        self,
+        tenant: TenantConfig,
+        engine: Engine,
+        graph: GraphPort,
+        *,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.tenant = tenant
+        self.engine = engine
+        self.graph = graph
+        self.clock = clock
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ----------------------------------------------------------------- public
+
+    def schedule(
+        self,
+        meeting: Meeting,
+        *,
+        source: Source = Source.API,
+        correlation_id: str | None = None,
+    ) -> Meeting:
+        """Create the meeting; the same id with the same content creates nothing."""
+        self._check_times(meeting.start, meeting.end)
+        self._check_organizer(meeting.organizer_email)
+        request = meeting_to_request(meeting)
+        with self._meeting_lock(source, meeting.external_id):
+            record = self._claim_create(meeting, request, source)
+            if record.intent == "create":
+                record = self._run_create(record, correlation_id)
+            return request_to_meeting(record.external_id, record.request, join_url=record.join_url)
+
+    def update(
+        self,
+        external_id: str,
+        organizer_email: str,
+        changes: MeetingChanges,
+        *,
+        source: Source = Source.API,
+        correlation_id: str | None = None,
+    ) -> Meeting:
+        """PATCH only what changed; no change means no Graph call."""
+        with self._meeting_lock(source, external_id):
+            record = self._live_record(source, external_id, organizer_email)
+            if record.intent == "create":
+                record = self._run_create(record, correlation_id)
+            current = request_to_meeting(external_id, record.request)
+            desired = apply_changes(current, changes)
+            self._check_times(desired.start, desired.end)
+            content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
+            patch = em.content_changes(record.sent, content, join_url=record.join_url)
+            if not patch:
+                return request_to_meeting(
+                    external_id,
+                    record.request,
+                    responses=record.responses,
+                    join_url=record.join_url,
+                )
+            record = self._write(
+                record,
+                intent="update",
+                request=meeting_to_request(desired),
+                target=content,
+            )
+            record = self._run_update(record, patch, correlation_id)
+            return request_to_meeting(external_id, record.request, join_url=record.join_url)
+
+    def cancel(
+        self,
+        external_id: str,
+        organizer_email: str,
+        *,
+        source: Source = Source.API,
+        correlation_id: str | None = None,
+    ) -> None:
+        """Cancel with notice when there are attendees, delete otherwise."""
+        with self._meeting_lock(source, external_id):
+            record = self._live_record(source, external_id, organizer_email)
+            record = self._write(record, intent="cancel")
+            self._run_cancel(record, correlation_id)
+
+    def get(
+        self,
+        external_id: str,
+        organizer_email: str,
+        *,
+        source: Source = Source.API,
+        correlation_id: str | None = None,
+    ) -> Meeting:
+        """The meeting as scheduled, with each attendee's current response from Outlook."""
+        record = self._live_record(source, external_id, organizer_email)
+        if record.intent == "create" or not record.graph_event_id:
+            with self._meeting_lock(source, external_id):
+                record = self._run_create(self._reload(record), correlation_id)
+        assert record.graph_event_id
+        try:
+            event = self.graph.get_event(
+                record.organizer_email,
+                record.graph_event_id,
+                select=_READ_FIELDS,
+                correlation_id=correlation_id,
+            )
+        except SyncdError as error:
+            if error.code == ErrorCode.MEETING_NOT_FOUND:
+                raise SyncdError(
+                    ErrorCode.MEETING_NOT_FOUND,
+                    f"meeting '{external_id}' no longer exists in the Outlook calendar of "
+                    f"{record.organizer_email} (it was deleted there)",
+                ) from error
+            raise
+        responses = em.attendee_responses(event)
+        join_url = em.join_url_of(event) or record.join_url
+        self._write(
+            record, responses=responses, join_url=join_url, change_key=event.get("changeKey")
+        )
+        return request_to_meeting(
+            external_id, record.request, responses=responses, join_url=join_url
+        )
+
+    def availability(
+        self,
+        emails: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        correlation_id: str | None = None,
+    ) -> list[Availability]:
+        """Busy slots per address, merged and clipped to [start, end)."""
+        start, end = utc(start), utc(end)
+        self._check_times(start, end)
+        answers: dict[int, Availability] = {}
+        in_org: list[tuple[int, str]] = []
+        for index, email in enumerate(emails):
+            if not self.tenant.is_in_org(email):
+                answers[index] = Availability(
+                    email,
+                    ErrorCode.EXTERNAL_USER_NOT_SUPPORTED,
+                    error_message=f"{email} is outside the organization "
+                    f"({', '.join(self.tenant.mail_domains)}); availability is only "
+                    "available for in-org users",
+                )
+            else:
+                in_org.append((index, email))
+        if in_org:
+            addresses = [email for _, email in in_org]
+            items = self.graph.get_schedule(
+                addresses[0], addresses, start, end, correlation_id=correlation_id
+            )
+            for (index, email), item in zip(in_org, items, strict=True):
+                answers[index] = self._availability_of(email, item, start, end)
+        return [answers[i] for i in range(len(emails))]
+
+    def resume(self, *, correlation_id: str | None = None) -> int:
+        """Finish intents a crash left unfinished; returns how many were resolved."""
+        with Session(self.engine) as session:
+            pending = session.exec(
+                select(MeetingRecord).where(
+                    MeetingRecord.tenant == self.tenant.name,
+                    MeetingRecord.intent.is_not(None),  # type: ignore[union-attr]
+                )
+            ).all()
+        resolved = 0
+        for record in pending:
+            with self._meeting_lock(record.source, record.external_id):
+                record = self._reload(record)
+                if record.intent == "create":
+                    self._run_create(record, correlation_id)
+                elif record.intent == "update":
+                    patch = em.content_changes(record.sent, record.target, join_url=record.join_url)
+                    self._run_update(record, patch, correlation_id)
+                elif record.intent == "cancel":
+                    self._run_cancel(record, correlation_id)
+                resolved += 1
+        return resolved
+
+    # ------------------------------------------------------------ validation
+
+    def _check_times(self, start: datetime, end: datetime) -> None:
+        if utc(end) <= utc(start):
+            raise SyncdError(
+                ErrorCode.INVALID_REQUEST,
+                "endTime must be after startTime",
+            )
+
+    def _check_organizer(self, organizer: str) -> None:
+        if not self.tenant.is_in_org(organizer):
+            raise SyncdError(
+                ErrorCode.ORGANIZER_NOT_FOUND,
+                f"organizer {organizer} is not in this tenant's mail domains "
+                f"({', '.join(self.tenant.mail_domains)}); only in-org users can organize",
+            )
+
+    def _availability_of(
+        self, email: str, item: dict[str, Any], start: datetime, end: datetime
+    ) -> Availability:
+        if item.get("error"):
+            message = item["error"].get("message") or "no calendar for this address"
+            return Availability(
+                email,
+                ErrorCode.MAILBOX_NOT_FOUND,
+                error_message=f"no free/busy information for {email}: {message}",
+            )
+        busy = set(self.tenant.policy.unavailable_statuses)
+        slots = [
+            Slot(em.parse_graph_time(i.get("start")), em.parse_graph_time(i.get("end")))  # type: ignore[arg-type]
+            for i in item.get("scheduleItems") or []
+            if i.get("status") in busy and i.get("start") and i.get("end")
+        ]
+        return Availability(email, ErrorCode.NO_ERROR, merge_slots(slots, start, end))
+
+    # ---------------------------------------------------------------- ledger
+
+    @contextmanager
+    def _meeting_lock(self, source: Source | str, external_id: str) -> Iterator[None]:
+        key = (str(source), external_id)
+        with self._locks_guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
+
+    def _find(
+        self, session: Session, source: Source | str, external_id: str
+    ) -> MeetingRecord | None:
+        return session.exec(
+            select(MeetingRecord).where(
+                MeetingRecord.tenant == self.tenant.name,
+                MeetingRecord.source == str(source),
+                MeetingRecord.external_id == external_id,
+            )
+        ).first()
+
+    def _reload(self, record: MeetingRecord) -> MeetingRecord:
+        with Session(self.engine, expire_on_commit=False) as session:
+            fresh = session.get(MeetingRecord, record.id)
+        assert fresh is not None
+        return fresh
+
+    def _live_record(
+        self, source: Source | str, external_id: str, organizer_email: str
+    ) -> MeetingRecord:
+        with Session(self.engine, expire_on_commit=False) as session:
+            record = self._find(session, source, external_id)
+        if record is None or record.status == MeetingStatus.CANCELLED:
+            raise SyncdError(
+                ErrorCode.MEETING_NOT_FOUND,
+                f"no meeting with id '{external_id}' was scheduled (or it was deleted)",
+            )
+        if record.organizer_email.casefold() != organizer_email.casefold():
+            raise SyncdError(
+                ErrorCode.ORGANIZER_MISMATCH,
+                f"meeting '{external_id}' is organized by another user; the organizer "
+                "cannot change: delete the meeting and schedule it again",
+            )
+        return record
+
+    def _claim_create(
+        self, meeting: Meeting, request: dict[str, Any], source: Source
+    ) -> MeetingRecord:
+        """Record the intent to create, or return the existing meeting (idempotency)."""
+        now = self.clock()
+        content = em.event_content(meeting, teams_keyword=self.tenant.policy.teams_keyword)
+        for _ in range(2):
+            with session_scope(self.engine) as session:
+                record = self._find(session, source, meeting.external_id)
+                if record is not None and record.status != MeetingStatus.CANCELLED:
+                    if record.request == request:
+                        return record
+                    if record.organizer_email.casefold() != meeting.organizer_email.casefold():
+                        raise SyncdError(
+                            ErrorCode.MEETING_ALREADY_EXISTS,
+                            f"meeting '{meeting.external_id}' already exists for another "
+                            "organizer; use another id or delete it first",
+                        )
+                    raise SyncdError(
+                        ErrorCode.MEETING_ALREADY_EXISTS,
+                        f"meeting '{meeting.external_id}' already exists with other "
+                        "content; use PATCH to change it or another id",
+                    )
+                generation = record.generation + 1 if record else 0
+                fields = {
+                    "organizer_email": meeting.organizer_email,
+                    "generation": generation,
+                    "transaction_id": em.transaction_id(
+                        self.tenant.name, source, meeting.external_id, generation
+                    ),
+                    "graph_event_id": None,
+                    "change_key": None,
+                    "request": request,
+                    "target": content,
+                    "sent": {},
+                    "content_hash": em.content_hash(content),
+                    "responses": {},
+                    "join_url": None,
+                    "intent": "create",
+                    "status": MeetingStatus.PENDING.value,
+                    "last_error_code": None,
+                    "last_error_message": None,
+                    "attempts": 0,
+                    "updated_at": now,
+                }
+                if record is None:
+                    record = MeetingRecord(
+                        tenant=self.tenant.name,
+                        source=str(source),
+                        external_id=meeting.external_id,
+                        created_at=now,
+                        **fields,
+                    )
+                else:
+                    for name, value in fields.items():
+                        setattr(record, name, value)
+                session.add(record)
+                try:
+                    session.flush()
+                except IntegrityError:
+                    # Another request claimed the same id at the same moment.
+                    session.rollback()
+                    continue
+                return record
+        raise SyncdError(
+            ErrorCode.MEETING_ALREADY_EXISTS,
+            f"meeting '{meeting.external_id}' is being scheduled by another request",
+        )
+
+    def _write(self, record: MeetingRecord, **fields: Any) -> MeetingRecord:
+        with session_scope(self.engine) as session:
+            fresh = session.get(MeetingRecord, record.id)
+            assert fresh is not None
+            for name, value in fields.items():
+                setattr(fresh, name, value)
+            fresh.updated_at = self.clock()
+            session.add(fresh)
+        return fresh
+
+    def _fail(self, record: MeetingRecord, error: SyncdError, **fields: Any) -> None:
+        self._write(
+            record,
+            status=MeetingStatus.FAILED.value if not error.retryable else record.status,
+            last_error_code=error.code.value,
+            last_error_message=error.message[:2000],
+            attempts=record.attempts + 1,
+            **fields,
+        )
+
+    # ----------------------------------------------------------------- graph
+
+    def _run_create(self, record: MeetingRecord, correlation_id: str | None) -> MeetingRecord:
+        key = em.external_key(self.tenant.name, record.source, record.external_id)
+        content = record.target
+        payload = em.create_payload(content, transaction=record.transaction_id, key=key)
+        try:
+            event = self.graph.create_event(
+                record.organizer_email, payload, correlation_id=correlation_id
+            )
+        except SyncdError as error:
+            if error.code == ErrorCode.MAILBOX_NOT_FOUND:
+                self._forget(record)
+                raise SyncdError(
+                    ErrorCode.ORGANIZER_NOT_FOUND,
+                    f"organizer {record.organizer_email} has no mailbox in this tenant: "
+                    f"{error.message}",
+                ) from error
+            self._fail(record, error)
+            raise
+        log.info("created meeting %s for %s", record.external_id, record.organizer_email)
+        return self._write(
+            record,
+            graph_event_id=event["id"],
+            change_key=event.get("changeKey"),
+            join_url=em.join_url_of(event),
+            sent=content,
+            content_hash=em.content_hash(content),
+            responses=em.attendee_responses(event),
+            intent=None,
+            status=MeetingStatus.SYNCED.value,
+            last_error_code=None,
+            last_error_message=None,
+        )
+
+    def _run_update(
+        self, record: MeetingRecord, patch: dict[str, Any], correlation_id: str | None
+    ) -> MeetingRecord:
+        content = record.target
+        assert record.graph_event_id
+        if patch:
+            try:
+                event = self.graph.update_event(
+                    record.organizer_email,
+                    record.graph_event_id,
+                    patch,
+                    correlation_id=correlation_id,
+                )
+            except SyncdError as error:
+                self._fail(record, error)
+                raise
+        else:
+            event = {}
+        return self._write(
+            record,
+            sent=content,
+            content_hash=em.content_hash(content),
+            change_key=event.get("changeKey", record.change_key),
+            join_url=em.join_url_of(event) or record.join_url,
+            intent=None,
+            status=MeetingStatus.SYNCED.value,
+            last_error_code=None,
+            last_error_message=None,
+        )
+
+    def _run_cancel(self, record: MeetingRecord, correlation_id: str | None) -> None:
+        if record.graph_event_id:
+            try:
+                if (
+                    record.request.get("attendees")
+                    or not self.tenant.policy.delete_without_attendees
+                ):
+                    self.graph.cancel_event(
+                        record.organizer_email,
+                        record.graph_event_id,
+                        self.tenant.policy.cancel_comment,
+                        correlation_id=correlation_id,
+                    )
+                else:
+                    self.graph.delete_event(
+                        record.organizer_email,
+                        record.graph_event_id,
+                        correlation_id=correlation_id,
+                    )
+            except SyncdError as error:
+                # Already gone in Outlook: the goal of a cancel is reached.
+                if error.code != ErrorCode.MEETING_NOT_FOUND:
+                    self._fail(record, error)
+                    raise
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            fresh = session.get(MeetingRecord, record.id)
+            assert fresh is not None
+            fresh.intent = None
+            fresh.status = MeetingStatus.CANCELLED.value
+            fresh.updated_at = now
+            session.add(fresh)
+            tombstone = session.get(
+                Tombstone, (self.tenant.name, record.source, record.external_id)
+            ) or Tombstone(
+                tenant=self.tenant.name,
+                source=record.source,
+                external_id=record.external_id,
+                deleted_at=now,
+            )
+            tombstone.generation = record.generation
+            tombstone.deleted_at = now
+            session.add(tombstone)
+
+    def _forget(self, record: MeetingRecord) -> None:
+        """Drop a create intent that Graph refused for good (nothing was created)."""
+        with session_scope(self.engine) as session:
+            fresh = session.get(MeetingRecord, record.id)
+            if fresh is None:
+                return
+            if fresh.generation == 0:
+                session.delete(fresh)
+            else:
+                fresh.intent = None
+                fresh.status = MeetingStatus.CANCELLED.value
+                session.add(fresh)

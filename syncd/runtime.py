@@ -1,0 +1,230 @@
+"""Wires configuration into running parts: ledger, Graph clients, schedulers.
+
+This is the edge where I/O objects are built; everything it builds is handed
+on explicitly (no globals), so tests build a runtime of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from syncd.config import ConfigError, LoadedConfig, TenantConfig
+from syncd.core.scheduler import Scheduler
+from syncd.graph.auth import MsalTokenProvider, token_provider_from_config
+from syncd.graph.client import GraphClient
+from syncd.graph.http import build_session
+from syncd.ledger.db import ensure_migrated, make_engine
+
+log = logging.getLogger(__name__)
+
+GRAPH_SCOPES = ["https://graph.microsoft.com/.default"]
+
+
+@dataclass(frozen=True)
+class SandboxConnection:
+    """How to reach a sandbox Microsoft 365: its URLs, CA and per-tenant app."""
+
+    base_url: str
+    graph_url: str
+    ca_file: Path
+    apps: dict[str, dict[str, str]]  # tenant name -> tenant_id, client_id, client_secret
+
+    def authority(self, tenant_id: str) -> str:
+        return f"{self.base_url}/{tenant_id}"
+
+    @classmethod
+    def from_file(cls, path: Path) -> SandboxConnection:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot read sandbox connection file {path}: {exc}; start `syncd sandbox` first"
+            ) from exc
+        return cls(
+            base_url=data["base_url"],
+            graph_url=data["graph_url"],
+            ca_file=Path(data["ca_file"]),
+            apps={
+                tenant["name"]: {
+                    "tenant_id": tenant["tenant_id"],
+                    "client_id": tenant["client_id"],
+                    "client_secret": tenant["client_secret"],
+                }
+                for tenant in data["tenants"]
+            },
+        )
+
+
+@dataclass
+class Runtime:
+    """Everything a face (API, daemon, CLI) needs, built once per process."""
+
+    config: LoadedConfig
+    engine: Engine
+    master_key: bytes
+    clock: Callable[[], datetime]
+    graphs: dict[str, GraphClient]
+    schedulers: dict[str, Scheduler]
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    sandbox: Any = None
+
+    def scheduler(self, tenant: str) -> Scheduler:
+        try:
+            return self.schedulers[tenant]
+        except KeyError:
+            raise ConfigError(f"unknown tenant '{tenant}'") from None
+
+    def close(self) -> None:
+        for closer in reversed(self.closers):
+            closer()
+        self.closers.clear()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_master_key(config: LoadedConfig) -> bytes:
+    """The key that signs tokens and derives HMAC secrets (env/file, else generated)."""
+    ref = config.settings.master_key
+    if ref is not None:
+        value = ref.read().encode()
+        if len(value) < 32:
+            raise ConfigError(f"master_key from {ref.describe()} must be at least 32 bytes")
+        return value
+    path = config.settings.state_dir / "master.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        log.info("generated a new master key in %s", path)
+    return path.read_text().strip().encode()
+
+
+def sandbox_specs(config: LoadedConfig) -> list[Any]:
+    """One sandbox tenant per configured `provider = "sandbox"` tenant."""
+    from syncd.sandbox.server import SandboxTenantSpec
+
+    return [
+        SandboxTenantSpec(
+            name=t.name, domain=t.mail_domains[0], users=t.sandbox.users, seed=t.sandbox.seed
+        )
+        for t in config.tenants.values()
+        if t.provider == "sandbox"
+    ]
+
+
+def connection_of(running: Any, names: list[str]) -> SandboxConnection:
+    """A SandboxConnection for a sandbox started in this process."""
+    apps = {}
+    for name in names:
+        tenant_id, client_id, client_secret = running.credentials(name)
+        apps[name] = {
+            "tenant_id": tenant_id,
+            "client_id": client_id,
+            "client_secret": client_secret,
+        }
+    return SandboxConnection(
+        base_url=running.base_url,
+        graph_url=running.graph_url,
+        ca_file=Path(running.ca_file),
+        apps=apps,
+    )
+
+
+def _sandbox_graph(
+    config: LoadedConfig, tenant: TenantConfig, connection: SandboxConnection
+) -> GraphClient:
+    app = connection.apps.get(tenant.name)
+    if app is None:
+        raise ConfigError(f"the sandbox has no app for tenant '{tenant.name}'")
+    session = build_session(connection.ca_file)
+    tokens = MsalTokenProvider(
+        authority=connection.authority(app["tenant_id"]),
+        client_id=app["client_id"],
+        credential=app["client_secret"],
+        session=session,
+        scopes=GRAPH_SCOPES,
+        is_microsoft_cloud=False,
+    )
+    return GraphClient(
+        graph_url=connection.graph_url,
+        tokens=tokens,
+        session=session,
+        tuning=config.settings.graph,
+    )
+
+
+def _microsoft_graph(config: LoadedConfig, tenant: TenantConfig) -> GraphClient:
+    assert tenant.microsoft is not None
+    session = build_session(tenant.microsoft.ca_file)
+    return GraphClient(
+        graph_url=tenant.microsoft.graph_url,
+        tokens=token_provider_from_config(tenant.microsoft, session),
+        session=session,
+        tuning=config.settings.graph,
+    )
+
+
+def build_runtime(
+    config: LoadedConfig,
+    *,
+    clock: Callable[[], datetime] | None = None,
+    sandbox: SandboxConnection | None = None,
+) -> Runtime:
+    """Build the runtime; starts an in-process sandbox when a tenant needs one."""
+    engine = make_engine(config.database_url)
+    ensure_migrated(engine)
+    runtime = Runtime(
+        config=config,
+        engine=engine,
+        master_key=load_master_key(config),
+        clock=clock or _now,
+        graphs={},
+        schedulers={},
+    )
+    runtime.closers.append(engine.dispose)
+    sandbox_tenants = [t for t in config.tenants.values() if t.provider == "sandbox"]
+    embedded: SandboxConnection | None = sandbox
+    for tenant in config.tenants.values():
+        if tenant.provider == "microsoft":
+            graph = _microsoft_graph(config, tenant)
+        elif tenant.sandbox.connection_file is not None:
+            graph = _sandbox_graph(
+                config, tenant, SandboxConnection.from_file(tenant.sandbox.connection_file)
+            )
+        else:
+            if embedded is None:
+                embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
+            graph = _sandbox_graph(config, tenant, embedded)
+        runtime.graphs[tenant.name] = graph
+        runtime.schedulers[tenant.name] = Scheduler(tenant, engine, graph, clock=runtime.clock)
+    return runtime
+
+
+def _start_embedded_sandbox(
+    runtime: Runtime, config: LoadedConfig, tenants: list[TenantConfig]
+) -> SandboxConnection:
+    from syncd.sandbox.server import start_sandbox
+
+    running = start_sandbox(
+        host=config.settings.sandbox.host,
+        port=0,
+        state_dir=config.settings.state_dir / "sandbox",
+        tenants=sandbox_specs(config),
+    )
+    runtime.sandbox = running
+    runtime.closers.append(running.stop)
+    log.info("started the built-in sandbox Microsoft 365 at %s", running.base_url)
+    return connection_of(running, [t.name for t in tenants])

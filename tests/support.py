@@ -1,0 +1,67 @@
+"""Helpers shared by the tests (constants, config writer, a threaded server)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from syncd.sandbox.server import RunningSandbox
+
+#: The seed page's sample addresses were scraped as this literal string; the
+#: "seed" tenant owns its domain so the samples run byte for byte.
+SEED_ADDRESS = "[email protected]"
+
+TENANTS = {
+    "demo": ("contoso.example", 25, 42),
+    "seed": ("protected]", 3, 7),
+    "acme": ("fabrikam.example", 10, 9),
+}
+
+
+def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | None = None) -> Path:
+    """A config dir with the three sandbox tenants (plus optional per-tenant TOML)."""
+    tenants = directory / "tenants"
+    tenants.mkdir(parents=True, exist_ok=True)
+    for name, (domain, users, seed) in TENANTS.items():
+        extra = (extra_tenant_toml or {}).get(name, "")
+        (tenants / f"{name}.toml").write_text(
+            f'name = "{name}"\nprovider = "sandbox"\nmail_domains = ["{domain}"]\n'
+            f"{extra}\n[sandbox]\nseed = {seed}\nusers = {users}\n"
+        )
+    path = directory / "syncd.toml"
+    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
+    return path
+
+
+def users_of(sandbox: RunningSandbox, tenant: str) -> list[str]:
+    """In-org addresses with a mailbox, in directory order."""
+    return [u.email for u in sandbox.tenant(tenant).users if u.has_mailbox]
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app: object) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True
+        )
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)

@@ -1,0 +1,74 @@
+"""Configuration loading: valid files load, invalid ones name file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.config import ConfigError, SecretRef, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_config(tmp_path: Path, tenant_toml: str, daemon_toml: str = "") -> Path:
+    (tmp_path / "tenants").mkdir()
+    (tmp_path / "tenants" / "t1.toml").write_text(tenant_toml)
+    path = tmp_path / "syncd.toml"
+    path.write_text(daemon_toml or 'tenants_dir = "tenants"\nstate_dir = "state"\n')
+    return path
+
+
+def test_shipped_config_loads_with_a_sandbox_demo_tenant() -> None:
+    config = load_config(REPO / "config" / "syncd.toml")
+    assert config.tenants["demo"].provider == "sandbox"
+    assert config.database_url.startswith("sqlite:///")
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'provider = "sandbox"\nmail_domains = ["a.example"]\nmial = 1\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert "t1.toml" in str(error.value)
+    assert "key 'mial'" in str(error.value)
+
+
+def test_real_tenant_needs_microsoft_table(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'provider = "microsoft"\nmail_domains = ["a.example"]\n')
+    with pytest.raises(ConfigError, match=r"needs a \[microsoft\] table"):
+        load_config(path)
+
+
+def test_secret_must_not_be_inline(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        'provider = "microsoft"\nmail_domains = ["a.example"]\n'
+        '[microsoft]\ntenant_id = "t"\nclient_id = "c"\nclient_secret = "hunter2"\n',
+    )
+    with pytest.raises(ConfigError, match=r"key 'microsoft.client_secret'"):
+        load_config(path)
+
+
+def test_secret_ref_reads_env_file_and_credential(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SYNCD_TEST_SECRET", "from-env")
+    assert SecretRef(env="SYNCD_TEST_SECRET").read() == "from-env"
+    (tmp_path / "s").write_text("from-file\n")
+    assert SecretRef(file=tmp_path / "s").read() == "from-file"
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert SecretRef(credential="s").read() == "from-file"
+    with pytest.raises(ConfigError, match="SYNCD_MISSING"):
+        SecretRef(env="SYNCD_MISSING").read()
+
+
+def test_env_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_config(tmp_path, 'provider = "sandbox"\nmail_domains = ["a.example"]\n')
+    monkeypatch.setenv("SYNCD_API__PORT", "9123")
+    assert load_config(path).settings.api.port == 9123
+
+
+def test_bad_toml_is_reported(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "provider = \n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(path)
