@@ -149,6 +149,78 @@ class Policy(_Strict):
         return value
 
 
+class SalesforceLogin(_Strict):
+    """How syncd logs in to the org: OAuth JWT bearer or client credentials."""
+
+    login_url: str = "https://login.salesforce.com"
+    flow: Literal["jwt_bearer", "client_credentials"] = "jwt_bearer"
+    client_id: str
+    username: str | None = Field(default=None, description="the integration user (JWT 'sub')")
+    private_key: SecretRef | None = Field(default=None, description="PEM key for JWT bearer")
+    client_secret: SecretRef | None = None
+    api_version: str = Field(default="59.0", pattern=r"^\d{2}\.\d$")
+    ca_file: Path | None = Field(default=None, description="extra CA bundle to trust")
+
+    @model_validator(mode="after")
+    def _flow_needs(self) -> SalesforceLogin:
+        if self.flow == "jwt_bearer" and not (self.username and self.private_key):
+            raise ValueError("flow 'jwt_bearer' needs 'username' and 'private_key'")
+        if self.flow == "client_credentials" and not self.client_secret:
+            raise ValueError("flow 'client_credentials' needs 'client_secret'")
+        return self
+
+
+class SyncScope(_Strict):
+    """Which Events are synced."""
+
+    days_past: int = Field(default=7, ge=0, le=365)
+    days_future: int = Field(default=180, ge=1, le=730)
+    extra_filter: str | None = Field(
+        default=None, description="extra SOQL condition, e.g. \"Type = 'Meeting'\""
+    )
+
+
+class EventFieldMapping(_Strict):
+    """Event fields syncd writes back; an empty name means "do not write"."""
+
+    outlook_event_id: str = "Outlook_Event_Id__c"
+    sync_status: str = "Sync_Status__c"
+    sync_error: str = "Sync_Error__c"
+    teams_join_url: str = "Teams_Join_Url__c"
+    synced_at: str = "Synced_At__c"
+    responses_summary: str = "Responses_Summary__c"
+
+
+class UserFieldMapping(_Strict):
+    availability_snapshot: str = "Availability_Snapshot__c"
+
+
+class FieldMapping(_Strict):
+    event: EventFieldMapping = EventFieldMapping()
+    user: UserFieldMapping = UserFieldMapping()
+    #: write EventRelation Status / RespondedDate from Outlook responses
+    event_relation_status: bool = True
+
+
+class Schedules(_Strict):
+    """Seconds between runs of each daemon job."""
+
+    poll_seconds: int = Field(default=60, ge=5)
+    responses_seconds: int = Field(default=300, ge=30)
+    availability_seconds: int = Field(default=3600, ge=60)
+    retry_failed_seconds: int = Field(default=600, ge=30)
+    availability_horizon_days: int = Field(default=14, ge=1, le=61)
+
+
+class SalesforceConfig(_Strict):
+    login: SalesforceLogin | None = Field(
+        default=None, description="required unless the tenant's provider is 'sandbox'"
+    )
+    scope: SyncScope = SyncScope()
+    fields: FieldMapping = FieldMapping()
+    schedules: Schedules = Schedules()
+
+
 class TenantConfig(_Strict):
     """One Salesforce org + one Microsoft tenant."""
 
@@ -159,7 +231,7 @@ class TenantConfig(_Strict):
     sandbox: SandboxTenantConfig = SandboxTenantConfig()
     api: ApiPolicy = ApiPolicy()
     policy: Policy = Policy()
-    salesforce: dict[str, Any] | None = None
+    salesforce: SalesforceConfig = SalesforceConfig()
 
     @field_validator("mail_domains")
     @classmethod
@@ -170,6 +242,10 @@ class TenantConfig(_Strict):
     def _microsoft_for_real_tenants(self) -> TenantConfig:
         if self.provider == "microsoft" and self.microsoft is None:
             raise ValueError("a tenant with provider = 'microsoft' needs a [microsoft] table")
+        if self.provider == "microsoft" and self.salesforce.login is None:
+            raise ValueError(
+                "a tenant with provider = 'microsoft' needs a [salesforce.login] table"
+            )
         return self
 
     def is_in_org(self, email: str) -> bool:

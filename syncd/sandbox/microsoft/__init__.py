@@ -1,0 +1,1 @@
+"""The simulated Microsoft side: Entra ID (identity platform) and Microsoft Graph calendars."""

@@ -1,0 +1,216 @@
+"""Reading an event payload (POST/PATCH body) into the store's fields, validating as Graph does.
+
+Properties: https://learn.microsoft.com/en-us/graph/api/resources/event
+Property names in request bodies are matched case-insensitively (Graph's own
+examples send "Comment", "Schedules"...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncd.sandbox.microsoft.errors import GraphError, bad_request
+from syncd.sandbox.microsoft.timezones import parse_datetime_timezone
+
+SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
+SENSITIVITY = ("normal", "personal", "private", "confidential")
+IMPORTANCE = ("low", "normal", "high")
+ATTENDEE_TYPES = ("required", "optional", "resource")
+PROVIDERS = ("unknown", "teamsForBusiness", "skypeForBusiness", "skypeForConsumer")
+
+# Read-only or server-computed properties: accepted in a body and ignored.
+IGNORED = {
+    "id",
+    "createdDatetime",
+    "lastModifiedDatetime",
+    "changeKey",
+    "icaluid",
+    "bodyPreview",
+    "hasAttachments",
+    "isOrganizer",
+    "isCancelled",
+    "organizer",
+    "responseStatus",
+    "type",
+    "webLink",
+    "onlineMeeting",
+    "onlineMeetingUrl",
+    "seriesMasterId",
+    "originalStartTimeZone",
+    "originalEndTimeZone",
+    "originalStart",
+    "isDraft",
+    "uid",
+    "occurrenceId",
+    "cancelledOccurrences",
+    "exceptionOccurrences",
+    "calendar",
+    "instances",
+    "attachments",
+    "extensions",
+    "multiValueExtendedProperties",
+}
+IGNORED_LOWER = {name.lower() for name in IGNORED}
+
+KNOWN = {
+    name.lower(): name
+    for name in (
+        "subject",
+        "body",
+        "start",
+        "end",
+        "isAllDay",
+        "location",
+        "locations",
+        "attendees",
+        "showAs",
+        "sensitivity",
+        "importance",
+        "categories",
+        "isOnlineMeeting",
+        "onlineMeetingProvider",
+        "transactionId",
+        "singleValueExtendedProperties",
+        "reminderMinutesBeforeStart",
+        "isReminderOn",
+        "responseRequested",
+        "allowNewTimeProposals",
+        "hideAttendees",
+        "recurrence",
+    )
+}
+
+
+def _unknown_property(name: str) -> GraphError:
+    return GraphError(
+        400,
+        "RequestBodyRead",
+        f"The property '{name}' does not exist on type 'microsoft.graph.event'. Make sure to "
+        "only use property names that are defined by the type or mark the type as open type.",
+    )
+
+
+def _enum(value: Any, allowed: tuple[str, ...], field: str) -> str:
+    if isinstance(value, str):
+        for option in allowed:
+            if option.lower() == value.lower():
+                return option
+    raise bad_request(f"Requested value '{value}' was not found for property '{field}'.")
+
+
+def _typed(value: Any, kind: type | tuple[type, ...], field: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise bad_request(f"Cannot convert the literal '{value}' for property '{field}'.")
+    return value
+
+
+def _location(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"displayName": ""}
+    if not isinstance(value, dict):
+        raise bad_request("'location' must be a location object.")
+    loc = {str(k): v for k, v in value.items() if not str(k).startswith("@")}
+    loc["displayName"] = str(loc.get("displayName") or "")
+    return loc
+
+
+def _attendees(value: Any) -> list[tuple[str, str, str]]:
+    """(address, name, type) per attendee, first occurrence of an address wins."""
+    if not isinstance(value, list):
+        raise bad_request("'attendees' must be a collection of attendee objects.")
+    seen: set[str] = set()
+    result = []
+    for item in value:
+        email = item.get("emailAddress") if isinstance(item, dict) else None
+        address = email.get("address") if isinstance(email, dict) else None
+        if not isinstance(address, str) or "@" not in address:
+            raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
+        kind = _enum(item.get("type") or "required", ATTENDEE_TYPES, "type")
+        if address.lower() not in seen:
+            seen.add(address.lower())
+            result.append((address, str(email.get("name") or address), kind))
+    return result
+
+
+def _extended(value: Any) -> dict[str, str]:
+    if not isinstance(value, list):
+        raise bad_request("'singleValueExtendedProperties' must be a collection.")
+    props = {}
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            raise bad_request("Each singleValueExtendedProperty needs a string 'id'.")
+        if item.get("value") is not None and not isinstance(item.get("value"), str):
+            raise bad_request("A singleValueExtendedProperty 'value' must be a string.")
+        props[item["id"]] = item.get("value") or ""
+    return props
+
+
+def parse_event(payload: Any, *, partial: bool) -> dict[str, Any]:
+    """Event fields under the store's names; `partial` (PATCH) leaves absent fields alone."""
+    if not isinstance(payload, dict):
+        raise bad_request("The request body must be a JSON object describing an event.")
+    fields: dict[str, Any] = {}
+    for raw_name, value in payload.items():
+        name = str(raw_name)
+        lowered = name.lower()
+        if name.startswith("@") or lowered in IGNORED_LOWER:
+            continue
+        if lowered not in KNOWN:
+            raise _unknown_property(name)
+        _read_property(KNOWN[lowered], value, fields)
+    if not partial:
+        for required in ("start", "end"):
+            if required not in fields:
+                raise bad_request(f"The event needs a '{required}' dateTimeTimeZone.")
+    if "start" in fields and "end" in fields and fields["end"] < fields["start"]:
+        raise bad_request("The end of the event must not be before its start.")
+    return fields
+
+
+def _read_property(name: str, value: Any, fields: dict[str, Any]) -> None:
+    if name == "subject":
+        fields["subject"] = "" if value is None else str(_typed(value, str, name))
+    elif name == "body":
+        if not isinstance(value, dict):
+            raise bad_request("'body' must be an itemBody object.")
+        lowered = {str(k).lower(): v for k, v in value.items()}
+        fields["body_type"] = _enum(lowered.get("contenttype") or "text", ("text", "html"), name)
+        fields["body_content"] = str(lowered.get("content") or "")
+    elif name in ("start", "end"):
+        instant, zone = parse_datetime_timezone(value, name)
+        fields[name], fields[f"{name}_zone"] = instant, zone
+    elif name == "location":
+        fields["location"] = _location(value)
+    elif name == "locations":
+        fields["locations"] = [_location(v) for v in _typed(value or [], list, name)]
+    elif name == "attendees":
+        fields["attendees"] = _attendees(value or [])
+    elif name == "showAs":
+        fields["show_as"] = _enum(value, SHOW_AS, name)
+    elif name == "sensitivity":
+        fields["sensitivity"] = _enum(value, SENSITIVITY, name)
+    elif name == "importance":
+        fields["importance"] = _enum(value, IMPORTANCE, name)
+    elif name == "categories":
+        fields["categories"] = [str(c) for c in _typed(value or [], list, name)]
+    elif name == "onlineMeetingProvider":
+        fields["online_meeting_provider"] = _enum(value, PROVIDERS, name)
+    elif name == "transactionId":
+        fields["transaction_id"] = None if value is None else str(_typed(value, str, name))
+    elif name == "singleValueExtendedProperties":
+        fields["extended"] = _extended(value or [])
+    elif name == "reminderMinutesBeforeStart":
+        fields["reminder_minutes"] = _typed(value, int, name)
+    elif name == "recurrence":
+        if value is not None:
+            raise GraphError(501, "NotImplemented", "The sandbox does not model recurring events.")
+    else:  # the boolean flags
+        attribute = {
+            "isAllDay": "is_all_day",
+            "isOnlineMeeting": "is_online_meeting",
+            "isReminderOn": "is_reminder_on",
+            "responseRequested": "response_requested",
+            "allowNewTimeProposals": "allow_new_time_proposals",
+            "hideAttendees": "hide_attendees",
+        }[name]
+        fields[attribute] = _typed(value, bool, name)

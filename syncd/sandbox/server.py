@@ -1,0 +1,326 @@
+"""Serving the sandbox over TLS: in a background thread for tests, or in the foreground.
+
+`start_sandbox(...)` returns a `RunningSandbox` (also a context manager) exposing
+the URLs, the CA file, each tenant's app credentials and the live state objects.
+`run_standalone(...)` serves until SIGINT/SIGTERM and writes connection.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+import uvicorn
+
+from syncd.sandbox.app import build_app
+from syncd.sandbox.clock import SandboxClock
+from syncd.sandbox.microsoft.directory import Directory, Tenant, build_tenant, stable_uuid
+from syncd.sandbox.microsoft.state import MicrosoftState, build_state
+from syncd.sandbox.tls import TlsFiles, make_tls
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+@dataclass(frozen=True)
+class SandboxTenantSpec:
+    """One Entra tenant to create, with one registered app (client secret generated)."""
+
+    name: str
+    domain: str
+    users: int = 25
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class TenantCredentials:
+    name: str
+    domain: str
+    tenant_id: str
+    client_id: str
+    client_secret: str
+
+
+class RunningSandbox:
+    """A sandbox serving on https://host:port; stop() (or leaving the `with`) shuts it down."""
+
+    def __init__(
+        self,
+        *,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        host: str,
+        port: int,
+        state_dir: Path,
+        tls: TlsFiles,
+        state: MicrosoftState,
+        tenants: list[TenantCredentials],
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self.host = host
+        self.port = port
+        self.state_dir = state_dir
+        self.tls = tls
+        self.state = state
+        self.tenants = tenants
+        url_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+        url_host = f"[{url_host}]" if ":" in url_host else url_host
+        self.base_url = f"https://{url_host}:{port}"
+        self.graph_url = f"{self.base_url}/v1.0"
+        self.ca_file = tls.ca_file
+        # The live state, for tests and benchmarks to inspect and steer.
+        self.directory = state.directory
+        self.calendars = state.calendars
+        self.faults = state.faults
+        self.counters = state.counters
+        self.clock = state.clock
+        self.identity = state.identity
+        self.throttle = state.throttle
+        self.answers = state.answers
+        self.access_policy = state.access_policy
+
+    # -- tenants and credentials ---------------------------------------------------------
+    def _credentials_for(self, tenant: str | None) -> TenantCredentials:
+        if tenant is None:
+            return self.tenants[0]
+        wanted = tenant.lower()
+        for creds in self.tenants:
+            if wanted in (creds.name.lower(), creds.domain.lower(), creds.tenant_id.lower()):
+                return creds
+        known = ", ".join(c.name for c in self.tenants)
+        raise KeyError(f"no sandbox tenant {tenant!r} (known: {known})")
+
+    def tenant(self, tenant: str | None = None) -> Tenant:
+        """The directory tenant by name, domain or id (default: the first one)."""
+        found = self.directory.tenant(self._credentials_for(tenant).tenant_id)
+        assert found is not None
+        return found
+
+    def credentials(self, tenant: str | None = None) -> tuple[str, str, str]:
+        """(tenant_id, client_id, client_secret) of the app registered for the tenant."""
+        creds = self._credentials_for(tenant)
+        return creds.tenant_id, creds.client_id, creds.client_secret
+
+    def authority(self, tenant: str | None = None) -> str:
+        """The msal authority URL, e.g. https://127.0.0.1:PORT/<tenant id>."""
+        return f"{self.base_url}/{self._credentials_for(tenant).tenant_id}"
+
+    def token_endpoint(self, tenant: str | None = None) -> str:
+        return f"{self.authority(tenant)}/oauth2/v2.0/token"
+
+    # -- controls -------------------------------------------------------------------------
+    def revoke_tokens(self) -> int:
+        """Invalidate every issued access token (Graph then answers 401)."""
+        return self.identity.revoke_all()
+
+    def reset(self, *, events: bool = False) -> None:
+        """Back to defaults: faults, counters, throttle, answers, access policy, clock."""
+        self.faults.reset()
+        self.counters.reset()
+        self.throttle.reset()
+        self.answers.reset()
+        self.access_policy.clear()
+        self.clock.reset()
+        if events:
+            self.calendars.clear()
+
+    def connection_info(self) -> dict[str, Any]:
+        """What a client needs to connect (secrets included: keep it private)."""
+        tenants = []
+        for creds in self.tenants:
+            tenant = self.tenant(creds.tenant_id)
+            tenants.append(
+                {
+                    "name": creds.name,
+                    "domain": creds.domain,
+                    "tenant_id": creds.tenant_id,
+                    "client_id": creds.client_id,
+                    "client_secret": creds.client_secret,
+                    "authority": self.authority(creds.tenant_id),
+                    "token_endpoint": self.token_endpoint(creds.tenant_id),
+                    "scope": GRAPH_SCOPE,
+                    "users": [
+                        {
+                            "id": u.id,
+                            "email": u.email,
+                            "displayName": u.display_name,
+                            "hasMailbox": u.has_mailbox,
+                            "timeZone": u.time_zone,
+                        }
+                        for u in tenant.users
+                    ],
+                }
+            )
+        return {
+            "base_url": self.base_url,
+            "graph_url": self.graph_url,
+            "admin_url": f"{self.base_url}/_sandbox",
+            "ca_file": str(self.ca_file),
+            "tenants": tenants,
+        }
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down; idle keep-alive TLS connections are not waited for."""
+        self._server.should_exit = True
+        self._thread.join(0.5)
+        if self._thread.is_alive():
+            # A client that keeps its connection open would hold the graceful
+            # shutdown until its timeout; the sandbox has nothing to flush.
+            self._server.force_exit = True
+            self._thread.join(timeout)
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def start_sandbox(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_dir: Path,
+    seed: int = 42,
+    tenants: Sequence[SandboxTenantSpec] | None = None,
+    clock: SandboxClock | None = None,
+    startup_timeout: float = 15.0,
+) -> RunningSandbox:
+    """Serve a fresh sandbox in a background thread; `port=0` picks a free port."""
+    specs = list(tenants or [SandboxTenantSpec("Contoso", "contoso.example")])
+    directory = Directory()
+    state = build_state(seed=seed, clock=clock or SandboxClock(), directory=directory)
+    credentials = []
+    for spec in specs:
+        tenant = directory.add_tenant(build_tenant(spec.name, spec.domain, spec.users, spec.seed))
+        client_id = stable_uuid("app", seed, tenant.id)
+        secret = secrets.token_urlsafe(30)
+        state.identity.register_app(tenant.id, client_id, secret=secret)
+        credentials.append(TenantCredentials(spec.name, spec.domain, tenant.id, client_id, secret))
+    tls = make_tls(state_dir)
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        build_app(state),
+        ssl_certfile=str(tls.cert_file),
+        ssl_keyfile=str(tls.key_file),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    # Off the main thread uvicorn installs no signal handlers.
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="syncd-sandbox", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the sandbox did not start on {host}:{sock.getsockname()[1]}")
+        time.sleep(0.01)
+    return RunningSandbox(
+        server=server,
+        thread=thread,
+        host=host,
+        port=sock.getsockname()[1],
+        state_dir=state_dir,
+        tls=tls,
+        state=state,
+        tenants=credentials,
+    )
+
+
+def write_connection_file(sandbox: RunningSandbox) -> Path:
+    """state_dir/connection.json, readable by the owner only (it holds client secrets)."""
+    path = sandbox.state_dir / "connection.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(sandbox.connection_info(), handle, indent=2)
+    os.chmod(path, 0o600)
+    return path
+
+
+def usage_text(sandbox: RunningSandbox, connection_file: Path) -> str:
+    """What to tell a person: where the details are and a curl session to try."""
+    creds = sandbox.tenants[0]
+    user = next(u for u in sandbox.tenant(creds.tenant_id).users if u.has_mailbox)
+    secret_cmd = (
+        f"python3 -c \"import json; print(json.load(open('{connection_file}'))"
+        "['tenants'][0]['client_secret'])\""
+    )
+    token_cmd = (
+        f"curl -s --cacert {sandbox.ca_file} -d grant_type=client_credentials "
+        f'-d client_id={creds.client_id} --data-urlencode "client_secret=$SECRET" '
+        f"--data-urlencode scope={GRAPH_SCOPE} {sandbox.token_endpoint(creds.tenant_id)} "
+        "| python3 -c \"import json,sys; print(json.load(sys.stdin)['access_token'])\""
+    )
+    return "\n".join(
+        [
+            f"syncd sandbox (Microsoft 365) listening on {sandbox.base_url}",
+            f"Connection details (with client secrets, mode 0600): {connection_file}",
+            f"CA certificate to trust: {sandbox.ca_file}",
+            "",
+            "Try it:",
+            f"  SECRET=$({secret_cmd})",
+            f"  TOKEN=$({token_cmd})",
+            f'  curl -s --cacert {sandbox.ca_file} -H "Authorization: Bearer $TOKEN" '
+            f"{sandbox.graph_url}/users/{user.email}/events",
+            "",
+            f"Admin API: {sandbox.base_url}/_sandbox/stats (also /faults, /clock, /throttle)",
+            "Stop with Ctrl+C.",
+        ]
+    )
+
+
+def run_standalone(
+    host: str,
+    port: int,
+    state_dir: Path,
+    specs: Sequence[SandboxTenantSpec],
+    *,
+    seed: int = 42,
+    out: TextIO = sys.stdout,
+) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM (call from the main thread)."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sandbox = start_sandbox(host=host, port=port, state_dir=state_dir, seed=seed, tenants=specs)
+        with sandbox:
+            connection_file = write_connection_file(sandbox)
+            print(usage_text(sandbox, connection_file), file=out, flush=True)
+            stop.wait()
+            print("Stopping the sandbox.", file=out, flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

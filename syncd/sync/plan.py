@@ -1,0 +1,169 @@
+"""The reconcile planner (pure): Salesforce records + ledger -> a plan.
+
+Every action carries a reason, so `syncd reconcile --dry-run` can print the
+plan and an operator can see why each record is (or is not) touched.
+No I/O: the executor carries the plan out through the scheduler core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from syncd.core import event_mapping as em
+from syncd.domain import Meeting, MeetingStatus
+from syncd.sync.salesforce_event import Invalid, SalesforceEvent, to_meeting
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    CANCEL = "cancel"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """What the planner needs to know of a ledger row."""
+
+    external_id: str
+    status: str
+    content_hash: str
+    organizer_email: str
+    start: datetime | None = None
+    next_attempt_at: datetime | None = None
+    error_message: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status != MeetingStatus.CANCELLED and self.status != "invalid"
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    event_id: str
+    reason: str
+    meeting: Meeting | None = None
+    organizer_email: str | None = None
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def of(self, action: Action) -> list[Step]:
+        return [s for s in self.steps if s.action == action]
+
+    def counts(self) -> dict[str, int]:
+        totals = {a.value: 0 for a in Action}
+        for step in self.steps:
+            totals[step.action.value] += 1
+        return totals
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Tenant rules the planner applies."""
+
+    in_org: Callable[[str], bool]
+    teams_keyword: str
+    window_start: datetime
+    window_end: datetime
+    now: datetime
+
+
+def _hash(meeting: Meeting, teams_keyword: str) -> str:
+    return em.content_hash(em.event_content(meeting, teams_keyword=teams_keyword))
+
+
+def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext) -> Step:
+    """Decide what to do with one parent Event."""
+    mapped = to_meeting(event, in_org=ctx.in_org, teams_keyword=ctx.teams_keyword)
+    if isinstance(mapped, Invalid):
+        if (
+            row is not None
+            and row.status == MeetingStatus.FAILED
+            and (row.error_message == mapped.reason)
+        ):
+            return Step(Action.SKIP, event.id, f"still invalid: {mapped.reason}")
+        return Step(Action.FAIL, event.id, mapped.reason)
+    live = row is not None and row.live
+    if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
+        return Step(Action.SKIP, event.id, "outside the sync window")
+    if not live:
+        return Step(Action.CREATE, event.id, "new in Salesforce", mapped)
+    assert row is not None
+    unchanged = row.content_hash == _hash(mapped, ctx.teams_keyword)
+    if unchanged and row.status == MeetingStatus.SYNCED:
+        return Step(Action.SKIP, event.id, "unchanged since the last sync")
+    if unchanged and row.next_attempt_at is not None and row.next_attempt_at > ctx.now:
+        return Step(
+            Action.SKIP, event.id, f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}"
+        )
+    reason = "changed in Salesforce" if not unchanged else "retrying an earlier failure"
+    if row.organizer_email.casefold() != mapped.organizer_email.casefold():
+        reason = "the owner changed: the meeting moves to the new organizer"
+    return Step(Action.UPDATE, event.id, reason, mapped)
+
+
+def plan_changes(
+    events: Iterable[SalesforceEvent],
+    deleted_ids: Iterable[str],
+    ledger: Mapping[str, LedgerView],
+    ctx: PlanContext,
+) -> Plan:
+    """Plan an incremental poll: changed events and deletions."""
+    plan = Plan()
+    seen: set[str] = set()
+    for event in events:
+        seen.add(event.id)
+        plan.add(plan_event(event, ledger.get(event.id), ctx))
+    for event_id in deleted_ids:
+        if event_id in seen:
+            continue
+        seen.add(event_id)
+        row = ledger.get(event_id)
+        if row is not None and row.live:
+            plan.add(
+                Step(
+                    Action.CANCEL,
+                    event_id,
+                    "deleted in Salesforce",
+                    organizer_email=row.organizer_email,
+                )
+            )
+    return plan
+
+
+def plan_full_resync(
+    events: Iterable[SalesforceEvent],
+    ledger: Mapping[str, LedgerView],
+    ctx: PlanContext,
+) -> Plan:
+    """Plan a full pass: every event in scope, and cancels for meetings no longer there.
+
+    Used at first start and when deletions may have been missed (the getDeleted
+    window passed the watermark).
+    """
+    plan = plan_changes(events, (), ledger, ctx)
+    present = {step.event_id for step in plan.steps}
+    for event_id, row in ledger.items():
+        if event_id in present or not row.live or row.start is None:
+            continue
+        if ctx.window_start <= row.start <= ctx.window_end:
+            plan.add(
+                Step(
+                    Action.CANCEL,
+                    event_id,
+                    "no longer in Salesforce (or out of scope)",
+                    organizer_email=row.organizer_email,
+                )
+            )
+    return plan
