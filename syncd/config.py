@@ -180,19 +180,22 @@ class SyncScope(_Strict):
     )
 
 
+_API_NAME = r"^$|^[A-Za-z][A-Za-z0-9_]{0,79}$"
+
+
 class EventFieldMapping(_Strict):
     """Event fields syncd writes back; an empty name means "do not write"."""
 
-    outlook_event_id: str = "Outlook_Event_Id__c"
-    sync_status: str = "Sync_Status__c"
-    sync_error: str = "Sync_Error__c"
-    teams_join_url: str = "Teams_Join_Url__c"
-    synced_at: str = "Synced_At__c"
-    responses_summary: str = "Responses_Summary__c"
+    outlook_event_id: str = Field(default="Outlook_Event_Id__c", pattern=_API_NAME)
+    sync_status: str = Field(default="Sync_Status__c", pattern=_API_NAME)
+    sync_error: str = Field(default="Sync_Error__c", pattern=_API_NAME)
+    teams_join_url: str = Field(default="Teams_Join_Url__c", pattern=_API_NAME)
+    synced_at: str = Field(default="Synced_At__c", pattern=_API_NAME)
+    responses_summary: str = Field(default="Responses_Summary__c", pattern=_API_NAME)
 
 
 class UserFieldMapping(_Strict):
-    availability_snapshot: str = "Availability_Snapshot__c"
+    availability_snapshot: str = Field(default="Availability_Snapshot__c", pattern=_API_NAME)
 
 
 class FieldMapping(_Strict):

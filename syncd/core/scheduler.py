@@ -15,7 +15,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -94,6 +95,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off before the next attempt at a failed record: 1 min doubling to 6 h."""
+    return min(timedelta(minutes=1) * (2 ** max(0, attempts - 1)), timedelta(hours=6))
+
+
 class Scheduler:
     """One tenant's scheduler; every failure is a SyncdError with a contract code."""
 
@@ -131,6 +137,93 @@ class Scheduler:
                 record = self._run_create(record, correlation_id)
             return request_to_meeting(record.external_id, record.request, join_url=record.join_url)
 
+    def upsert(
+        self,
+        meeting: Meeting,
+        *,
+        source: Source = Source.SALESFORCE,
+        correlation_id: str | None = None,
+    ) -> Meeting:
+        """Make Outlook match `meeting` (the source of truth): create, PATCH or move.
+
+        A new organizer cannot be PATCHed in Graph, so the meeting is cancelled
+        for the old organizer and created afresh for the new one.
+        """
+        self._check_times(meeting.start, meeting.end)
+        self._check_organizer(meeting.organizer_email)
+        request = meeting_to_request(meeting)
+        with self._meeting_lock(source, meeting.external_id):
+            with Session(self.engine, expire_on_commit=False) as session:
+                record = self._find(session, source, meeting.external_id)
+            moved = (
+                record is not None
+                and record.graph_event_id is not None
+                and record.status != MeetingStatus.CANCELLED
+                and record.organizer_email.casefold() != meeting.organizer_email.casefold()
+            )
+            if moved:
+                assert record is not None
+                self._run_cancel(self._write(record, intent="cancel"), correlation_id)
+            if (
+                record is None
+                or moved
+                or record.graph_event_id is None
+                or (record.status == MeetingStatus.CANCELLED)
+            ):
+                record = self._claim_create(meeting, request, source, replace=True)
+                if record.intent == "create":
+                    record = self._run_create(record, correlation_id)
+                return request_to_meeting(
+                    record.external_id, record.request, join_url=record.join_url
+                )
+        changes = MeetingChanges(
+            subject=meeting.subject,
+            body=meeting.body,
+            location=meeting.location,
+            start=meeting.start,
+            end=meeting.end,
+            attendees=meeting.attendees,
+        )
+        return self._update_to(
+            meeting.external_id,
+            meeting.organizer_email,
+            changes,
+            source=source,
+            correlation_id=correlation_id,
+            flags=meeting,
+        )
+
+    def record_invalid(
+        self,
+        external_id: str,
+        reason: str,
+        *,
+        source: Source = Source.SALESFORCE,
+    ) -> None:
+        """Mark a source record that cannot be synced as failed, with its reason."""
+        now = self.clock()
+        with self._meeting_lock(source, external_id), session_scope(self.engine) as session:
+            record = self._find(session, source, external_id)
+            if record is None:
+                record = MeetingRecord(
+                    tenant=self.tenant.name,
+                    source=str(source),
+                    external_id=external_id,
+                    organizer_email="",
+                    transaction_id="",
+                    status=MeetingStatus.FAILED.value,
+                    created_at=now,
+                    updated_at=now,
+                )
+            elif record.status == MeetingStatus.CANCELLED or record.graph_event_id is None:
+                record.status = MeetingStatus.FAILED.value
+            record.last_error_code = ErrorCode.INVALID_REQUEST.value
+            record.last_error_message = reason[:2000]
+            record.attempts += 1
+            record.next_attempt_at = now + retry_delay(record.attempts)
+            record.updated_at = now
+            session.add(record)
+
     def update(
         self,
         external_id: str,
@@ -141,16 +234,51 @@ class Scheduler:
         correlation_id: str | None = None,
     ) -> Meeting:
         """PATCH only what changed; no change means no Graph call."""
+        return self._update_to(
+            external_id, organizer_email, changes, source=source, correlation_id=correlation_id
+        )
+
+    def _update_to(
+        self,
+        external_id: str,
+        organizer_email: str,
+        changes: MeetingChanges,
+        *,
+        source: Source,
+        correlation_id: str | None,
+        flags: Meeting | None = None,
+    ) -> Meeting:
+        """Apply `changes` (and, from Salesforce, the all-day/showAs/private flags)."""
         with self._meeting_lock(source, external_id):
             record = self._live_record(source, external_id, organizer_email)
             if record.intent == "create":
                 record = self._run_create(record, correlation_id)
-            current = request_to_meeting(external_id, record.request)
-            desired = apply_changes(current, changes)
+            desired = apply_changes(request_to_meeting(external_id, record.request), changes)
+            if flags is not None:
+                desired = replace(
+                    desired,
+                    is_all_day=flags.is_all_day,
+                    show_as=flags.show_as,
+                    is_private=flags.is_private,
+                )
             self._check_times(desired.start, desired.end)
             content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
             patch = em.content_changes(record.sent, content, join_url=record.join_url)
             if not patch:
+                if record.intent or record.status != MeetingStatus.SYNCED:
+                    # Outlook already holds this content (e.g. a retried update
+                    # whose PATCH had landed): only the ledger is behind.
+                    record = self._write(
+                        record,
+                        request=meeting_to_request(desired),
+                        target=content,
+                        content_hash=em.content_hash(content),
+                        intent=None,
+                        status=MeetingStatus.SYNCED.value,
+                        last_error_code=None,
+                        last_error_message=None,
+                        next_attempt_at=None,
+                    )
                 return request_to_meeting(
                     external_id,
                     record.request,
@@ -251,6 +379,15 @@ class Scheduler:
                 answers[index] = self._availability_of(email, item, start, end)
         return [answers[i] for i in range(len(emails))]
 
+    def store_responses(self, record: MeetingRecord, responses: dict[str, Any]) -> None:
+        """Keep the latest attendee responses read from Outlook."""
+        self._write(record, responses=responses)
+
+    def record_of(self, external_id: str, *, source: Source = Source.API) -> MeetingRecord | None:
+        """The ledger row of a meeting (read-only use)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return self._find(session, source, external_id)
+
     def resume(self, *, correlation_id: str | None = None) -> int:
         """Finish intents a crash left unfinished; returns how many were resolved."""
         with Session(self.engine) as session:
@@ -301,11 +438,12 @@ class Scheduler:
                 ErrorCode.MAILBOX_NOT_FOUND,
                 error_message=f"no free/busy information for {email}: {message}",
             )
-        busy = set(self.tenant.policy.unavailable_statuses)
+        # Graph's free/busy docs show both "busy" and "Busy": compare without case.
+        busy = {status.casefold() for status in self.tenant.policy.unavailable_statuses}
         slots = [
             Slot(em.parse_graph_time(i.get("start")), em.parse_graph_time(i.get("end")))  # type: ignore[arg-type]
             for i in item.get("scheduleItems") or []
-            if i.get("status") in busy and i.get("start") and i.get("end")
+            if str(i.get("status", "")).casefold() in busy and i.get("start") and i.get("end")
         ]
         return Availability(email, ErrorCode.NO_ERROR, merge_slots(slots, start, end))
 
@@ -355,7 +493,7 @@ class Scheduler:
         return record
 
     def _claim_create(
-        self, meeting: Meeting, request: dict[str, Any], source: Source
+        self, meeting: Meeting, request: dict[str, Any], source: Source, *, replace: bool = False
     ) -> MeetingRecord:
         """Record the intent to create, or return the existing meeting (idempotency)."""
         now = self.clock()
@@ -363,7 +501,12 @@ class Scheduler:
         for _ in range(2):
             with session_scope(self.engine) as session:
                 record = self._find(session, source, meeting.external_id)
-                if record is not None and record.status != MeetingStatus.CANCELLED:
+                unsent = record is not None and record.graph_event_id is None
+                if (
+                    record is not None
+                    and record.status != MeetingStatus.CANCELLED
+                    and not (replace and (unsent or record.status == MeetingStatus.FAILED))
+                ):
                     if record.request == request:
                         return record
                     if record.organizer_email.casefold() != meeting.organizer_email.casefold():
@@ -377,7 +520,14 @@ class Scheduler:
                         f"meeting '{meeting.external_id}' already exists with other "
                         "content; use PATCH to change it or another id",
                     )
-                generation = record.generation + 1 if record else 0
+                # Nothing may have reached Graph yet: keep the generation (and so
+                # the transactionId) so a create that did land is deduplicated.
+                if record is None:
+                    generation = 0
+                elif record.graph_event_id is None and record.status != MeetingStatus.CANCELLED:
+                    generation = record.generation
+                else:
+                    generation = record.generation + 1
                 fields = {
                     "organizer_email": meeting.organizer_email,
                     "generation": generation,
@@ -397,6 +547,7 @@ class Scheduler:
                     "last_error_code": None,
                     "last_error_message": None,
                     "attempts": 0,
+                    "next_attempt_at": None,
                     "updated_at": now,
                 }
                 if record is None:
@@ -434,12 +585,17 @@ class Scheduler:
         return fresh
 
     def _fail(self, record: MeetingRecord, error: SyncdError, **fields: Any) -> None:
+        attempts = record.attempts + 1
+        delay = retry_delay(attempts)
+        if error.retry_after:
+            delay = max(delay, timedelta(seconds=error.retry_after))
         self._write(
             record,
             status=MeetingStatus.FAILED.value if not error.retryable else record.status,
             last_error_code=error.code.value,
             last_error_message=error.message[:2000],
-            attempts=record.attempts + 1,
+            attempts=attempts,
+            next_attempt_at=self.clock() + delay,
             **fields,
         )
 

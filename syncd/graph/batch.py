@@ -1,0 +1,74 @@
+"""JSON $batch envelopes: building the request body and reading the answer (no I/O here).
+
+Format and limits (20 requests a batch, answers possibly out of order, each
+inner request throttled on its own with its own Retry-After):
+https://learn.microsoft.com/graph/json-batching
+https://learn.microsoft.com/graph/throttling#throttling-and-batching
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_REQUESTS_PER_BATCH = 20
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """One Graph call, as sent inside a $batch."""
+
+    method: str
+    url: str  # relative to graph_url, e.g. "/users/a@b.com/events"
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    mailbox: str | None = None  # whose per-mailbox limits it counts against
+
+
+@dataclass(frozen=True)
+class GraphResponse:
+    """One Graph answer; header names are lower-cased."""
+
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def envelope(requests: Sequence[GraphRequest]) -> dict[str, Any]:
+    """The $batch body; inner ids are the 1-based positions, so answers map back by id."""
+    return {"requests": [_inner(str(n), r) for n, r in enumerate(requests, start=1)]}
+
+
+def _inner(request_id: str, request: GraphRequest) -> dict[str, Any]:
+    inner: dict[str, Any] = {"id": request_id, "method": request.method.upper(), "url": request.url}
+    headers = dict(request.headers)
+    if request.body is not None:
+        # "When a body is included with the request, the headers object must
+        # contain a value for Content-Type."
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        inner["body"] = request.body
+    if headers:
+        inner["headers"] = headers
+    return inner
+
+
+def answers(body: Any, count: int) -> list[GraphResponse | None]:
+    """The inner responses in request order (None where Graph's answer lacks one)."""
+    found: list[GraphResponse | None] = [None] * count
+    responses = body.get("responses") if isinstance(body, dict) else None
+    for item in responses or []:
+        try:
+            position = int(item["id"]) - 1
+            status = int(item["status"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if 0 <= position < count:
+            headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
+            found[position] = GraphResponse(status, item.get("body"), headers)
+    return found

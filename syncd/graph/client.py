@@ -1,0 +1,679 @@
+"""The Microsoft Graph client: the calendar calls syncd makes, with Graph's rules of politeness.
+
+Every call: a timeout, the caller's correlation id as `client-request-id`, at
+most N requests in flight per mailbox, `Retry-After` honoured on 429/503/504
+within a bounded budget, one token refresh after a 401, and one mapping of
+failures to `SyncdError` (see `errors`). Thread-safe: one client serves all
+threads of a process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from syncd.config import GraphTuning
+from syncd.domain import ErrorCode, SyncdError, utc
+from syncd.graph import odata, schedule
+from syncd.graph.auth import TokenProvider
+from syncd.graph.batch import MAX_REQUESTS_PER_BATCH, GraphRequest, GraphResponse, answers, envelope
+from syncd.graph.correlation import (
+    CorrelationLog,
+    MappingNotes,
+    client_request_id,
+    correlation_log,
+    current_correlation_id,
+    stamp_context,
+)
+from syncd.graph.counter import CallCounter
+from syncd.graph.errors import graph_error, is_mailbox_missing, transport_error
+from syncd.graph.limits import MailboxLimiter
+from syncd.graph.retry import RETRY_STATUSES, RetryBudget, parse_retry_after
+
+__all__ = ["GraphClient", "GraphRequest", "GraphResponse"]
+
+#: find_event_by_property expects one match; a small page still shows duplicates.
+_FIND_PAGE_SIZE = 5
+_MAX_PAGES = 50
+#: Failures where the request may never have left, or may have been answered and lost;
+#: other RequestExceptions (bad URL, TLS) would fail the same way again.
+_RETRYABLE_TRANSPORT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+_USER_FIELDS = "id,displayName,mail,userPrincipalName"
+
+
+@dataclass
+class _Call:
+    """One public client call across its HTTP attempts."""
+
+    operation: str
+    request_id: str
+    log: CorrelationLog
+    budget: RetryBudget
+    token_refreshed: bool = False
+    #: An attempt may have been carried out by Graph without us seeing the answer.
+    maybe_applied: bool = False
+    #: The wait Graph (or the backoff) asked for when the budget ran out.
+    retry_after: float | None = None
+
+
+@dataclass(frozen=True)
+class _Wire:
+    """One HTTP request as sent: a single Graph request or a $batch envelope."""
+
+    method: str
+    url: str
+    action: str  # what a person would call it, for messages: "update event X"
+    mailbox: str | None
+    demand: Mapping[str | None, int]  # mailbox slots it holds while in flight
+    graph_methods: tuple[str, ...]  # the Graph requests it carries (a batch: several)
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {urlsplit(self.url).path}"
+
+
+class GraphClient:
+    """Calendar operations on Microsoft Graph for one tenant."""
+
+    def __init__(
+        self,
+        *,
+        graph_url: str,
+        tokens: TokenProvider,
+        session: requests.Session,
+        tuning: GraphTuning = GraphTuning(),  # noqa: B008 - frozen pydantic model, safe to share
+        sleep: Callable[[float], None] = time.sleep,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self._base = graph_url.rstrip("/")
+        self._tokens = tokens
+        self._session = session
+        self._tuning = tuning
+        self._sleep = sleep
+        self._log = log or logging.getLogger("syncd.graph")
+        stamp_context(self._log)
+        self._timeout = (tuning.connect_timeout_seconds, tuning.read_timeout_seconds)
+        self._limiter = MailboxLimiter(tuning.max_in_flight_per_mailbox)
+        self._notes = MappingNotes()
+        self.counter = CallCounter()
+
+    # ----------------------------------------------------------------- users
+
+    def get_user(self, email: str, *, correlation_id: str | None = None) -> dict[str, Any] | None:
+        """The directory user for `email` (id, displayName, mail, userPrincipalName), or None
+        when Graph knows no such user. A user without a mailbox has `mail` null
+        (https://learn.microsoft.com/graph/api/user-get)."""
+        call = self._begin("get_user", correlation_id)
+        path = odata.user_path(email) + odata.query({"$select": _USER_FIELDS})
+        answer = self._send(call, "GET", path, mailbox=email, action=f"look up user {email}")
+        if answer.status == 404 or is_mailbox_missing(answer.status, answer.body):
+            return None
+        return self._body(call, answer, action=f"look up user {email}", mailbox=email)
+
+    # ---------------------------------------------------------------- events
+
+    def create_event(
+        self, mailbox: str, payload: dict[str, Any], *, correlation_id: str | None = None
+    ) -> dict[str, Any]:
+        """Create the event `payload` (which carries transactionId and the syncd key property).
+
+        Retrying this POST is safe: Graph drops a create whose transactionId it
+        has already seen, so a timeout or reset connection cannot make a second
+        meeting. https://learn.microsoft.com/graph/api/resources/event#properties
+        """
+        call = self._begin("create_event", correlation_id)
+        action = "create an event"
+        answer = self._send(
+            call,
+            "POST",
+            odata.user_path(mailbox) + "/events",
+            mailbox=mailbox,
+            body=payload,
+            prefer_utc=True,
+            action=action,
+        )
+        if answer.status == 409:
+            # A create refused as a duplicate: the event exists, find it by its key.
+            existing = self._find_stamped(call, mailbox, payload)
+            if existing is not None:
+                call.log.info("create answered 409; the event exists: %s", existing.get("id"))
+                return existing
+        return self._body(call, answer, action=action, mailbox=mailbox)
+
+    def find_event_by_property(
+        self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The event in `mailbox` whose single-value extended property `property_id` is `value`."""
+        call = self._begin("find_event_by_property", correlation_id)
+        return self._find(call, mailbox, property_id, value)
+
+    def get_event(
+        self,
+        mailbox: str,
+        event_id: str,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One event, times in UTC."""
+        call = self._begin("get_event", correlation_id)
+        path = odata.event_path(mailbox, event_id) + odata.query(odata.select(select))
+        action = f"read event {event_id}"
+        answer = self._send(call, "GET", path, mailbox=mailbox, prefer_utc=True, action=action)
+        return self._body(call, answer, action=action, mailbox=mailbox)
+
+    def update_event(
+        self,
+        mailbox: str,
+        event_id: str,
+        changes: dict[str, Any],
+        *,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """PATCH only `changes`: every PATCH of a meeting mails all its attendees."""
+        call = self._begin("update_event", correlation_id)
+        action = f"update event {event_id}"
+        answer = self._send(
+            call,
+            "PATCH",
+            odata.event_path(mailbox, event_id),
+            mailbox=mailbox,
+            body=changes,
+            prefer_utc=True,
+            action=action,
+        )
+        return self._body(call, answer, action=action, mailbox=mailbox) or {}
+
+    def cancel_event(
+        self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
+    ) -> None:
+        """Cancel a meeting as its organizer, mailing `comment` to the attendees.
+
+        https://learn.microsoft.com/graph/api/event-cancel (202 Accepted)
+        """
+        call = self._begin("cancel_event", correlation_id)
+        action = f"cancel event {event_id}"
+        answer = self._send(
+            call,
+            "POST",
+            odata.event_path(mailbox, event_id) + "/cancel",
+            mailbox=mailbox,
+            body={"comment": comment},
+            action=action,
+        )
+        self._done_or_gone(call, answer, action=action, mailbox=mailbox)
+
+    def delete_event(
+        self, mailbox: str, event_id: str, *, correlation_id: str | None = None
+    ) -> None:
+        """Delete an event (https://learn.microsoft.com/graph/api/event-delete, 204 No Content)."""
+        call = self._begin("delete_event", correlation_id)
+        action = f"delete event {event_id}"
+        answer = self._send(
+            call, "DELETE", odata.event_path(mailbox, event_id), mailbox=mailbox, action=action
+        )
+        self._done_or_gone(call, answer, action=action, mailbox=mailbox)
+
+    # ------------------------------------------------------------ free/busy
+
+    def get_schedule(
+        self,
+        mailbox: str,
+        schedules: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        interval_minutes: int = 30,
+        correlation_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Graph's scheduleInformation for each address in `schedules`, in that order.
+
+        Asked through `mailbox`'s calendar in calls of <= 20 addresses and < 62 days,
+        sent together in one $batch when there are several.
+        """
+        start, end = _schedule_window(start, end, interval_minutes)
+        if not schedules:
+            return []
+        call = self._begin("get_schedule", correlation_id)
+        url = odata.user_path(mailbox) + "/calendar/getSchedule"
+        requests_ = [
+            GraphRequest(
+                "POST",
+                url,
+                body=schedule.request_body(chunk, period, interval_minutes),
+                headers={"Prefer": odata.PREFER_UTC},
+                mailbox=mailbox,
+            )
+            for chunk in schedule.address_chunks(schedules)
+            for period in schedule.split_period(start, end, interval_minutes)
+        ]
+        replies = self._send_all(call, requests_, action="read free/busy")
+        parts: dict[str, list[dict[str, Any]]] = {}
+        for request, reply in zip(requests_, replies, strict=True):
+            if not reply.ok:
+                raise self._error(
+                    call,
+                    reply,
+                    action="read free/busy",
+                    mailbox=mailbox,
+                    not_found=ErrorCode.MAILBOX_NOT_FOUND,
+                )
+            values = reply.body.get("value", []) if isinstance(reply.body, dict) else []
+            asked = request.body["schedules"] if request.body else []
+            for key, item in schedule.match_answers(asked, values).items():
+                parts.setdefault(key, []).append(item)
+        return schedule.assemble(schedules, parts)
+
+    # ---------------------------------------------------------------- $batch
+
+    def batch(
+        self, requests: Sequence[GraphRequest], *, correlation_id: str | None = None
+    ) -> list[GraphResponse]:
+        """Send `requests` as JSON $batch calls of 20; answers in input order.
+
+        Inner 429/503/504 are sent again (only those) after the longest Retry-After,
+        within the retry budget; what is still refused comes back as it was answered.
+        """
+        call = self._begin("batch", correlation_id)
+        return self._run_batch(call, list(requests))
+
+    def get_events_batch(
+        self,
+        items: Sequence[tuple[str, str]],
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[GraphResponse]:
+        """GET each (mailbox, event id) through $batch, times in UTC."""
+        call = self._begin("get_events_batch", correlation_id)
+        query = odata.query(odata.select(select))
+        requests_ = [
+            GraphRequest(
+                "GET",
+                odata.event_path(mailbox, event_id) + query,
+                headers={"Prefer": odata.PREFER_UTC},
+                mailbox=mailbox,
+            )
+            for mailbox, event_id in items
+        ]
+        return self._run_batch(call, requests_)
+
+    # ------------------------------------------------------------- internals
+
+    def _begin(self, operation: str, correlation_id: str | None) -> _Call:
+        self.counter.operation(operation)
+        correlation_id = current_correlation_id(correlation_id)
+        request_id = client_request_id(correlation_id)
+        return _Call(
+            operation=operation,
+            request_id=request_id,
+            log=correlation_log(self._log, correlation_id, request_id, self._notes),
+            budget=RetryBudget(self._tuning.max_retries, self._tuning.max_retry_wait_seconds),
+        )
+
+    def _send(
+        self,
+        call: _Call,
+        method: str,
+        path: str,
+        *,
+        mailbox: str,
+        action: str,
+        body: Any = None,
+        prefer_utc: bool = False,
+    ) -> GraphResponse:
+        """One request outside $batch; `path` is relative to graph_url, or a link under it."""
+        request = GraphRequest(
+            method,
+            path.removeprefix(self._base),
+            body=body,
+            headers={"Prefer": odata.PREFER_UTC} if prefer_utc else {},
+            mailbox=mailbox,
+        )
+        return self._one(call, request, action=action)
+
+    def _send_all(
+        self, call: _Call, requests_: Sequence[GraphRequest], *, action: str
+    ) -> list[GraphResponse]:
+        """One request on its own (no $batch envelope needed), several through $batch."""
+        if len(requests_) == 1:
+            return [self._one(call, requests_[0], action=action)]
+        return self._run_batch(call, requests_)
+
+    def _one(self, call: _Call, request: GraphRequest, *, action: str) -> GraphResponse:
+        """Send `request` by itself, holding one of its mailbox's slots while in flight."""
+        wire = _Wire(
+            request.method,
+            self._base + request.url,
+            action=action,
+            mailbox=request.mailbox,
+            demand={request.mailbox: 1},
+            graph_methods=(request.method,),
+            body=request.body,
+            headers=request.headers,
+        )
+        return self._exchange(call, wire)
+
+    def _exchange(self, call: _Call, wire: _Wire) -> GraphResponse:
+        """One HTTP exchange, repeated while Graph says "later" and the budget allows."""
+        force_refresh = False
+        while True:
+            try:
+                answer = self._attempt(call, wire, force_refresh=force_refresh)
+            except _RETRYABLE_TRANSPORT as exc:
+                if not isinstance(exc, requests.ConnectTimeout):
+                    call.maybe_applied = True  # it may have reached Graph before failing
+                retry = not isinstance(exc, requests.exceptions.SSLError)
+                if not (retry and self._wait(call, None, f"{wire.label}: {type(exc).__name__}")):
+                    raise self._transport_error(call, wire, exc) from None
+                force_refresh = False
+                continue
+            except requests.RequestException as exc:  # a bad URL and the like: never retried
+                call.retry_after = None
+                raise self._transport_error(call, wire, exc) from None
+            force_refresh = False
+            if answer.status == 401 and not call.token_refreshed:
+                # An expired or revoked token: fetch a new one once, then try once more.
+                call.token_refreshed = force_refresh = True
+                self.counter.token_refresh()
+                call.log.info("Graph answered 401 (%s); retrying once with a new token", wire.label)
+                continue
+            if answer.status in RETRY_STATUSES and self._wait_after(call, wire, answer):
+                continue
+            return answer
+
+    def _attempt(self, call: _Call, wire: _Wire, *, force_refresh: bool) -> GraphResponse:
+        """Send once; requests' exceptions propagate."""
+        token = self._tokens.token(force_refresh=force_refresh)
+        headers = {
+            **wire.headers,
+            "Authorization": f"Bearer {token}",
+            "client-request-id": call.request_id,
+            "return-client-request-id": "true",
+        }
+        started = time.monotonic()
+        # The slots are held only while the request is in flight, never while waiting.
+        with self._limiter.hold(wire.demand):
+            raw = self._session.request(
+                wire.method, wire.url, json=wire.body, headers=headers, timeout=self._timeout
+            )
+        self.counter.round_trip(wire.graph_methods)
+        answer = _response(raw)
+        call.log.debug(
+            "%s -> %d in %.0f ms (request-id %s)",
+            wire.label,
+            answer.status,
+            (time.monotonic() - started) * 1000,
+            answer.headers.get("request-id", "-"),
+        )
+        return answer
+
+    def _wait_after(self, call: _Call, wire: _Wire, answer: GraphResponse) -> bool:
+        """Wait as a 429/503/504 asks, if the budget allows."""
+        if answer.status == 429:
+            self.counter.throttled()
+        if answer.status == 504:  # the gateway gave up; Graph may still have done it
+            call.maybe_applied = True
+        retry_after = parse_retry_after(answer.headers.get("retry-after"))
+        return self._wait(call, retry_after, f"{wire.label}: HTTP {answer.status}")
+
+    def _transport_error(
+        self, call: _Call, wire: _Wire, exc: requests.RequestException
+    ) -> SyncdError:
+        error = transport_error(
+            exc,
+            action=wire.action,
+            mailbox=wire.mailbox,
+            timeout=self._timeout,
+            retry_after=call.retry_after,
+        )
+        call.log.warning("%s failed: %s (%s)", call.operation, error.code, error.message)
+        return error
+
+    def _wait(self, call: _Call, retry_after: float | None, reason: str) -> bool:
+        """Sleep before the next attempt if the budget allows; False when it is spent."""
+        allowed, delay = call.budget.next_wait(retry_after)
+        call.retry_after = delay
+        if not allowed:
+            call.log.warning(
+                "%s: %s; giving up after %d retries and %.1f s of waiting (next wait %.1f s)",
+                call.operation,
+                reason,
+                call.budget.retries,
+                call.budget.waited,
+                delay,
+            )
+            return False
+        call.log.info(
+            "%s: %s; retry %d of %d in %.2f s",
+            call.operation,
+            reason,
+            call.budget.retries + 1,
+            call.budget.max_retries,
+            delay,
+        )
+        self._sleep(delay)
+        call.budget.spend(delay)
+        self.counter.retry(delay)
+        return True
+
+    def _run_batch(self, call: _Call, requests_: Sequence[GraphRequest]) -> list[GraphResponse]:
+        """Every request through $batch envelopes of 20, refused ones again; in input order."""
+        results: dict[int, GraphResponse] = {}
+        pending = list(range(len(requests_)))
+        while pending:
+            for first in range(0, len(pending), MAX_REQUESTS_PER_BATCH):
+                positions = pending[first : first + MAX_REQUESTS_PER_BATCH]
+                replies = self._send_batch(call, [requests_[i] for i in positions])
+                results.update(zip(positions, replies, strict=True))
+            refused = [i for i in pending if results[i].status in RETRY_STATUSES]
+            self.counter.throttled(sum(1 for i in refused if results[i].status == 429))
+            # "retry all the failed requests in a new batch after the longest retry-after value"
+            # https://learn.microsoft.com/graph/throttling#throttling-and-batching
+            waits = [parse_retry_after(results[i].headers.get("retry-after")) for i in refused]
+            longest = max((w for w in waits if w is not None), default=None)
+            reason = f"{len(refused)} request(s) of a $batch refused for now"
+            if not refused or not self._wait(call, longest, reason):
+                break
+            pending = refused
+        return [results[i] for i in range(len(requests_))]
+
+    def _send_batch(self, call: _Call, chunk: Sequence[GraphRequest]) -> list[GraphResponse]:
+        """One $batch round trip for <= 20 requests; holds slots in each mailbox it touches.
+
+        Graph runs up to 4 of a batch's requests at once, each counted against its
+        mailbox, so a batch takes min(its requests there, limit) slots per mailbox.
+        """
+        action = f"send a $batch of {len(chunk)} request(s)"
+        wire = _Wire(
+            "POST",
+            self._base + "/$batch",
+            action=action,
+            mailbox=None,
+            demand=dict(Counter(r.mailbox.lower() for r in chunk if r.mailbox)),
+            graph_methods=tuple(r.method for r in chunk),
+            body=envelope(chunk),
+        )
+        answer = self._exchange(call, wire)
+        if not answer.ok:
+            raise self._error(call, answer, action=action, mailbox=None)
+        inner = answers(answer.body, len(chunk))
+        missing = [f"{r.method} {r.url}" for r, a in zip(chunk, inner, strict=True) if a is None]
+        if missing:
+            raise SyncdError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"Graph's $batch answer lacks responses for {len(missing)} request(s), "
+                f"e.g. {missing[0]}. Retry later.",
+                retry_after=1.0,
+            )
+        return [a for a in inner if a is not None]
+
+    def _find(
+        self, call: _Call, mailbox: str, property_id: str, value: str
+    ) -> dict[str, Any] | None:
+        """The event stamped with exactly `value`; the oldest if Graph holds several."""
+        params = {**odata.extended_property_filter(property_id, value), "$top": _FIND_PAGE_SIZE}
+        events = self._list(
+            call,
+            odata.user_path(mailbox) + "/events" + odata.query(params),
+            mailbox=mailbox,
+            action="find an event by its syncd key",
+        )
+        matches = [e for e in events if _carries(e, property_id, value)]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            call.log.warning(
+                "%d events in mailbox %s carry %s = %r (%s); using the oldest",
+                len(matches),
+                mailbox,
+                property_id,
+                value,
+                ", ".join(str(e.get("id")) for e in matches),
+            )
+        return min(matches, key=lambda e: str(e.get("createdDateTime", "")))
+
+    def _find_stamped(
+        self, call: _Call, mailbox: str, payload: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The event carrying the key property that `payload` stamps, if any."""
+        for prop in payload.get("singleValueExtendedProperties") or []:
+            if isinstance(prop, dict) and prop.get("id") and prop.get("value") is not None:
+                return self._find(call, mailbox, str(prop["id"]), str(prop["value"]))
+        return None
+
+    def _list(self, call: _Call, path: str, *, mailbox: str, action: str) -> list[dict[str, Any]]:
+        """Every item of a collection, following `@odata.nextLink` (https://learn.microsoft.com/graph/paging)."""
+        url, items = path, []
+        for _ in range(_MAX_PAGES):
+            answer = self._send(call, "GET", url, mailbox=mailbox, prefer_utc=True, action=action)
+            body = self._body(
+                call, answer, action=action, mailbox=mailbox, not_found=ErrorCode.MAILBOX_NOT_FOUND
+            )
+            items.extend(v for v in body.get("value", []) if isinstance(v, dict))
+            next_link = body.get("@odata.nextLink")
+            if not next_link:
+                return items
+            url = self._own_link(str(next_link))
+        raise SyncdError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"Graph kept paging after {_MAX_PAGES} pages while trying to {action} "
+            f"in mailbox {mailbox}.",
+        )
+
+    def _own_link(self, link: str) -> str:
+        # The token goes wherever the link points: only follow links under graph_url.
+        if not link.startswith(self._base + "/"):
+            raise SyncdError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"Graph returned a next-page link outside {self._base}; not following it.",
+            )
+        return link
+
+    def _done_or_gone(
+        self, call: _Call, answer: GraphResponse, *, action: str, mailbox: str
+    ) -> None:
+        if answer.ok:
+            return
+        if answer.status == 404 and call.maybe_applied:
+            # An earlier attempt went through but its answer was lost: already done.
+            call.log.info("%s: event already gone after a retried attempt", action)
+            return
+        raise self._error(call, answer, action=action, mailbox=mailbox)
+
+    def _body(
+        self,
+        call: _Call,
+        answer: GraphResponse,
+        *,
+        action: str,
+        mailbox: str | None,
+        not_found: ErrorCode = ErrorCode.MEETING_NOT_FOUND,
+    ) -> Any:
+        if not answer.ok:
+            raise self._error(call, answer, action=action, mailbox=mailbox, not_found=not_found)
+        return answer.body
+
+    def _error(
+        self,
+        call: _Call,
+        answer: GraphResponse,
+        *,
+        action: str,
+        mailbox: str | None,
+        not_found: ErrorCode = ErrorCode.MEETING_NOT_FOUND,
+    ) -> SyncdError:
+        error = graph_error(
+            answer.status,
+            answer.body,
+            action=action,
+            mailbox=mailbox,
+            retry_after=call.retry_after if answer.status in RETRY_STATUSES else None,
+            not_found=not_found,
+            request_id=answer.headers.get("request-id"),
+        )
+        # Not-found and refused requests are the caller's business; outages and denials are ours.
+        loud = error.retryable or error.code is ErrorCode.ACCESS_DENIED
+        call.log.log(
+            logging.WARNING if loud else logging.INFO,
+            "%s failed: %s (%s)",
+            call.operation,
+            error.code,
+            error.message,
+        )
+        return error
+
+
+def _response(raw: requests.Response) -> GraphResponse:
+    headers = {k.lower(): v for k, v in raw.headers.items()}
+    body: Any = None
+    if raw.content:
+        if "json" in headers.get("content-type", ""):
+            try:
+                body = raw.json()
+            except ValueError:
+                body = raw.text
+        else:
+            body = raw.text
+    return GraphResponse(raw.status_code, body, headers)
+
+
+def _carries(event: Mapping[str, Any], property_id: str, value: str) -> bool:
+    """Whether the expanded property holds exactly `value` (Graph's filter ignores case)."""
+    props = event.get("singleValueExtendedProperties")
+    if not isinstance(props, list):
+        return True  # not expanded: the server-side filter is all there is
+    return any(
+        isinstance(p, dict)
+        and str(p.get("id", "")).lower() == property_id.lower()
+        and p.get("value") == value
+        for p in props
+    )
+
+
+def _schedule_window(
+    start: datetime, end: datetime, interval_minutes: int
+) -> tuple[datetime, datetime]:
+    """[start, end) in UTC, checked against getSchedule's rules before anything is sent."""
+    if not 5 <= interval_minutes <= 1440:
+        raise SyncdError(ErrorCode.INVALID_REQUEST, "interval_minutes must be within 5..1440")
+    start, end = utc(start), utc(end)
+    if end <= start:
+        raise SyncdError(
+            ErrorCode.INVALID_REQUEST, f"free/busy period ends before it starts: {start} .. {end}"
+        )
+    return start, end

@@ -1,0 +1,153 @@
+"""Ledger reads and small writes used by the sync (portable SQL only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from syncd.domain import MeetingStatus, Source
+from syncd.ledger.db import session_scope
+from syncd.ledger.models import MeetingRecord, Watermark
+from syncd.sync.plan import LedgerView
+
+#: SQLite and PostgreSQL both take a few hundred bound values in IN (...).
+_IN_CHUNK = 500
+
+
+def _start_of(record: MeetingRecord) -> datetime | None:
+    value = (record.request or {}).get("startTime")
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def view_of(record: MeetingRecord) -> LedgerView:
+    return LedgerView(
+        external_id=record.external_id,
+        status=record.status,
+        content_hash=record.content_hash,
+        organizer_email=record.organizer_email,
+        start=_start_of(record),
+        next_attempt_at=record.next_attempt_at,
+        error_message=record.last_error_message,
+    )
+
+
+def ledger_views(
+    engine: Engine, tenant: str, source: Source, external_ids: Iterable[str]
+) -> dict[str, LedgerView]:
+    """Planner views of the given records (missing ids are simply absent)."""
+    ids = list(dict.fromkeys(external_ids))
+    views: dict[str, LedgerView] = {}
+    with Session(engine) as session:
+        for offset in range(0, len(ids), _IN_CHUNK):
+            rows = session.exec(
+                select(MeetingRecord).where(
+                    MeetingRecord.tenant == tenant,
+                    MeetingRecord.source == source.value,
+                    col(MeetingRecord.external_id).in_(ids[offset : offset + _IN_CHUNK]),
+                )
+            )
+            views.update((r.external_id, view_of(r)) for r in rows)
+    return views
+
+
+def live_views(engine: Engine, tenant: str, source: Source) -> Iterator[LedgerView]:
+    """Every meeting of a source that is not cancelled, streamed in id order."""
+    last_id = 0
+    while True:
+        with Session(engine) as session:
+            rows = session.exec(
+                select(MeetingRecord)
+                .where(
+                    MeetingRecord.tenant == tenant,
+                    MeetingRecord.source == source.value,
+                    MeetingRecord.status != MeetingStatus.CANCELLED.value,
+                    col(MeetingRecord.id) > last_id,
+                )
+                .order_by(col(MeetingRecord.id))
+                .limit(_IN_CHUNK)
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield view_of(row)
+        last_id = rows[-1].id or last_id
+
+
+def synced_records(
+    engine: Engine, tenant: str, source: Source, *, after_id: int = 0, limit: int = 500
+) -> list[MeetingRecord]:
+    """A page of synced meetings with a Graph id (for the response refresh)."""
+    with Session(engine, expire_on_commit=False) as session:
+        return list(
+            session.exec(
+                select(MeetingRecord)
+                .where(
+                    MeetingRecord.tenant == tenant,
+                    MeetingRecord.source == source.value,
+                    MeetingRecord.status == MeetingStatus.SYNCED.value,
+                    col(MeetingRecord.graph_event_id).is_not(None),
+                    col(MeetingRecord.id) > after_id,
+                )
+                .order_by(col(MeetingRecord.id))
+                .limit(limit)
+            ).all()
+        )
+
+
+def due_failures(
+    engine: Engine, tenant: str, source: Source, now: datetime, limit: int = 1000
+) -> list[str]:
+    """External ids of failed records whose retry time has come."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(MeetingRecord.external_id)
+                .where(
+                    MeetingRecord.tenant == tenant,
+                    MeetingRecord.source == source.value,
+                    MeetingRecord.last_error_code.is_not(None),  # type: ignore[union-attr]
+                    MeetingRecord.status != MeetingStatus.CANCELLED.value,
+                    (col(MeetingRecord.next_attempt_at).is_(None))
+                    | (col(MeetingRecord.next_attempt_at) <= now),
+                )
+                .limit(limit)
+            ).all()
+        )
+
+
+def count_by_status(engine: Engine, tenant: str) -> dict[str, int]:
+    from sqlalchemy import func
+
+    with Session(engine) as session:
+        rows = session.exec(
+            select(MeetingRecord.status, func.count())
+            .where(MeetingRecord.tenant == tenant)
+            .group_by(MeetingRecord.status)
+        ).all()
+    return {status: count for status, count in rows}
+
+
+def get_watermark(engine: Engine, tenant: str, feed: str) -> datetime | None:
+    with Session(engine) as session:
+        row = session.get(Watermark, (tenant, feed))
+        return row.value if row else None
+
+
+def set_watermark(engine: Engine, tenant: str, feed: str, value: datetime, now: datetime) -> None:
+    with session_scope(engine) as session:
+        row = session.get(Watermark, (tenant, feed))
+        if row is None:
+            row = Watermark(tenant=tenant, feed=feed, value=value, updated_at=now)
+        else:
+            row.value, row.updated_at = value, now
+        session.add(row)
+
+
+def clear_watermark(engine: Engine, tenant: str, feed: str) -> None:
+    with session_scope(engine) as session:
+        row = session.get(Watermark, (tenant, feed))
+        if row is not None:
+            session.delete(row)

@@ -1,0 +1,88 @@
+"""Carries a plan out through the scheduler core, several meetings at once.
+
+Per-mailbox politeness (at most 4 requests in flight, Retry-After) lives in the
+Graph client, so the executor may run many steps in parallel safely.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from syncd.core.scheduler import Scheduler
+from syncd.domain import ErrorCode, Source, SyncdError
+from syncd.logs import log_context
+from syncd.sync.plan import Action, Plan, Step
+from syncd.sync.writeback import Outcome
+
+log = logging.getLogger(__name__)
+
+
+class Executor:
+    """Runs CREATE / UPDATE / CANCEL / FAIL steps; SKIP steps cost nothing."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        *,
+        workers: int = 16,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.scheduler = scheduler
+        self.workers = workers
+        self.should_stop = should_stop
+
+    def run(self, plan: Plan, *, on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+        """Execute every actionable step; results in plan order (skips omitted)."""
+        steps = [s for s in plan.steps if s.action != Action.SKIP]
+        if not steps:
+            return []
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
+            results = list(pool.map(self._guarded, steps))
+        outcomes = [o for o in results if o is not None]
+        if on_done:
+            for outcome in outcomes:
+                on_done(outcome)
+        return outcomes
+
+    def _guarded(self, step: Step) -> Outcome | None:
+        if self.should_stop():
+            return None
+        with log_context(correlation=f"sf-{step.event_id}"):
+            try:
+                return self._execute(step)
+            except SyncdError as error:
+                log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
+                return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
+
+    def _execute(self, step: Step) -> Outcome:
+        scheduler = self.scheduler
+        correlation = f"sf-{step.event_id}"
+        if step.action == Action.FAIL:
+            scheduler.record_invalid(step.event_id, step.reason, source=Source.SALESFORCE)
+            return Outcome(step.event_id, "Failed", error=step.reason)
+        if step.action == Action.CANCEL:
+            assert step.organizer_email is not None
+            try:
+                scheduler.cancel(
+                    step.event_id,
+                    step.organizer_email,
+                    source=Source.SALESFORCE,
+                    correlation_id=correlation,
+                )
+            except SyncdError as error:
+                if error.code != ErrorCode.MEETING_NOT_FOUND:
+                    raise
+            return Outcome(step.event_id, "Cancelled")
+        assert step.meeting is not None
+        meeting = scheduler.upsert(
+            step.meeting, source=Source.SALESFORCE, correlation_id=correlation
+        )
+        record = scheduler.record_of(step.event_id, source=Source.SALESFORCE)
+        return Outcome(
+            step.event_id,
+            "Synced",
+            graph_event_id=record.graph_event_id if record else None,
+            join_url=meeting.join_url,
+        )

@@ -1,0 +1,109 @@
+"""The SOQL the sync sends. Built only with format_soql (via syncd.salesforce.soql).
+
+Event fields: https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_event.htm
+TYPEOF: https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select_typeof.htm
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from syncd.salesforce.soql import soql
+
+EVENT_FIELDS = (
+    "Id",
+    "OwnerId",
+    "Owner.Email",
+    "Owner.IsActive",
+    "Subject",
+    "Description",
+    "Location",
+    "StartDateTime",
+    "EndDateTime",
+    "ActivityDate",
+    "DurationInMinutes",
+    "IsAllDayEvent",
+    "ShowAs",
+    "IsPrivate",
+    "SystemModstamp",
+)
+
+# Relation.Email alone answers only for Users; TYPEOF reaches Contacts and Leads.
+RELATION_FIELDS = (
+    "Id, EventId, RelationId, IsInvitee, Status, RespondedDate, "
+    "TYPEOF Relation WHEN User THEN Email WHEN Contact THEN Email WHEN Lead THEN Email END"
+)
+
+
+def _fields(extra_fields: Sequence[str]) -> str:
+    # Extra field names come from the tenant's field mapping, validated there
+    # as Salesforce API names (letters, digits, underscores).
+    return ", ".join(dict.fromkeys((*EVENT_FIELDS, *extra_fields)))
+
+
+def _scope(extra_filter: str | None) -> str:
+    # Child events (one per invited User) duplicate the parent: sync parents only.
+    base = "IsChild = false"
+    return f"{base} AND ({extra_filter})" if extra_filter else base
+
+
+def changed_events(since: datetime, extra_filter: str | None, extra_fields: Sequence[str]) -> str:
+    """Parent events written since the watermark, oldest first."""
+    return soql(
+        "SELECT {fields:literal} FROM Event"
+        " WHERE {scope:literal} AND SystemModstamp > {since} ORDER BY SystemModstamp ASC",
+        fields=_fields(extra_fields),
+        scope=_scope(extra_filter),
+        since=since,
+    )
+
+
+def events_in_window(
+    start: datetime, end: datetime, extra_filter: str | None, extra_fields: Sequence[str]
+) -> str:
+    """Every parent event in the sync window (a full resync)."""
+    return soql(
+        "SELECT {fields:literal} FROM Event"
+        " WHERE {scope:literal} AND StartDateTime >= {start} AND StartDateTime <= {end}"
+        " ORDER BY Id ASC",
+        fields=_fields(extra_fields),
+        scope=_scope(extra_filter),
+        start=start,
+        end=end,
+    )
+
+
+def events_by_id(ids: Sequence[str], extra_fields: Sequence[str]) -> str:
+    return soql(
+        "SELECT {fields:literal} FROM Event WHERE IsChild = false AND Id IN {ids}",
+        fields=_fields(extra_fields),
+        ids=list(ids),
+    )
+
+
+def relations_of(event_ids: Sequence[str]) -> str:
+    """Invitees of the given events, with their e-mail whatever their type."""
+    return soql(
+        "SELECT {fields:literal} FROM EventRelation WHERE EventId IN {ids} AND IsInvitee = true",
+        fields=RELATION_FIELDS,
+        ids=list(event_ids),
+    )
+
+
+def changed_relations(since: datetime) -> str:
+    """Invitation changes do not always bump the parent Event's SystemModstamp."""
+    return soql(
+        "SELECT EventId, SystemModstamp FROM EventRelation"
+        " WHERE SystemModstamp > {since} ORDER BY SystemModstamp ASC",
+        since=since,
+    )
+
+
+def in_org_users(domains: Sequence[str]) -> str:
+    """Active users whose address is in one of the tenant's mail domains."""
+    clauses = " OR ".join(soql("Email LIKE '%@{domain:like}'", domain=domain) for domain in domains)
+    return soql(
+        "SELECT Id, Email FROM User WHERE IsActive = true AND ({clauses:literal}) ORDER BY Id",
+        clauses=clauses,
+    )
