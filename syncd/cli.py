@@ -38,8 +38,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     config = _config(args)
     print(f"configuration {config.path} is valid")
     for tenant in config.tenants.values():
-        print(f"  tenant {tenant.name}: provider={tenant.provider}, "
-              f"domains={', '.join(tenant.mail_domains)}")
+        print(
+            f"  tenant {tenant.name}: provider={tenant.provider}, "
+            f"domains={', '.join(tenant.mail_domains)}"
+        )
     return 0
 
 
@@ -61,6 +63,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             print(f"tenant {name}: {where} ({', '.join(tenant.mail_domains)})", file=sys.stderr)
         if runtime.sandbox is not None:
             print(f"sandbox Microsoft 365: {runtime.sandbox.base_url}", file=sys.stderr)
+            for name in runtime.config.tenants:
+                if runtime.config.tenant(name).provider == "sandbox":
+                    users = [u.email for u in runtime.sandbox.tenant(name).users if u.has_mailbox]
+                    print(f"  {name} mailboxes: {', '.join(users[:4])}, ...", file=sys.stderr)
         print(
             f"Scheduler API on http://{host}:{port}  (docs: http://{host}:{port}/docs)\n"
             "mint a client with: syncd clients create --tenant demo --json",
@@ -104,6 +110,7 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
         method=args.method,
         master_key=load_master_key(config),
         description=args.description,
+        refresh_token_ttl_days=config.settings.api.refresh_token_ttl_days,
     )
     if args.json:
         print(json.dumps(created))

@@ -37,6 +37,16 @@ class SecretRef(_Strict):
         default=None, description="name of a systemd credential (LoadCredential=)"
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _not_inline(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError(
+                "a secret is never written in the configuration: name where to read it, "
+                'e.g. { env = "VAR" }, { file = "/path" } or { credential = "name" }'
+            )
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
         given = [k for k in ("env", "file", "credential") if getattr(self, k)]
@@ -235,11 +245,23 @@ class TenantConfig(_Strict):
     api: ApiPolicy = ApiPolicy()
     policy: Policy = Policy()
     salesforce: SalesforceConfig = SalesforceConfig()
+    #: addresses as callers send them -> the mailbox they stand for (e.g. an old
+    #: address kept by another system); applied to every address a request names
+    address_aliases: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("mail_domains")
     @classmethod
     def _lower_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(d.strip().lower().lstrip("@") for d in value)
+
+    @field_validator("address_aliases")
+    @classmethod
+    def _aliases_name_addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        for alias, address in value.items():
+            local, _, domain = address.partition("@")
+            if not local or not domain or "@" in domain or any(c.isspace() for c in address):
+                raise ValueError(f"alias '{alias}' must map to an e-mail address, not '{address}'")
+        return value
 
     @model_validator(mode="after")
     def _microsoft_for_real_tenants(self) -> TenantConfig:
@@ -352,7 +374,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _resolve(base: Path, value: Path) -> Path:
-    return value if value.is_absolute() else (base / value)
+    return value if value.is_absolute() else (base / value).resolve()
 
 
 def load_config(path: Path | None = None) -> LoadedConfig:

@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     UPSTREAM_UNAVAILABLE = "UpstreamUnavailable"
     TENANT_NOT_FOUND = "TenantNotFound"
     METHOD_NOT_ALLOWED = "MethodNotAllowed"
+    ROUTE_NOT_FOUND = "RouteNotFound"
     INTERNAL_ERROR = "InternalError"
 
 
@@ -41,6 +42,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.MEETING_NOT_FOUND: 404,
     ErrorCode.TENANT_NOT_FOUND: 404,
     ErrorCode.MAILBOX_NOT_FOUND: 404,
+    ErrorCode.ROUTE_NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.MEETING_ALREADY_EXISTS: 409,
     ErrorCode.ORGANIZER_MISMATCH: 409,

@@ -48,6 +48,8 @@ def configure_logging(level: str | int = "INFO") -> None:
     handler.addFilter(ContextFilter())
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root.addHandler(handler)
+    # Migration chatter is noise in a service log; warnings still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from syncd.config import LoadedConfig, load_config
 from syncd.ledger.db import upgrade
 from syncd.runtime import Runtime, build_runtime, connection_of
 from syncd.sandbox.server import RunningSandbox, SandboxTenantSpec, start_sandbox
-from tests.support import SEED_ADDRESS, TENANTS, ThreadedServer, write_test_config
+from tests.support import SEED_MAILBOX, TENANTS, ThreadedServer, write_test_config
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +24,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox
     ]
     state_dir = tmp_path_factory.mktemp("sandbox")
     with start_sandbox(state_dir=state_dir, tenants=specs) as running:
-        running.directory.add_user(running.tenant("seed").id, SEED_ADDRESS, "Seed Sample")
+        running.directory.add_user(running.tenant("seed").id, SEED_MAILBOX, "Seed Sample")
         yield running
 
 

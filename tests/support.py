@@ -11,13 +11,15 @@ import uvicorn
 
 from syncd.sandbox.server import RunningSandbox
 
-#: The seed page's sample addresses were scraped as this literal string; the
-#: "seed" tenant owns its domain so the samples run byte for byte.
-SEED_ADDRESS = "[email protected]"
+#: The seed page's sample addresses were scraped as this literal (no "@"); the
+#: "seed" tenant maps it to a real mailbox with an address alias, so the
+#: samples run byte for byte.
+SEED_LITERAL = "[email protected]"
+SEED_MAILBOX = "seed.sample@seed.example"
 
 TENANTS = {
     "demo": ("contoso.example", 25, 42),
-    "seed": ("protected]", 3, 7),
+    "seed": ("seed.example", 3, 7),
     "acme": ("fabrikam.example", 10, 9),
 }
 
@@ -28,6 +30,8 @@ def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | No
     tenants.mkdir(parents=True, exist_ok=True)
     for name, (domain, users, seed) in TENANTS.items():
         extra = (extra_tenant_toml or {}).get(name, "")
+        if name == "seed":
+            extra += f'\naddress_aliases = {{ "{SEED_LITERAL}" = "{SEED_MAILBOX}" }}\n'
         (tenants / f"{name}.toml").write_text(
             f'name = "{name}"\nprovider = "sandbox"\nmail_domains = ["{domain}"]\n'
             f"{extra}\n[sandbox]\nseed = {seed}\nusers = {users}\n"

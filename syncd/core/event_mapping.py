@@ -72,13 +72,22 @@ def _graph_time(value: datetime) -> dict[str, str]:
     return {"dateTime": utc(value).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
 
 
-def _attendees(attendees: tuple[Attendee, ...]) -> list[dict[str, Any]]:
+def _attendees(attendees: tuple[Attendee, ...], organizer: str) -> list[dict[str, Any]]:
+    """Graph attendees: the organizer is never invited to their own meeting, and an
+    address listed twice is invited once (required wins over optional)."""
+    chosen: dict[str, Attendee] = {}
+    for attendee in attendees:
+        key = attendee.email.casefold()
+        if key == organizer.casefold():
+            continue
+        if key not in chosen or (attendee.required and not chosen[key].required):
+            chosen[key] = attendee
     return [
         {
             "emailAddress": {"address": a.email},
             "type": "required" if a.required else "optional",
         }
-        for a in attendees
+        for a in chosen.values()
     ]
 
 
@@ -91,7 +100,7 @@ def event_content(meeting: Meeting, *, teams_keyword: str) -> dict[str, Any]:
         "start": _graph_time(meeting.start),
         "end": _graph_time(meeting.end),
         "location": {"displayName": meeting.location},
-        "attendees": _attendees(meeting.attendees),
+        "attendees": _attendees(meeting.attendees, meeting.organizer_email),
         "isOnlineMeeting": teams,
         "onlineMeetingProvider": "teamsForBusiness" if teams else "unknown",
         "isAllDay": meeting.is_all_day,

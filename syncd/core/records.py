@@ -40,6 +40,8 @@ def request_to_meeting(
     attendees = []
     for entry in request.get("attendees", []):
         answer = responses.get(entry["email"].casefold()) or {}
+        if entry["email"].casefold() == request["organizerEmail"].casefold():
+            answer = {"response": ResponseStatus.ORGANIZER.value}
         answered_at = answer.get("time")
         attendees.append(
             Attendee(

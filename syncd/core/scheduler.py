@@ -311,12 +311,16 @@ class Scheduler:
     def get(
         self,
         external_id: str,
-        organizer_email: str,
+        organizer_email: str | None,
         *,
         source: Source = Source.API,
         correlation_id: str | None = None,
     ) -> Meeting:
-        """The meeting as scheduled, with each attendee's current response from Outlook."""
+        """The meeting as scheduled, with each attendee's current response from Outlook.
+
+        Without an organizer the id alone finds the meeting (ids are unique per
+        tenant and source); a given organizer must match.
+        """
         record = self._live_record(source, external_id, organizer_email)
         if record.intent == "create" or not record.graph_event_id:
             with self._meeting_lock(source, external_id):
@@ -475,7 +479,7 @@ class Scheduler:
         return fresh
 
     def _live_record(
-        self, source: Source | str, external_id: str, organizer_email: str
+        self, source: Source | str, external_id: str, organizer_email: str | None
     ) -> MeetingRecord:
         with Session(self.engine, expire_on_commit=False) as session:
             record = self._find(session, source, external_id)
@@ -484,7 +488,10 @@ class Scheduler:
                 ErrorCode.MEETING_NOT_FOUND,
                 f"no meeting with id '{external_id}' was scheduled (or it was deleted)",
             )
-        if record.organizer_email.casefold() != organizer_email.casefold():
+        if (
+            organizer_email is not None
+            and record.organizer_email.casefold() != organizer_email.casefold()
+        ):
             raise SyncdError(
                 ErrorCode.ORGANIZER_MISMATCH,
                 f"meeting '{external_id}' is organized by another user; the organizer "

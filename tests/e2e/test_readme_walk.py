@@ -1,0 +1,186 @@
+"""The README's walk, run as a newcomer would: real `syncd` processes, real HTTP.
+
+db upgrade -> clients create -> serve (built-in sandbox) -> token -> schedule
+-> read back with responses -> update -> availability -> cancel.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+SYNCD = [sys.executable, "-m", "syncd.cli"]
+ORGANIZER = "megan.bowen@contoso.example"
+COLLEAGUE = "grady.archie@contoso.example"
+PARTNER = "pat.partner@fabrikam.example"
+API = "/api/salesforce/scheduler"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def syncd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SYNCD, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the shipped config (its state lands in the temp dir)."""
+    root = tmp_path_factory.mktemp("walk")
+    shutil.copytree(REPO / "config", root / "config")
+    return root / "config" / "syncd.toml"
+
+
+@pytest.fixture(scope="module")
+def server(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    refused = syncd(config, "serve", "--port", "1")
+    assert refused.returncode == 2 and "syncd db upgrade" in refused.stderr, refused.stderr
+    upgraded = syncd(config, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    port = free_port()
+    log_file = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = log_file.open("w")
+    process = subprocess.Popen(
+        [*SYNCD, "--config", str(config), "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"syncd serve did not come up:\n{log_file.read_text()}")
+        time.sleep(0.2)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM (a clean exit to systemd).
+    assert process.wait(timeout=30) in (0, -signal.SIGTERM), log_file.read_text()
+    log.close()
+    assert "Traceback" not in log_file.read_text()
+
+
+def test_the_readme_walk(config: Path, server: str) -> None:
+    minted = syncd(config, "clients", "create", "--tenant", "demo", "--json")
+    assert minted.returncode == 0, minted.stderr
+    client = json.loads(minted.stdout)
+    assert client["tenant"] == "demo" and client["client_id"] and client["refresh_token"]
+
+    token = requests.post(
+        f"{server}/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client["client_id"],
+            "refresh_token": client["refresh_token"],
+        },
+        timeout=30,
+    )
+    assert token.status_code == 200, token.text
+    grant = token.json()
+    assert grant["token_type"] == "Bearer" and grant["refresh_token"] != client["refresh_token"]
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {grant['access_token']}"
+
+    meeting = {
+        "id": "opp-0042-kickoff",
+        "organizerEmail": ORGANIZER,
+        "subject": "Kick-off",
+        "body": "Agenda: scope, dates, owners.",
+        "location": "MS Teams",
+        "startTime": "2031-03-04T09:00:00Z",
+        "endTime": "2031-03-04T10:00:00Z",
+        "salesforceCorrelationId": "walk-1",
+        "attendees": [
+            {"email": COLLEAGUE, "isRequired": "true"},
+            {"email": PARTNER, "isRequired": "false"},
+        ],
+    }
+    created = session.post(f"{server}{API}/meeting", json=meeting, timeout=60)
+    assert created.status_code == 200, created.text
+    assert created.json()["errorCode"] == "NoError"
+    assert created.json()["joinUrl"].startswith("https://teams.microsoft.com/")
+
+    read = session.get(
+        f"{server}{API}/meeting",
+        params={"id": meeting["id"], "organizerEmail": ORGANIZER},
+        timeout=60,
+    )
+    assert read.status_code == 200, read.text
+    body = read.json()
+    assert (body["startTime"], body["endTime"]) == (meeting["startTime"], meeting["endTime"])
+    assert [(a["email"], a["isRequired"]) for a in body["attendees"]] == [
+        (COLLEAGUE, "true"),
+        (PARTNER, "false"),
+    ]
+    assert all(
+        a["response"] in {"NoResponseReceived", "Accepted", "Declined", "Tentative"}
+        for a in body["attendees"]
+    )
+
+    moved = session.patch(
+        f"{server}{API}/meeting",
+        json={
+            "id": meeting["id"],
+            "organizerEmail": ORGANIZER,
+            "subject": "Kick-off (moved)",
+            "startTime": "2031-03-04T13:00:00Z",
+            "endTime": "2031-03-04T14:00:00Z",
+        },
+        timeout=60,
+    )
+    assert moved.status_code == 200 and moved.json()["errorCode"] == "NoError", moved.text
+
+    busy = session.post(
+        f"{server}{API}/availability",
+        params={"from": "2031-03-04T00:00:00Z", "to": "2031-03-05T00:00:00Z"},
+        json=[{"email": ORGANIZER}, {"email": COLLEAGUE}],
+        timeout=60,
+    )
+    assert busy.status_code == 200, busy.text
+    organizer_slots = busy.json()[0]
+    assert organizer_slots["errorCode"] == "NoError"
+    assert {"timeMin": "2031-03-04T13:00:00Z", "timeMax": "2031-03-04T14:00:00Z"} in (
+        organizer_slots["unavailableTimeslots"]
+    )
+    assert busy.json()[1]["errorCode"] == "NoError"
+
+    cancelled = session.delete(
+        f"{server}{API}/meeting",
+        json={"id": meeting["id"], "organizerEmail": ORGANIZER},
+        timeout=60,
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["errorCode"] == "NoError"
+    gone = session.get(
+        f"{server}{API}/meeting",
+        params={"id": meeting["id"], "organizerEmail": ORGANIZER},
+        timeout=60,
+    )
+    assert gone.status_code == 404 and gone.json()["errorCode"] == "MeetingNotFound"
