@@ -78,6 +78,38 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from syncd.sync_commands import run_daemon
+
+    config = _config(args)
+    _setup_logging(config.settings.log_level)
+    host = args.host or config.settings.api.host
+    port = args.port if args.port is not None else config.settings.api.port
+    return run_daemon(config, api=args.api, host=host, port=port)
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from syncd.sync_commands import reconcile
+
+    config = _config(args)
+    _setup_logging(args.log_level or "WARNING")
+    return reconcile(
+        config,
+        tenant=args.tenant,
+        dry_run=args.dry_run,
+        full=args.full,
+        show_plan=args.plan,
+        out=sys.stdout,
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from syncd.sync_commands import status
+
+    config = _config(args)
+    return status(config, tenant=args.tenant, as_json=args.json, out=sys.stdout)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from syncd.runtime import sandbox_specs
     from syncd.sandbox.server import run_standalone
@@ -175,7 +207,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int)
     serve.set_defaults(func=cmd_serve)
 
-    sandbox = commands.add_parser("sandbox", help="run the sandbox Microsoft 365 standalone")
+    run = commands.add_parser("run", help="run the sync daemon (every tenant's jobs)")
+    run.add_argument("--api", action="store_true", help="also serve the Scheduler API")
+    run.add_argument("--host", help="API host (with --api)")
+    run.add_argument("--port", type=int, help="API port (with --api)")
+    run.set_defaults(func=cmd_run)
+
+    once = commands.add_parser("reconcile", help="one sync pass, then exit")
+    once.add_argument("--tenant", help="only this tenant (default: all)")
+    once.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    once.add_argument("--full", action="store_true", help="full resync, not incremental")
+    once.add_argument("--plan", action="store_true", help="print one line per planned step")
+    once.add_argument("--log-level", help="log level for this run (default WARNING)")
+    once.set_defaults(func=cmd_reconcile)
+
+    state = commands.add_parser("status", help="per tenant: last poll, backlog, failures")
+    state.add_argument("--tenant")
+    state.add_argument("--json", action="store_true")
+    state.set_defaults(func=cmd_status)
+
+    sandbox = commands.add_parser(
+        "sandbox", help="run the sandbox Microsoft 365 and Salesforce standalone"
+    )
     sandbox.add_argument("--host")
     sandbox.add_argument("--port", type=int)
     sandbox.set_defaults(func=cmd_sandbox)

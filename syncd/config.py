@@ -112,6 +112,9 @@ class SandboxTenantConfig(_Strict):
 
     seed: int = 42
     users: int = Field(default=25, ge=1, le=200_000)
+    salesforce_events: int = Field(
+        default=60, ge=0, le=1_000_000, description="demo Events in the sandbox Salesforce org"
+    )
     connection_file: Path | None = Field(
         default=None,
         description="connection.json of a running `syncd sandbox`; none = start one in-process",

@@ -24,6 +24,9 @@ from syncd.graph.auth import MsalTokenProvider, token_provider_from_config
 from syncd.graph.client import GraphClient
 from syncd.graph.http import build_session
 from syncd.ledger.db import ensure_migrated, make_engine
+from syncd.salesforce import ClientCredentialsLogin, SalesforceClient, client_from_config
+from syncd.salesforce import build_session as build_salesforce_session
+from syncd.sync.service import SyncService
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,8 @@ class SandboxConnection:
     graph_url: str
     ca_file: Path
     apps: dict[str, dict[str, str]]  # tenant name -> tenant_id, client_id, client_secret
+    # tenant name -> login_url, client_id, client_secret of its sandbox Salesforce org
+    salesforce: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def authority(self, tenant_id: str) -> str:
         return f"{self.base_url}/{tenant_id}"
@@ -62,6 +67,11 @@ class SandboxConnection:
                 }
                 for tenant in data["tenants"]
             },
+            salesforce={
+                tenant["name"]: tenant["salesforce"]
+                for tenant in data["tenants"]
+                if tenant.get("salesforce")
+            },
         )
 
 
@@ -77,12 +87,39 @@ class Runtime:
     schedulers: dict[str, Scheduler]
     closers: list[Callable[[], None]] = field(default_factory=list)
     sandbox: Any = None
+    connections: dict[str, SandboxConnection] = field(default_factory=dict)
+    _salesforce: dict[str, SalesforceClient] = field(default_factory=dict)
 
     def scheduler(self, tenant: str) -> Scheduler:
         try:
             return self.schedulers[tenant]
         except KeyError:
             raise ConfigError(f"unknown tenant '{tenant}'") from None
+
+    def salesforce(self, tenant: str) -> SalesforceClient:
+        """The tenant's Salesforce client (built on first use: only the daemon needs it)."""
+        if tenant not in self._salesforce:
+            config = self.config.tenants.get(tenant)
+            if config is None:
+                raise ConfigError(f"unknown tenant '{tenant}'")
+            self._salesforce[tenant] = _salesforce_client(
+                config, self.connections.get(tenant), self.clock
+            )
+        return self._salesforce[tenant]
+
+    def sync_service(
+        self, tenant: str, *, should_stop: Callable[[], bool] = lambda: False
+    ) -> SyncService:
+        """One tenant's sync (poll, responses, availability, retries)."""
+        return SyncService(
+            self.config.tenants[tenant],
+            self.scheduler(tenant),
+            self.salesforce(tenant),
+            self.graphs[tenant],
+            self.engine,
+            clock=self.clock,
+            should_stop=should_stop,
+        )
 
     def close(self) -> None:
         for closer in reversed(self.closers):
@@ -118,7 +155,11 @@ def sandbox_specs(config: LoadedConfig) -> list[Any]:
 
     return [
         SandboxTenantSpec(
-            name=t.name, domain=t.mail_domains[0], users=t.sandbox.users, seed=t.sandbox.seed
+            name=t.name,
+            domain=t.mail_domains[0],
+            users=t.sandbox.users,
+            seed=t.sandbox.seed,
+            salesforce_events=t.sandbox.salesforce_events,
         )
         for t in config.tenants.values()
         if t.provider == "sandbox"
@@ -140,6 +181,11 @@ def connection_of(running: Any, names: list[str]) -> SandboxConnection:
         graph_url=running.graph_url,
         ca_file=Path(running.ca_file),
         apps=apps,
+        salesforce={
+            name: info
+            for name in names
+            if (info := running.connection_info_of(name).get("salesforce"))
+        },
     )
 
 
@@ -201,16 +247,47 @@ def build_runtime(
         if tenant.provider == "microsoft":
             graph = _microsoft_graph(config, tenant)
         elif tenant.sandbox.connection_file is not None:
-            graph = _sandbox_graph(
-                config, tenant, SandboxConnection.from_file(tenant.sandbox.connection_file)
-            )
+            connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
+            runtime.connections[tenant.name] = connection
+            graph = _sandbox_graph(config, tenant, connection)
         else:
             if embedded is None:
                 embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
+            runtime.connections[tenant.name] = embedded
             graph = _sandbox_graph(config, tenant, embedded)
         runtime.graphs[tenant.name] = graph
         runtime.schedulers[tenant.name] = Scheduler(tenant, engine, graph, clock=runtime.clock)
     return runtime
+
+
+def _salesforce_client(
+    tenant: TenantConfig,
+    connection: SandboxConnection | None,
+    clock: Callable[[], datetime],
+) -> SalesforceClient:
+    if tenant.provider == "microsoft":
+        if tenant.salesforce.login is None:
+            raise ConfigError(f"tenant '{tenant.name}' has no [salesforce.login]")
+        return client_from_config(tenant.salesforce.login, clock=clock)
+    org = connection.salesforce.get(tenant.name) if connection else None
+    if connection is None or org is None:
+        raise ConfigError(
+            f"the sandbox of tenant '{tenant.name}' has no Salesforce org "
+            "(sandbox.salesforce_events must be set)"
+        )
+    session = build_salesforce_session(connection.ca_file)
+    login = ClientCredentialsLogin(
+        login_url=org["login_url"],
+        client_id=org["client_id"],
+        client_secret=org["client_secret"],
+        session=session,
+    )
+    return SalesforceClient(
+        login=login,
+        session=session,
+        api_version=tenant.salesforce.login.api_version if tenant.salesforce.login else "59.0",
+        clock=clock,
+    )
 
 
 def _start_embedded_sandbox(

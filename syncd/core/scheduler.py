@@ -201,6 +201,16 @@ class Scheduler:
         source: Source = Source.SALESFORCE,
     ) -> None:
         """Mark a source record that cannot be synced as failed, with its reason."""
+        self.record_failure(external_id, SyncdError(ErrorCode.INVALID_REQUEST, reason), source)
+
+    def record_failure(
+        self, external_id: str, error: SyncdError, source: Source = Source.SALESFORCE
+    ) -> None:
+        """Remember that syncing a source record failed, so it is retried with back-off.
+
+        A meeting already in Outlook stays as it was (its status is kept); a
+        record that never reached Outlook is marked failed.
+        """
         now = self.clock()
         with self._meeting_lock(source, external_id), session_scope(self.engine) as session:
             record = self._find(session, source, external_id)
@@ -217,10 +227,13 @@ class Scheduler:
                 )
             elif record.status == MeetingStatus.CANCELLED or record.graph_event_id is None:
                 record.status = MeetingStatus.FAILED.value
-            record.last_error_code = ErrorCode.INVALID_REQUEST.value
-            record.last_error_message = reason[:2000]
+            record.last_error_code = error.code.value
+            record.last_error_message = error.message[:2000]
             record.attempts += 1
-            record.next_attempt_at = now + retry_delay(record.attempts)
+            delay = retry_delay(record.attempts)
+            if error.retry_after:
+                delay = max(delay, timedelta(seconds=error.retry_after))
+            record.next_attempt_at = now + delay
             record.updated_at = now
             session.add(record)
 

@@ -151,3 +151,26 @@ def clear_watermark(engine: Engine, tenant: str, feed: str) -> None:
         row = session.get(Watermark, (tenant, feed))
         if row is not None:
             session.delete(row)
+
+
+def last_run(engine: Engine, tenant: str, feed: str) -> datetime | None:
+    """When a feed's watermark last moved (the last successful poll)."""
+    with Session(engine) as session:
+        row = session.get(Watermark, (tenant, feed))
+        return row.updated_at if row else None
+
+
+def recent_failures(engine: Engine, tenant: str, limit: int = 10) -> list[tuple[str, str]]:
+    """The latest records with an error, newest first: (external id, message)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(MeetingRecord.external_id, MeetingRecord.last_error_message)
+            .where(
+                MeetingRecord.tenant == tenant,
+                col(MeetingRecord.last_error_code).is_not(None),
+                MeetingRecord.status != MeetingStatus.CANCELLED.value,
+            )
+            .order_by(col(MeetingRecord.updated_at).desc())
+            .limit(limit)
+        ).all()
+    return [(external_id, message or "") for external_id, message in rows]

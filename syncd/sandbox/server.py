@@ -27,9 +27,66 @@ from syncd.sandbox.app import build_app
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.microsoft.directory import Directory, Tenant, build_tenant, stable_uuid
 from syncd.sandbox.microsoft.state import MicrosoftState, build_state
+from syncd.sandbox.salesforce import (
+    SalesforceOrg,
+    SalesforceState,
+    build_org,
+    build_salesforce_app,
+    build_salesforce_state,
+)
 from syncd.sandbox.tls import TlsFiles, make_tls
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+
+class _Listener:
+    """One uvicorn server on its own socket, served from a background thread."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread, port: int) -> None:
+        self.server = server
+        self.thread = thread
+        self.port = port
+
+    def stop(self, timeout: float) -> None:
+        self.server.should_exit = True
+        self.thread.join(0.5)
+        if self.thread.is_alive():
+            # A client that keeps its connection open would hold the graceful
+            # shutdown until its timeout; the sandbox has nothing to flush.
+            self.server.force_exit = True
+            self.thread.join(timeout)
+
+
+def _serve(app: Any, host: str, port: int, tls: TlsFiles, name: str, timeout: float) -> _Listener:
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        app,
+        ssl_certfile=str(tls.cert_file),
+        ssl_keyfile=str(tls.key_file),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    # Off the main thread uvicorn installs no signal handlers.
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise RuntimeError(f"the sandbox did not start on {host}:{sock.getsockname()[1]}")
+        time.sleep(0.01)
+    return _Listener(server, thread, sock.getsockname()[1])
+
+
+def _url(host: str, port: int) -> str:
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    url_host = f"[{url_host}]" if ":" in url_host else url_host
+    return f"https://{url_host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -40,6 +97,28 @@ class SandboxTenantSpec:
     domain: str
     users: int = 25
     seed: int = 42
+    #: Demo Events in the tenant's Salesforce org; None: the tenant has no org.
+    salesforce_events: int | None = None
+
+
+@dataclass(frozen=True)
+class SalesforceOrgEndpoint:
+    """A tenant's sandbox Salesforce org: its own listener and its connected app."""
+
+    tenant: str
+    base_url: str
+    client_id: str
+    client_secret: str
+    state: SalesforceState
+    listener: _Listener
+
+    @property
+    def login_url(self) -> str:
+        return self.base_url
+
+    @property
+    def org(self) -> SalesforceOrg:
+        return self.state.org
 
 
 @dataclass(frozen=True)
@@ -57,26 +136,23 @@ class RunningSandbox:
     def __init__(
         self,
         *,
-        server: uvicorn.Server,
-        thread: threading.Thread,
+        listener: _Listener,
         host: str,
-        port: int,
         state_dir: Path,
         tls: TlsFiles,
         state: MicrosoftState,
         tenants: list[TenantCredentials],
+        salesforce: dict[str, SalesforceOrgEndpoint],
     ) -> None:
-        self._server = server
-        self._thread = thread
+        self._listener = listener
         self.host = host
-        self.port = port
+        self.port = listener.port
         self.state_dir = state_dir
         self.tls = tls
         self.state = state
         self.tenants = tenants
-        url_host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
-        url_host = f"[{url_host}]" if ":" in url_host else url_host
-        self.base_url = f"https://{url_host}:{port}"
+        self.salesforce = salesforce
+        self.base_url = _url(host, listener.port)
         self.graph_url = f"{self.base_url}/v1.0"
         self.ca_file = tls.ca_file
         # The live state, for tests and benchmarks to inspect and steer.
@@ -135,6 +211,22 @@ class RunningSandbox:
         if events:
             self.calendars.clear()
 
+    def _salesforce_info(self, name: str) -> dict[str, Any] | None:
+        endpoint = self.salesforce.get(name)
+        if endpoint is None:
+            return None
+        return {
+            "login_url": endpoint.login_url,
+            "client_id": endpoint.client_id,
+            "client_secret": endpoint.client_secret,
+            "admin_url": f"{endpoint.base_url}/_sandbox/salesforce",
+        }
+
+    def connection_info_of(self, tenant: str) -> dict[str, Any]:
+        """One tenant's entry of connection_info()."""
+        name = self._credentials_for(tenant).name
+        return next(t for t in self.connection_info()["tenants"] if t["name"] == name)
+
     def connection_info(self) -> dict[str, Any]:
         """What a client needs to connect (secrets included: keep it private)."""
         tenants = []
@@ -150,6 +242,7 @@ class RunningSandbox:
                     "authority": self.authority(creds.tenant_id),
                     "token_endpoint": self.token_endpoint(creds.tenant_id),
                     "scope": GRAPH_SCOPE,
+                    "salesforce": self._salesforce_info(creds.name),
                     "users": [
                         {
                             "id": u.id,
@@ -170,15 +263,19 @@ class RunningSandbox:
             "tenants": tenants,
         }
 
+    def org(self, tenant: str | None = None) -> SalesforceOrgEndpoint:
+        """The tenant's sandbox Salesforce org (by tenant name, domain or id)."""
+        name = self._credentials_for(tenant).name
+        try:
+            return self.salesforce[name]
+        except KeyError:
+            raise KeyError(f"sandbox tenant {name!r} has no Salesforce org") from None
+
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down; idle keep-alive TLS connections are not waited for."""
-        self._server.should_exit = True
-        self._thread.join(0.5)
-        if self._thread.is_alive():
-            # A client that keeps its connection open would hold the graceful
-            # shutdown until its timeout; the sandbox has nothing to flush.
-            self._server.force_exit = True
-            self._thread.join(timeout)
+        for endpoint in self.salesforce.values():
+            endpoint.listener.stop(timeout)
+        self._listener.stop(timeout)
 
     def __enter__(self) -> RunningSandbox:
         return self
@@ -222,37 +319,54 @@ def start_sandbox(
         state.identity.register_app(tenant.id, client_id, secret=secret)
         credentials.append(TenantCredentials(spec.name, spec.domain, tenant.id, client_id, secret))
     tls = make_tls(state_dir)
-    sock = _bind(host, port)
-    config = uvicorn.Config(
-        build_app(state),
-        ssl_certfile=str(tls.cert_file),
-        ssl_keyfile=str(tls.key_file),
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    # Off the main thread uvicorn installs no signal handlers.
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="syncd-sandbox", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"the sandbox did not start on {host}:{sock.getsockname()[1]}")
-        time.sleep(0.01)
+    listener = _serve(build_app(state), host, port, tls, "syncd-sandbox", startup_timeout)
+    salesforce: dict[str, SalesforceOrgEndpoint] = {}
+    try:
+        for spec in specs:
+            if spec.salesforce_events is not None:
+                salesforce[spec.name] = _start_org(spec, state.clock, host, tls, startup_timeout)
+    except BaseException:
+        for endpoint in salesforce.values():
+            endpoint.listener.stop(1.0)
+        listener.stop(1.0)
+        raise
     return RunningSandbox(
-        server=server,
-        thread=thread,
+        listener=listener,
         host=host,
-        port=sock.getsockname()[1],
         state_dir=state_dir,
         tls=tls,
         state=state,
         tenants=credentials,
+        salesforce=salesforce,
+    )
+
+
+def _start_org(
+    spec: SandboxTenantSpec, clock: SandboxClock, host: str, tls: TlsFiles, timeout: float
+) -> SalesforceOrgEndpoint:
+    """The tenant's org on a listener of its own: an org's REST API owns the whole origin
+    (/services/...), so two orgs cannot share one. Same people as the tenant's directory."""
+    org = build_org(
+        users=spec.users,
+        events=spec.salesforce_events or 0,
+        seed=spec.seed,
+        domain=spec.domain,
+        clock=clock,
+    )
+    state = build_salesforce_state(org)
+    client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"
+    secret = secrets.token_urlsafe(30)
+    state.register_connected_app(client_id, client_secret=secret, run_as=org.integration_username)
+    listener = _serve(
+        build_salesforce_app(state), host, 0, tls, f"syncd-sandbox-sf-{spec.name}", timeout
+    )
+    return SalesforceOrgEndpoint(
+        tenant=spec.name,
+        base_url=_url(host, listener.port),
+        client_id=client_id,
+        client_secret=secret,
+        state=state,
+        listener=listener,
     )
 
 
@@ -293,6 +407,11 @@ def usage_text(sandbox: RunningSandbox, connection_file: Path) -> str:
             f"{sandbox.graph_url}/users/{user.email}/events",
             "",
             f"Admin API: {sandbox.base_url}/_sandbox/stats (also /faults, /clock, /throttle)",
+            *(
+                f"Salesforce org of tenant {name}: {org.base_url} "
+                f"(admin: {org.base_url}/_sandbox/salesforce/org)"
+                for name, org in sandbox.salesforce.items()
+            ),
             "Stop with Ctrl+C.",
         ]
     )

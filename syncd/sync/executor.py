@@ -51,10 +51,23 @@ class Executor:
             return None
         with log_context(correlation=f"sf-{step.event_id}"):
             try:
-                return self._execute(step)
+                outcome = self._execute(step)
             except SyncdError as error:
                 log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
+                self._remember(step, error)
                 return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
+            if outcome.status == "Failed":
+                log.warning("event %s failed: %s", step.event_id, outcome.error)
+            else:
+                log.info("%s event %s: %s", step.action.value, step.event_id, step.reason)
+            return outcome
+
+    def _remember(self, step: Step, error: SyncdError) -> None:
+        """Make sure the failure is in the ledger, so the record is retried with back-off
+        (the core records Graph failures itself, but forgets a create that never happened)."""
+        record = self.scheduler.record_of(step.event_id, source=Source.SALESFORCE)
+        if record is None or record.last_error_code != error.code.value:
+            self.scheduler.record_failure(step.event_id, error, Source.SALESFORCE)
 
     def _execute(self, step: Step) -> Outcome:
         scheduler = self.scheduler

@@ -22,6 +22,7 @@ from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import Source, SyncdError
 from syncd.ledger import queries as lq
+from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes
@@ -85,12 +86,18 @@ class PassReport:
     records_read: int = 0
 
     def absorb(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
+        """Count what was done: a step that failed counts as `fail`, not as its action."""
         for name, count in plan.counts().items():
             self.counts[name] += count
         self.steps.extend(plan.steps)
+        actions = {step.event_id: step.action for step in plan.steps}
         for outcome in outcomes:
             if outcome.status == "Failed":
                 self.failures.append((outcome.event_id, outcome.error or "unknown error"))
+                action = actions.get(outcome.event_id, Action.FAIL)
+                if action != Action.FAIL:
+                    self.counts[action.value] -= 1
+                    self.counts[Action.FAIL.value] += 1
 
 
 @dataclass
@@ -354,11 +361,13 @@ class SyncService:
         start = since - OVERLAP
         if now - start > DELETED_RETENTION:
             return None
-        result = self.salesforce.deleted("Event", start, now)
-        earliest = result.earliest_date_available
-        if earliest is not None and earliest > start:
+        try:
+            result = self.salesforce.deleted("Event", start, now)
+        except WindowMissed:
             return None
-        return [r[0] for r in result.records], result.latest_date_covered or now
+        if result.missed(start):
+            return None
+        return [r.id for r in result.records], result.latest_date_covered or now
 
     def _relation_changes(self, since: datetime) -> tuple[datetime, list[str]]:
         newest, ids = since, []
