@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -78,6 +79,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_failure_is_setup_error(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """A state store that cannot be reached or read exits 2, like a bad configuration:
+    the sync commands promise 1 for failed records only (systemd tells them apart)."""
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return command(args)
+        except SQLAlchemyError as error:
+            print(f"syncd: the state store failed: {error}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+@_store_failure_is_setup_error
 def cmd_run(args: argparse.Namespace) -> int:
     from syncd.sync_commands import run_daemon
 
@@ -88,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_daemon(config, api=args.api, host=host, port=port)
 
 
+@_store_failure_is_setup_error
 def cmd_reconcile(args: argparse.Namespace) -> int:
     from syncd.sync_commands import reconcile
 
@@ -103,6 +125,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     )
 
 
+@_store_failure_is_setup_error
 def cmd_status(args: argparse.Namespace) -> int:
     from syncd.sync_commands import status
 
@@ -218,7 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     once.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     once.add_argument("--full", action="store_true", help="full resync, not incremental")
     once.add_argument("--plan", action="store_true", help="print one line per planned step")
-    once.add_argument("--log-level", help="log level for this run (default WARNING)")
+    once.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="log level for this run (default WARNING)",
+    )
     once.set_defaults(func=cmd_reconcile)
 
     state = commands.add_parser("status", help="per tenant: last poll, backlog, failures")

@@ -2,8 +2,8 @@
 
 Each job runs at most once at a time (max_instances=1: a run still going when
 the next is due is skipped, not queued). SIGTERM sets a stop flag that every
-job checks between pages, then waits for running jobs to finish their page, so
-nothing is half-written.
+job checks between pages (the executor between steps), then waits for running
+jobs to finish what they are on, so nothing is half-written.
 """
 
 from __future__ import annotations
@@ -26,18 +26,33 @@ from syncd.sync.service import SyncService
 
 log = logging.getLogger(__name__)
 
+#: Seconds between the first runs of one tenant's jobs, so a start-up does not
+#: fire every job at the same instant.
+STAGGER_SECONDS = 1
+#: How often the main thread looks for a signal (the handler only sets a flag).
+SIGNAL_POLL_SECONDS = 0.2
+
 
 @dataclass(frozen=True)
 class JobSpec:
+    """One job of a tenant: `run` every `seconds`, or once at start when `once`."""
+
     name: str
-    seconds: int
+    seconds: float
     run: Callable[[], Any]
+    once: bool = False
 
 
 def tenant_jobs(service: SyncService) -> list[JobSpec]:
-    """The four jobs of one tenant, at the tenant's configured intervals."""
+    """The jobs of one tenant, at the tenant's configured intervals.
+
+    `resume` goes first, once: a daemon killed mid-write (SIGKILL, power loss,
+    the watchdog) left intents in the ledger, and the core finishes them
+    idempotently before the periodic jobs plan anything new.
+    """
     schedules = service.tenant.salesforce.schedules
     return [
+        JobSpec("resume", 0, service.scheduler.resume, once=True),
         JobSpec("poll", schedules.poll_seconds, service.poll),
         JobSpec("responses", schedules.responses_seconds, service.refresh_responses),
         JobSpec("availability", schedules.availability_seconds, service.snapshot_availability),
@@ -54,13 +69,20 @@ class Daemon:
         *,
         stop_event: threading.Event,
         notifier: Notifier | None = None,
-        workers: int = 8,
+        workers: int | None = None,
+        jobs: Callable[[SyncService], list[JobSpec]] = tenant_jobs,
     ) -> None:
         self.services = services
         self.stop_event = stop_event
         self.notifier = notifier or Notifier()
+        self.specs = {tenant: jobs(service) for tenant, service in services.items()}
+        self._signalled: int | None = None
+        # A thread per job (max_instances=1 caps each job at one run) plus one
+        # for the watchdog ping: a long pass can never hold up the ping, so
+        # systemd only restarts us when the scheduler itself stalls.
+        pool = workers or sum(len(specs) for specs in self.specs.values()) + 1
         self.scheduler = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(workers)},
+            executors={"default": ThreadPoolExecutor(pool)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30},
             timezone=UTC,
         )
@@ -82,52 +104,74 @@ class Daemon:
 
         return run
 
+    def _add_tenant_jobs(self, tenant: str, now: datetime) -> None:
+        for index, job in enumerate(self.specs[tenant]):
+            first = now + timedelta(seconds=index * STAGGER_SECONDS)
+            trigger: dict[str, Any] = (
+                {"trigger": "date", "run_date": first}
+                if job.once
+                else {"trigger": "interval", "seconds": job.seconds, "next_run_time": first}
+            )
+            self.scheduler.add_job(
+                self._guarded(tenant, job),
+                id=f"{tenant}:{job.name}",
+                name=f"{tenant}:{job.name}",
+                **trigger,
+            )
+
     def start(self) -> None:
+        """Schedule every job, start the scheduler, then tell systemd we are ready."""
         now = datetime.now(UTC)
-        for tenant, service in self.services.items():
-            for index, job in enumerate(tenant_jobs(service)):
-                self.scheduler.add_job(
-                    self._guarded(tenant, job),
-                    "interval",
-                    seconds=job.seconds,
-                    id=f"{tenant}:{job.name}",
-                    name=f"{tenant}:{job.name}",
-                    # Stagger first runs so a start-up does not fire everything at once.
-                    next_run_time=now + timedelta(seconds=index * 2),
-                )
-        interval = self.notifier.watchdog_interval()
+        for tenant in self.specs:
+            self._add_tenant_jobs(tenant, now)
+        interval = self.notifier.watchdog_interval() if self.notifier.enabled else None
         if interval:
-            # The ping goes through the job pool: a wedged pool stops the pings
-            # and systemd restarts us.
             self.scheduler.add_job(
                 lambda: self.notifier.notify("WATCHDOG=1"),
                 "interval",
                 seconds=interval,
                 id="watchdog",
+                name="watchdog",
             )
         self.scheduler.start()
         self.notifier.notify("READY=1\nSTATUS=syncing " + ", ".join(self.services))
         log.info("daemon started for tenants: %s", ", ".join(self.services))
 
     def stop(self) -> None:
-        self.notifier.notify("STOPPING=1")
+        """Set the stop flag, then wait for running jobs; safe to call twice."""
         self.stop_event.set()
+        if not self.scheduler.running:
+            return
+        self.notifier.notify("STOPPING=1\nSTATUS=finishing running jobs")
+        log.info("daemon stopping: running jobs finish the page they are on")
         self.scheduler.shutdown(wait=True)
         log.info("daemon stopped")
 
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        # Only a flag: Event.set() takes a lock the interrupted main thread may
+        # hold (it is inside Event.wait), which would deadlock.
+        self._signalled = signum
+
+    def wait(self) -> None:
+        """Block the calling thread until a signal arrives or stop_event is set."""
+        while self._signalled is None and not self.stop_event.wait(SIGNAL_POLL_SECONDS):
+            pass
+        if self._signalled is not None:
+            log.info("received %s", signal.Signals(self._signalled).name)
+
     def run_until_signalled(self) -> None:
-        """Start, wait for SIGTERM/SIGINT (main thread), stop cleanly."""
-        previous = {
-            sig: signal.signal(sig, lambda *_: self.stop_event.set())
-            for sig in (signal.SIGTERM, signal.SIGINT)
-        }
+        """Start, wait for SIGTERM/SIGINT (call from the main thread), stop cleanly."""
+        signals = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in signals}
         try:
             self.start()
-            self.stop_event.wait()
+            self.wait()
         finally:
+            # Handlers stay ours until the jobs are done: a second SIGTERM must
+            # not kill a process that is finishing its writes.
+            self.stop()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            self.stop()
 
 
 def _summary(result: Any) -> str:

@@ -5,9 +5,11 @@ Nothing here does I/O. Times are always timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -127,6 +129,12 @@ class Meeting:
     show_as: str = "busy"
     is_private: bool = False
     join_url: str | None = None
+    #: The zone the meeting's times are written in to Outlook: a series' time zone
+    #: (its occurrences keep their local time across daylight saving) or, for an
+    #: all-day meeting, the organizer's. None writes UTC.
+    time_zone: str | None = None
+    #: A series master's Graph patternedRecurrence; None for a single meeting.
+    recurrence: Mapping[str, Any] | None = field(default=None, hash=False)
 
 
 @dataclass(frozen=True)

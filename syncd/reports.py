@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from syncd.sync.plan import Action
 from syncd.sync.service import AvailabilityReport, PassReport, ResponseReport
@@ -15,8 +16,7 @@ def pass_lines(tenant: str, report: PassReport, *, verbose_plan: bool = False) -
     verb = "would" if report.dry_run else "did"
     done = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
     lines = [
-        f"tenant {tenant}: {kind}, {report.records_read} records read; "
-        f"{verb}: {done or 'nothing'}"
+        f"tenant {tenant}: {kind}, {report.records_read} records read; {verb}: {done or 'nothing'}"
     ]
     if verbose_plan:
         lines += [
@@ -28,11 +28,12 @@ def pass_lines(tenant: str, report: PassReport, *, verbose_plan: bool = False) -
         (s.event_id, s.reason) for s in report.steps if s.action == Action.FAIL
     ]
     lines += [f"  failed {event_id}: {reason}" for event_id, reason in failures]
-    lines += [
-        f"  write-back refused for {record_id}: {reason}"
-        for record_id, reason in report.writeback_errors
-    ]
-    return lines
+    return lines + writeback_lines(report.writeback_errors)
+
+
+def writeback_lines(errors: Iterable[tuple[str, str]]) -> list[str]:
+    """One line per Salesforce record the write-back could not update."""
+    return [f"  write-back refused for {record_id}: {reason}" for record_id, reason in errors]
 
 
 def responses_line(tenant: str, report: ResponseReport) -> str:
@@ -49,18 +50,25 @@ def availability_line(tenant: str, report: AvailabilityReport) -> str:
     )
 
 
-def status_lines(
-    tenant: str,
-    last_poll: datetime | None,
-    counts: dict[str, int],
-    failures: Iterable[tuple[str, str]],
-) -> list[str]:
-    polled = last_poll.strftime("%Y-%m-%d %H:%M:%S UTC") if last_poll else "never"
+def status_lines(row: Mapping[str, Any]) -> list[str]:
+    """A tenant's status (a row of `syncd status --json`) for people."""
+    counts = row["counts"]
+    polled = _when(row["last_poll"])
     total = sum(counts.values())
     lines = [
-        f"tenant {tenant}: last poll {polled}; {total} meetings "
+        f"tenant {row['tenant']}: last poll {polled}; {total} meetings "
         f"(synced {counts.get('synced', 0)}, pending {counts.get('pending', 0)}, "
-        f"failed {counts.get('failed', 0)}, cancelled {counts.get('cancelled', 0)})"
+        f"failed {counts.get('failed', 0)}, cancelled {counts.get('cancelled', 0)}); "
+        f"backlog {row['backlog']} ({row['due_for_retry']} due for retry now)"
     ]
-    lines += [f"  failed {external_id}: {reason}" for external_id, reason in failures]
+    lines += [f"  failed {failure['id']}: {failure['reason']}" for failure in row["failures"]]
+    hidden = row["failures_total"] - len(row["failures"])
+    if hidden > 0:
+        lines.append(f"  ... and {hidden} more failed records")
     return lines
+
+
+def _when(iso: str | None) -> str:
+    if iso is None:
+        return "never"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -102,9 +102,9 @@ class Runtime:
             config = self.config.tenants.get(tenant)
             if config is None:
                 raise ConfigError(f"unknown tenant '{tenant}'")
-            self._salesforce[tenant] = _salesforce_client(
-                config, self.connections.get(tenant), self.clock
-            )
+            client = _salesforce_client(config, self.connections.get(tenant), self.clock)
+            self._salesforce[tenant] = client
+            self.closers.append(client.close)
         return self._salesforce[tenant]
 
     def sync_service(
@@ -256,6 +256,7 @@ def build_runtime(
             runtime.connections[tenant.name] = embedded
             graph = _sandbox_graph(config, tenant, embedded)
         runtime.graphs[tenant.name] = graph
+        runtime.closers.append(graph.close)
         runtime.schedulers[tenant.name] = Scheduler(tenant, engine, graph, clock=runtime.clock)
     return runtime
 

@@ -4,27 +4,55 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from sqlalchemy import Engine, func, or_
+from sqlmodel import Session, col, select
 
 from syncd.config import ConfigError, LoadedConfig
-from syncd.domain import SyncdError
+from syncd.domain import ErrorCode, MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.db import ensure_migrated, make_engine
-from syncd.reports import availability_line, pass_lines, responses_line, status_lines
+from syncd.ledger.models import MeetingRecord
+from syncd.logs import log_context
+from syncd.reports import (
+    availability_line,
+    pass_lines,
+    responses_line,
+    status_lines,
+    writeback_lines,
+)
 from syncd.runtime import Runtime, build_runtime
-from syncd.sync.service import FEED_EVENT, PassReport
+from syncd.sync.plan import Action
+from syncd.sync.service import FEED_EVENT, PassReport, SyncService
 
 log = logging.getLogger("syncd")
 
-#: Exit status of a pass in which records failed (config errors exit with 2).
+#: Exit status of a pass in which records failed (or that was interrupted).
 EXIT_RECORDS_FAILED = 1
+#: Exit status when the setup is wrong: configuration, store, credentials.
+EXIT_SETUP = 2
+#: A pass stopped by these is a setup problem (credentials, permissions, a
+#: field or filter the org does not have): retrying alone will not fix it.
+SETUP_ERRORS = frozenset(
+    {
+        ErrorCode.UNAUTHORIZED,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.ACCESS_DENIED,
+        ErrorCode.TENANT_NOT_FOUND,
+        ErrorCode.INVALID_REQUEST,
+    }
+)
 
 
 def synced_tenants(config: LoadedConfig, only: str | None) -> list[str]:
@@ -35,13 +63,20 @@ def synced_tenants(config: LoadedConfig, only: str | None) -> list[str]:
     return list(config.tenants)
 
 
+# ----------------------------------------------------------------------- run
+
+
 def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     """`syncd run`: every tenant's jobs until SIGTERM/SIGINT, optionally with the API."""
     from syncd.daemon import Daemon
 
+    # APScheduler logs every run of every job (the watchdog ping included) at
+    # INFO; its warnings (a run skipped because the last one still runs, a
+    # missed run) are what an operator needs.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     stop = threading.Event()
     runtime = build_runtime(config)
-    server = None
+    server: _ApiServer | None = None
     try:
         services = {
             name: runtime.sync_service(name, should_stop=stop.is_set) for name in config.tenants
@@ -52,10 +87,73 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
         Daemon(services, stop_event=stop).run_until_signalled()
     finally:
+        # The jobs are done by now; the API answers the requests it has, then
+        # the runtime (ledger, sandbox) goes.
         if server is not None:
-            server.should_exit = True
+            server.stop()
         runtime.close()
     return 0
+
+
+@dataclass
+class _ApiServer:
+    server: Any
+    thread: threading.Thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def _serve_api_in_background(runtime: Runtime, host: str, port: int) -> _ApiServer:
+    import uvicorn
+
+    from syncd.api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    )
+    # Off the main thread uvicorn installs no signal handlers: SIGTERM stays the daemon's.
+    thread = threading.Thread(target=server.run, name="syncd-api", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            raise ConfigError(f"the Scheduler API could not listen on {host}:{port}")
+        time.sleep(0.02)
+    return _ApiServer(server, thread)
+
+
+# ----------------------------------------------------------------- reconcile
+
+
+class _StopFlag:
+    """Set by SIGTERM/SIGINT during a pass: the pass stops between pages.
+
+    A plain attribute, not an Event: a signal handler must not take locks.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def is_set(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        self.signum = signum
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signals go to the main thread only; its caller handles them
+            return
+        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def reconcile(
@@ -67,10 +165,14 @@ def reconcile(
     show_plan: bool,
     out: TextIO,
 ) -> int:
-    """`syncd reconcile`: one pass per tenant; exit 1 when records failed."""
+    """`syncd reconcile`: one pass per tenant.
+
+    Exit 0 when every record synced, 1 when records failed (or the pass was
+    interrupted), 2 when a tenant's setup is wrong. One tenant's trouble does
+    not keep the others from their pass.
+    """
     names = synced_tenants(config, tenant)
     runtime = build_runtime(config)
-    failed = 0
     if runtime.sandbox is not None:
         print(
             "note: the sandbox was started inside this process and vanishes when it exits; "
@@ -78,58 +180,115 @@ def reconcile(
             "[sandbox] connection_file in the tenant's config",
             file=sys.stderr,
         )
+    stop = _StopFlag()
+    worst = 0
     try:
-        for name in names:
-            service = runtime.sync_service(name)
-            with _progress(f"{name}: reading Salesforce Events") as advance:
-                if full:
-                    report = service.full_resync(dry_run=dry_run, progress=advance)
-                else:
-                    report = service.poll(dry_run=dry_run, progress=advance)
-                if not dry_run:
-                    _merge(report, service.retry_failed())
-            for line in pass_lines(name, report, verbose_plan=show_plan or dry_run):
-                print(line, file=out)
-            failed += len(report.failures) + len(report.writeback_errors)
-            if dry_run:
-                continue
-            print(responses_line(name, service.refresh_responses()), file=out)
-            availability = service.snapshot_availability()
-            print(availability_line(name, availability), file=out)
-            for email, reason in availability.errors:
-                print(f"  availability of {email} not written: {reason}", file=out)
-    except SyncdError as error:
-        print(f"syncd: the pass stopped: {error.message} ({error.code})", file=sys.stderr)
-        return EXIT_RECORDS_FAILED
+        with stop.installed():
+            for name in names:
+                if stop.is_set():
+                    break
+                service = runtime.sync_service(name, should_stop=stop.is_set)
+                with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
+                    outcome = _tenant_pass(service, dry_run=dry_run, full=full)
+                worst = max(worst, outcome.emit(verbose_plan=show_plan or dry_run, out=out))
     finally:
         runtime.close()
-    return EXIT_RECORDS_FAILED if failed else 0
+    if stop.is_set():
+        print(
+            "syncd: interrupted: the pass stopped between pages; the next pass carries on",
+            file=sys.stderr,
+        )
+        worst = max(worst, EXIT_RECORDS_FAILED)
+    return worst
 
 
-def status(config: LoadedConfig, *, tenant: str | None, as_json: bool, out: TextIO) -> int:
-    """`syncd status`: per tenant the last poll, the backlog and the failures."""
-    engine = make_engine(config.database_url)
-    try:
-        ensure_migrated(engine)
-        rows = []
-        for name in synced_tenants(config, tenant):
-            rows.append(
-                {
-                    "tenant": name,
-                    "last_poll": lq.last_run(engine, name, FEED_EVENT),
-                    "counts": lq.count_by_status(engine, name),
-                    "failures": lq.recent_failures(engine, name),
-                }
-            )
-    finally:
-        engine.dispose()
-    if as_json:
-        print(json.dumps(rows, default=str, indent=2), file=out)
-        return 0
-    for row in rows:
-        for line in status_lines(row["tenant"], row["last_poll"], row["counts"], row["failures"]):
+@dataclass
+class _TenantOutcome:
+    """What one tenant's pass did, printed once the progress line is gone."""
+
+    name: str
+    report: PassReport | None = None
+    lines: list[str] = field(default_factory=list)
+    failed: int = 0
+    error: SyncdError | None = None
+
+    def emit(self, *, verbose_plan: bool, out: TextIO) -> int:
+        """Print the report (errors on stderr); return the tenant's exit status."""
+        if self.report is not None:
+            for line in pass_lines(self.name, self.report, verbose_plan=verbose_plan):
+                print(line, file=out)
+        for line in self.lines:
             print(line, file=out)
-    return 0
+        if self.error is not None:
+            print(
+                f"syncd: tenant {self.name}: the pass stopped: "
+                f"{self.error.message} ({self.error.code})",
+                file=sys.stderr,
+            )
+            return EXIT_SETUP if self.error.code in SETUP_ERRORS else EXIT_RECORDS_FAILED
+        return EXIT_RECORDS_FAILED if self.failed else 0
+
+
+def _tenant_pass(service: SyncService, *, dry_run: bool, full: bool) -> _TenantOutcome:
+    """Finish what an earlier run left half done, poll, retry due failures, then
+    (not in a dry run) responses and availability."""
+    name = service.tenant.name
+    outcome = _TenantOutcome(name)
+    try:
+        if not dry_run:
+            _resume(service, outcome)
+        with _progress(f"{name}: reading Salesforce Events") as advance:
+            run = service.full_resync if full else service.poll
+            outcome.report = run(dry_run=dry_run, progress=advance)
+            if not dry_run and not service.should_stop():
+                _merge(outcome.report, service.retry_failed())
+        outcome.failed += _failed_records(outcome.report)
+        if dry_run or service.should_stop():
+            return outcome
+        responses = service.refresh_responses()
+        outcome.lines.append(responses_line(name, responses))
+        outcome.lines += [
+            f"  responses of {organizer}'s meetings not read: {reason}"
+            for organizer, reason in responses.read_errors
+        ]
+        outcome.lines += writeback_lines(responses.writeback_errors)
+        outcome.failed += len(responses.writeback_errors)
+        availability = service.snapshot_availability()
+        outcome.lines.append(availability_line(name, availability))
+        outcome.lines += [
+            f"  availability of {email} not written: {reason}"
+            for email, reason in availability.errors
+        ]
+    except SyncdError as error:
+        outcome.error = error
+    return outcome
+
+
+def _resume(service: SyncService, outcome: _TenantOutcome) -> None:
+    """Finish the writes a killed run left half done (intents in the ledger).
+
+    A write that still fails is reported and the pass goes on: the record keeps
+    its failure and back-off, and one stuck record must not block every pass.
+    """
+    name = service.tenant.name
+
+    def failed_again(external_id: str, error: SyncdError) -> None:
+        outcome.lines.append(
+            f"tenant {name}: an unfinished earlier write failed again: "
+            f"{error.message} ({error.code}; Event {external_id})"
+        )
+        outcome.failed += 1
+
+    resumed = service.scheduler.resume(on_failure=failed_again)
+    if resumed:
+        outcome.lines.append(f"tenant {name}: finished {resumed} writes an earlier run left")
+
+
+def _failed_records(report: PassReport) -> int:
+    """Records that failed; in a dry run, those the plan says would fail."""
+    if report.dry_run:
+        return report.counts.get(Action.FAIL.value, 0)
+    return len(report.failures) + len(report.writeback_errors)
 
 
 def _merge(report: PassReport, retried: PassReport) -> None:
@@ -142,15 +301,20 @@ def _merge(report: PassReport, retried: PassReport) -> None:
 
 
 @contextmanager
-def _progress(label: str) -> Iterator[Any]:
-    """A progress line on a terminal; nothing when output goes to a file or pipe."""
+def _progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A progress line on stderr when it is a terminal; nothing in a pipe or a journal.
+
+    On stderr so that stdout (the report) stays clean when it is piped.
+    """
+    console = Console(stderr=True)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.completed} records"),
         TimeElapsedColumn(),
+        console=console,
         transient=True,
-        disable=not sys.stderr.isatty(),
+        disable=not console.is_terminal,
     ) as progress:
         task = progress.add_task(label, total=None)
         yield lambda count: progress.advance(task, count)
@@ -170,22 +334,72 @@ def _describe(runtime: Runtime, out: TextIO) -> None:
             )
 
 
-def _serve_api_in_background(runtime: Runtime, host: str, port: int) -> Any:
-    import uvicorn
+# -------------------------------------------------------------------- status
 
-    from syncd.api.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime), host=host, port=port, log_config=None, access_log=False
-        )
+def status(config: LoadedConfig, *, tenant: str | None, as_json: bool, out: TextIO) -> int:
+    """`syncd status`: per tenant the last poll, the backlog and the failures."""
+    names = synced_tenants(config, tenant)
+    engine = make_engine(config.database_url)
+    try:
+        ensure_migrated(engine)
+        now = datetime.now(UTC)
+        rows = [tenant_status(engine, name, now) for name in names]
+    finally:
+        engine.dispose()
+    if as_json:
+        print(json.dumps(rows, indent=2), file=out)
+        return 0
+    for row in rows:
+        for line in status_lines(row):
+            print(line, file=out)
+    return 0
+
+
+def tenant_status(engine: Engine, tenant: str, now: datetime) -> dict[str, Any]:
+    """One tenant's status as plain JSON values (what `status --json` prints).
+
+    `backlog` and `due_for_retry` are the sync's (Salesforce records); `counts`
+    and `failures` cover every meeting of the tenant, the API's included.
+    """
+    counts = {s.value: 0 for s in MeetingStatus}
+    counts.update(lq.count_by_status(engine, tenant))
+    failures = lq.recent_failures(engine, tenant)
+    live = (
+        MeetingRecord.tenant == tenant,
+        MeetingRecord.status != MeetingStatus.CANCELLED.value,
     )
-    thread = threading.Thread(target=server.run, name="syncd-api", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise ConfigError(f"the Scheduler API could not listen on {host}:{port}")
-        time.sleep(0.02)
-    return server
+    erred = col(MeetingRecord.last_error_code).is_not(None)
+    synced_from_salesforce = MeetingRecord.source == Source.SALESFORCE.value
+    # Pending and failed records, and meetings already in Outlook whose last
+    # update failed (they keep status synced until the retry lands).
+    waiting = or_(
+        MeetingRecord.status == MeetingStatus.PENDING.value,
+        MeetingRecord.status == MeetingStatus.FAILED.value,
+        erred,
+    )
+    due = or_(
+        col(MeetingRecord.next_attempt_at).is_(None), col(MeetingRecord.next_attempt_at) <= now
+    )
+    return {
+        "tenant": tenant,
+        "last_poll": _iso(lq.last_run(engine, tenant, FEED_EVENT)),
+        "counts": counts,
+        "backlog": _count(engine, *live, synced_from_salesforce, waiting),
+        "due_for_retry": _count(engine, *live, synced_from_salesforce, erred, due),
+        "failures_total": _count(engine, *live, erred),
+        "failures": [{"id": external_id, "reason": reason} for external_id, reason in failures],
+    }
+
+
+def _count(engine: Engine, *where: Any) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(MeetingRecord).where(*where)).one()
+
+
+def _iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC; SQLite hands datetimes back naive, and they are UTC."""
+    if value is None:
+        return None
+    value = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from syncd.core import recurrence_mapping
 from syncd.domain import Attendee, Meeting, ResponseStatus, Source, utc
 
 #: The single-value extended property that stamps syncd's external key on each
@@ -36,6 +37,7 @@ CONTENT_FIELDS = (
     "isAllDay",
     "showAs",
     "sensitivity",
+    "recurrence",
 )
 
 # https://learn.microsoft.com/en-us/graph/api/resources/responsestatus
@@ -92,13 +94,24 @@ def _attendees(attendees: tuple[Attendee, ...], organizer: str) -> list[dict[str
 
 
 def event_content(meeting: Meeting, *, teams_keyword: str) -> dict[str, Any]:
-    """The Graph fields syncd owns for a meeting (what is created and diffed)."""
+    """The Graph fields syncd owns for a meeting (what is created and diffed).
+
+    A series master also carries its patternedRecurrence; zoned and all-day times are
+    written as `recurrence_mapping.graph_time` explains (single meetings without a
+    zone keep their UTC form, so their content hashes do not change).
+    """
     teams = is_teams_location(meeting.location, teams_keyword)
-    return {
+    if meeting.time_zone is None:
+        start, end = _graph_time(meeting.start), _graph_time(meeting.end)
+    else:
+        zone, all_day = meeting.time_zone, meeting.is_all_day
+        start = recurrence_mapping.graph_time(meeting.start, zone, all_day=all_day)
+        end = recurrence_mapping.graph_time(meeting.end, zone, all_day=all_day)
+    content = {
         "subject": meeting.subject,
         "body": {"contentType": "text", "content": meeting.body},
-        "start": _graph_time(meeting.start),
-        "end": _graph_time(meeting.end),
+        "start": start,
+        "end": end,
         "location": {"displayName": meeting.location},
         "attendees": _attendees(meeting.attendees, meeting.organizer_email),
         "isOnlineMeeting": teams,
@@ -107,6 +120,9 @@ def event_content(meeting: Meeting, *, teams_keyword: str) -> dict[str, Any]:
         "showAs": meeting.show_as,
         "sensitivity": "private" if meeting.is_private else "normal",
     }
+    if meeting.recurrence is not None:
+        content["recurrence"] = json.loads(json.dumps(meeting.recurrence))
+    return content
 
 
 def create_payload(content: Mapping[str, Any], *, transaction: str, key: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from syncd.domain import Attendee, Meeting, MeetingChanges, ResponseStatus, form
 
 def meeting_to_request(meeting: Meeting) -> dict[str, Any]:
     """The caller's view of a meeting as stored in the ledger (`request` column)."""
-    return {
+    request: dict[str, Any] = {
         "organizerEmail": meeting.organizer_email,
         "subject": meeting.subject,
         "body": meeting.body,
@@ -22,6 +22,12 @@ def meeting_to_request(meeting: Meeting) -> dict[str, Any]:
         "isPrivate": meeting.is_private,
         "attendees": [{"email": a.email, "isRequired": a.required} for a in meeting.attendees],
     }
+    # Only series and zoned meetings carry these, so other requests compare as before.
+    if meeting.time_zone is not None:
+        request["timeZone"] = meeting.time_zone
+    if meeting.recurrence is not None:
+        request["recurrence"] = dict(meeting.recurrence)
+    return request
 
 
 def _parse(value: str) -> datetime:
@@ -64,6 +70,8 @@ def request_to_meeting(
         show_as=request.get("showAs", "busy"),
         is_private=bool(request.get("isPrivate", False)),
         join_url=join_url,
+        time_zone=request.get("timeZone"),
+        recurrence=request.get("recurrence"),
     )
 
 

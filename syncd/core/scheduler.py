@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -115,8 +115,19 @@ class Scheduler:
         self.engine = engine
         self.graph = graph
         self.clock = clock
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        # Per-meeting locks, kept only while someone holds or waits for them (with
+        # that count), so the table stays as small as the work in flight.
+        self._locks: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
         self._locks_guard = threading.Lock()
+        self._find_statement = (
+            select(MeetingRecord)
+            .where(
+                MeetingRecord.tenant == bindparam("tenant"),
+                MeetingRecord.source == bindparam("source"),
+                MeetingRecord.external_id == bindparam("external_id"),
+            )
+            .limit(1)
+        )
 
     # ----------------------------------------------------------------- public
 
@@ -204,12 +215,26 @@ class Scheduler:
         self.record_failure(external_id, SyncdError(ErrorCode.INVALID_REQUEST, reason), source)
 
     def record_failure(
-        self, external_id: str, error: SyncdError, source: Source = Source.SALESFORCE
+        self,
+        external_id: str,
+        error: SyncdError,
+        source: Source = Source.SALESFORCE,
+        *,
+        attempted: Meeting | None = None,
+        earlier_attempts: int = 0,
     ) -> None:
         """Remember that syncing a source record failed, so it is retried with back-off.
 
         A meeting already in Outlook stays as it was (its status is kept); a
-        record that never reached Outlook is marked failed.
+        record that never reached Outlook is marked failed. `attempted` is the
+        meeting that could not be made: its content hash is kept on a record that
+        never reached Outlook, so the planner can tell "unchanged since the failed
+        attempt" (wait for the back-off) from "changed" (try now). Without it such
+        a record looked changed on every poll and Graph was asked again each time.
+        `earlier_attempts` is how many times the caller saw the record fail before
+        this attempt: re-claiming a create restarts the row's count and a create that
+        Graph refused for good drops the row, so without it every retry would wait
+        the first back-off (1 minute) again instead of a growing one.
         """
         now = self.clock()
         with self._meeting_lock(source, external_id), session_scope(self.engine) as session:
@@ -225,11 +250,17 @@ class Scheduler:
                     created_at=now,
                     updated_at=now,
                 )
-            elif record.status == MeetingStatus.CANCELLED or record.graph_event_id is None:
+            if record.graph_event_id is None and attempted is not None:
+                content = em.event_content(
+                    attempted, teams_keyword=self.tenant.policy.teams_keyword
+                )
+                record.content_hash = em.content_hash(content)
+                record.organizer_email = attempted.organizer_email
+            if record.status == MeetingStatus.CANCELLED or record.graph_event_id is None:
                 record.status = MeetingStatus.FAILED.value
             record.last_error_code = error.code.value
             record.last_error_message = error.message[:2000]
-            record.attempts += 1
+            record.attempts = max(record.attempts, earlier_attempts) + 1
             delay = retry_delay(record.attempts)
             if error.retry_after:
                 delay = max(delay, timedelta(seconds=error.retry_after))
@@ -273,6 +304,8 @@ class Scheduler:
                     is_all_day=flags.is_all_day,
                     show_as=flags.show_as,
                     is_private=flags.is_private,
+                    time_zone=flags.time_zone,
+                    recurrence=flags.recurrence,
                 )
             self._check_times(desired.start, desired.end)
             content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
@@ -405,8 +438,17 @@ class Scheduler:
         with Session(self.engine, expire_on_commit=False) as session:
             return self._find(session, source, external_id)
 
-    def resume(self, *, correlation_id: str | None = None) -> int:
-        """Finish intents a crash left unfinished; returns how many were resolved."""
+    def resume(
+        self,
+        *,
+        correlation_id: str | None = None,
+        on_failure: Callable[[str, SyncdError], None] | None = None,
+    ) -> int:
+        """Finish intents a crash left unfinished; returns how many were resolved.
+
+        An intent that fails again keeps its recorded failure and back-off and is
+        passed to `on_failure(external_id, error)`; the others are still finished.
+        """
         with Session(self.engine) as session:
             pending = session.exec(
                 select(MeetingRecord).where(
@@ -416,16 +458,31 @@ class Scheduler:
             ).all()
         resolved = 0
         for record in pending:
-            with self._meeting_lock(record.source, record.external_id):
-                record = self._reload(record)
-                if record.intent == "create":
-                    self._run_create(record, correlation_id)
-                elif record.intent == "update":
-                    patch = em.content_changes(record.sent, record.target, join_url=record.join_url)
-                    self._run_update(record, patch, correlation_id)
-                elif record.intent == "cancel":
-                    self._run_cancel(record, correlation_id)
-                resolved += 1
+            # One intent that fails again (its failure is recorded, with back-off)
+            # must not keep the others unfinished.
+            try:
+                with self._meeting_lock(record.source, record.external_id):
+                    record = self._reload(record)
+                    if record.intent == "create":
+                        self._run_create(record, correlation_id)
+                    elif record.intent == "update":
+                        patch = em.content_changes(
+                            record.sent, record.target, join_url=record.join_url
+                        )
+                        self._run_update(record, patch, correlation_id)
+                    elif record.intent == "cancel":
+                        self._run_cancel(record, correlation_id)
+                    resolved += 1
+            except SyncdError as error:
+                log.warning(
+                    "could not finish the %s of %s yet: %s (%s)",
+                    record.intent,
+                    record.external_id,
+                    error.message,
+                    error.code,
+                )
+                if on_failure is not None:
+                    on_failure(record.external_id, error)
         return resolved
 
     # ------------------------------------------------------------ validation
@@ -470,20 +527,26 @@ class Scheduler:
     def _meeting_lock(self, source: Source | str, external_id: str) -> Iterator[None]:
         key = (str(source), external_id)
         with self._locks_guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            yield
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._locks_guard:
+                lock, users = self._locks[key]
+                if users > 1:
+                    self._locks[key] = (lock, users - 1)
+                else:
+                    del self._locks[key]
 
     def _find(
         self, session: Session, source: Source | str, external_id: str
     ) -> MeetingRecord | None:
-        return session.exec(
-            select(MeetingRecord).where(
-                MeetingRecord.tenant == self.tenant.name,
-                MeetingRecord.source == str(source),
-                MeetingRecord.external_id == external_id,
-            )
-        ).first()
+        # One statement built once: building and caching it anew for every lookup
+        # cost more CPU than running it.
+        params = {"tenant": self.tenant.name, "source": str(source), "external_id": external_id}
+        return session.exec(self._find_statement, params=params).first()
 
     def _reload(self, record: MeetingRecord) -> MeetingRecord:
         with Session(self.engine, expire_on_commit=False) as session:

@@ -26,6 +26,16 @@ _log = logging.getLogger("syncd.graph.auth")
 _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error", "service_unavailable"})
 #: Several threads that all saw a 401 at once need one new token, not one each.
 _FORCED_REFRESH_DEDUP_SECONDS = 10.0
+#: A token kept by the provider itself is handed out until this long before it expires
+#: (msal renews its cached token 5 minutes before expiry as well).
+_EARLY_RENEWAL_SECONDS = 300.0
+
+
+def _seconds(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class TokenProvider(Protocol):
@@ -85,6 +95,11 @@ class MsalTokenProvider:
         self._app: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
         self._last_forced = float("-inf")
+        # (token, monotonic time to stop using it): every Graph call asks for the token,
+        # and asking msal's cache each time (under the lock) cost more than the call's
+        # own bookkeeping. Set only for tokens with a long life left; cleared on a forced
+        # refresh, so a revoked token is used no longer than msal's cache would use it.
+        self._current: tuple[str, float] | None = None
 
     @property
     def _who(self) -> str:
@@ -92,8 +107,12 @@ class MsalTokenProvider:
         return f"tenant {tenant}, client id {self._client_id}, authority {self._authority}"
 
     def token(self, *, force_refresh: bool = False) -> str:
+        current = self._current
+        if not force_refresh and current is not None and time.monotonic() < current[1]:
+            return current[0]
         # One lock: at expiry one thread fetches and the others then read msal's cache.
         with self._lock:
+            self._current = None
             app = self._app if self._app is not None else self._create_app()
             since_forced = time.monotonic() - self._last_forced
             if force_refresh and since_forced > _FORCED_REFRESH_DEDUP_SECONDS:
@@ -111,7 +130,11 @@ class MsalTokenProvider:
                     retry_after=5.0,
                 ) from None
         if isinstance(result, dict) and result.get("access_token"):
-            return str(result["access_token"])
+            token = str(result["access_token"])
+            lifetime = _seconds(result.get("expires_in"))
+            if lifetime > 2 * _EARLY_RENEWAL_SECONDS:
+                self._current = (token, time.monotonic() + lifetime - _EARLY_RENEWAL_SECONDS)
+            return token
         raise self._token_error(result if isinstance(result, dict) else {})
 
     def _create_app(self) -> msal.ConfidentialClientApplication:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import requests
 
 from syncd.config import GraphTuning
-from syncd.domain import ErrorCode, SyncdError, utc
+from syncd.domain import ErrorCode, SyncdError, format_gmt, utc
 from syncd.graph import odata, schedule
 from syncd.graph.auth import TokenProvider
 from syncd.graph.batch import MAX_REQUESTS_PER_BATCH, GraphRequest, GraphResponse, answers, envelope
@@ -42,6 +42,8 @@ __all__ = ["GraphClient", "GraphRequest", "GraphResponse"]
 
 #: find_event_by_property expects one match; a small page still shows duplicates.
 _FIND_PAGE_SIZE = 5
+#: calendarView page size: a mailbox's meetings in one request, or a few.
+_VIEW_PAGE_SIZE = 500
 _MAX_PAGES = 50
 #: Failures where the request may never have left, or may have been answered and lost;
 #: other RequestExceptions (bad URL, TLS) would fail the same way again.
@@ -113,6 +115,10 @@ class GraphClient:
 
     # ----------------------------------------------------------------- users
 
+
+    def close(self) -> None:
+        """Close pooled connections (a server waits for idle keep-alive ones)."""
+        self._session.close()
     def get_user(self, email: str, *, correlation_id: str | None = None) -> dict[str, Any] | None:
         """The directory user for `email` (id, displayName, mail, userPrincipalName), or None
         when Graph knows no such user. A user without a mailbox has `mail` null
@@ -227,6 +233,86 @@ class GraphClient:
             call, "DELETE", odata.event_path(mailbox, event_id), mailbox=mailbox, action=action
         )
         self._done_or_gone(call, answer, action=action, mailbox=mailbox)
+
+    def calendar_view(
+        self,
+        mailbox: str,
+        start: datetime,
+        end: datetime,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every event of `mailbox`'s calendar overlapping [start, end), times in UTC: one
+        request per page of up to 500 events, however many meetings the mailbox holds.
+
+        https://learn.microsoft.com/graph/api/user-list-calendarview (paged by
+        `@odata.nextLink`: https://learn.microsoft.com/graph/paging)
+        """
+        if utc(end) <= utc(start):
+            raise SyncdError(
+                ErrorCode.INVALID_REQUEST, f"calendar view ends before it starts: {start} .. {end}"
+            )
+        call = self._begin("calendar_view", correlation_id)
+        params: dict[str, str | int] = {
+            "startDateTime": format_gmt(start),
+            "endDateTime": format_gmt(end),
+            "$top": _VIEW_PAGE_SIZE,
+            **odata.select(select),
+        }
+        path = odata.user_path(mailbox) + "/calendarView" + odata.query(params)
+        return self._list(call, path, mailbox=mailbox, action=f"read the calendar of {mailbox}")
+
+    def list_instances(
+        self,
+        mailbox: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """The occurrences and exceptions of series master `event_id` in [start, end), UTC.
+
+        https://learn.microsoft.com/graph/api/event-list-instances (each carries `type`,
+        `seriesMasterId` and `originalStart`; cancelled occurrences are not listed).
+        """
+        call = self._begin("list_instances", correlation_id)
+        params: dict[str, str | int] = {
+            "startDateTime": utc(start).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "endDateTime": utc(end).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "$top": 100,
+            **odata.select(select),
+        }
+        path = odata.event_path(mailbox, event_id) + "/instances" + odata.query(params)
+        return self._list(call, path, mailbox=mailbox, action=f"list instances of {event_id}")
+
+    def mailbox_time_zone(self, mailbox: str, *, correlation_id: str | None = None) -> str:
+        """The mailbox's preferred time zone (Windows or IANA name, as the admin set it up).
+
+        https://learn.microsoft.com/graph/api/user-get-mailboxsettings
+        (GET /users/{id}/mailboxSettings/timeZone)
+        """
+        call = self._begin("mailbox_time_zone", correlation_id)
+        action = f"read the mailbox settings of {mailbox}"
+        answer = self._send(
+            call,
+            "GET",
+            odata.user_path(mailbox) + "/mailboxSettings/timeZone",
+            mailbox=mailbox,
+            action=action,
+        )
+        body = self._body(
+            call, answer, action=action, mailbox=mailbox, not_found=ErrorCode.MAILBOX_NOT_FOUND
+        )
+        value = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(value, str) or not value:
+            raise SyncdError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"Graph returned no time zone in the mailbox settings of {mailbox}.",
+            )
+        return value
 
     # ------------------------------------------------------------ free/busy
 

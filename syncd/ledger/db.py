@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +15,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+def _migrations_dir() -> Path:
+    """The source tree's migrations/, or the copy an installed syncd ships in share/."""
+    source = Path(__file__).resolve().parent.parent.parent / "migrations"
+    installed = Path(sys.prefix) / "share" / "syncd" / "migrations"
+    return source if (source / "env.py").exists() else installed
+
+
+MIGRATIONS_DIR = _migrations_dir()
 
 
 class StoreNotMigrated(RuntimeError):

@@ -97,6 +97,38 @@ def synced_records(
         )
 
 
+def synced_by_organizer(
+    engine: Engine, tenant: str, source: Source, *, batch: int = _IN_CHUNK
+) -> Iterator[tuple[str, list[MeetingRecord]]]:
+    """Synced meetings with a Graph id, one organizer at a time with all of their meetings.
+
+    One ordered read, fetched `batch` rows at a time: memory holds one organizer's
+    meetings, not the ledger.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(MeetingRecord)
+            .where(
+                MeetingRecord.tenant == tenant,
+                MeetingRecord.source == source.value,
+                MeetingRecord.status == MeetingStatus.SYNCED.value,
+                col(MeetingRecord.graph_event_id).is_not(None),
+            )
+            .order_by(col(MeetingRecord.organizer_email), col(MeetingRecord.id))
+            .execution_options(yield_per=batch)
+        )
+        organizer: str | None = None
+        group: list[MeetingRecord] = []
+        for row in rows:
+            if row.organizer_email != organizer:
+                if organizer is not None and group:
+                    yield organizer, group
+                organizer, group = row.organizer_email, []
+            group.append(row)
+        if organizer is not None and group:
+            yield organizer, group
+
+
 def due_failures(
     engine: Engine, tenant: str, source: Source, now: datetime, limit: int = 1000
 ) -> list[str]:

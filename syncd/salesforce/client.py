@@ -91,6 +91,10 @@ class SalesforceClient:
         self._logged_in_before = False
         self.usage = ApiUsage()
 
+    def close(self) -> None:
+        """Close pooled connections."""
+        self._http.close()
+
     @property
     def instance_url(self) -> str | None:
         """The org's instance URL once logged in."""

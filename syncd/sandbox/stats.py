@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections import Counter
+from collections import Counter, deque
+from dataclasses import dataclass
 from typing import Any
+
+#: How many routed Graph requests the request log keeps (the oldest drop out first).
+REQUEST_LOG_SIZE = 500
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One routed Graph request as the sandbox received it (a $batch's inner requests
+    each count as one; the envelope itself is not logged).
+
+    Test instrumentation, not a Graph behaviour: it lets a test check what a client
+    sent, e.g. that a PATCH carries only the properties to change, as
+    https://learn.microsoft.com/en-us/graph/api/event-update asks ("only the values
+    for properties that should be updated").
+    """
+
+    method: str
+    route: str  # the path template, e.g. "/users/{user}/events/{event}"
+    path: str  # the path as requested, below /v1.0
+    mailbox: str | None  # the addressed user's address, lower-cased
+    body: Any  # the parsed JSON body (a private copy), or None
 
 
 class Counters:
@@ -23,6 +46,7 @@ class Counters:
         self.per_mailbox: Counter[str] = Counter()
         self.per_route: Counter[str] = Counter()
         self.per_status: Counter[int] = Counter()
+        self._requests: deque[LoggedRequest] = deque(maxlen=REQUEST_LOG_SIZE)
 
     def reset(self) -> None:
         with self._lock:
@@ -41,6 +65,27 @@ class Counters:
             self.per_route[f"{method} {template}"] += 1
             if mailbox:
                 self.per_mailbox[mailbox.lower()] += 1
+
+    def log_request(
+        self, method: str, route: str, path: str, mailbox: str | None, body: Any
+    ) -> None:
+        """Keep a routed request in the bounded request log (see LoggedRequest)."""
+        entry = LoggedRequest(
+            method.upper(), route, path, mailbox.lower() if mailbox else None, copy.deepcopy(body)
+        )
+        with self._lock:
+            self._requests.append(entry)
+
+    def requests(self, method: str | None = None, route: str | None = None) -> list[LoggedRequest]:
+        """The logged requests, oldest first, optionally only one method and/or route."""
+        with self._lock:
+            entries = list(self._requests)
+        wanted = method.upper() if method else None
+        return [
+            e
+            for e in entries
+            if (wanted is None or e.method == wanted) and (route is None or e.route == route)
+        ]
 
     def status(self, status: int) -> None:
         with self._lock:

@@ -49,12 +49,13 @@ class Executor:
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
             return None
-        with log_context(correlation=f"sf-{step.event_id}"):
+        with log_context(tenant_name=self.scheduler.tenant.name, correlation=f"sf-{step.event_id}"):
+            earlier = self._failures_so_far(step)
             try:
                 outcome = self._execute(step)
             except SyncdError as error:
                 log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
-                self._remember(step, error)
+                self._remember(step, error, earlier)
                 return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
             if outcome.status == "Failed":
                 log.warning("event %s failed: %s", step.event_id, outcome.error)
@@ -62,12 +63,33 @@ class Executor:
                 log.info("%s event %s: %s", step.action.value, step.event_id, step.reason)
             return outcome
 
-    def _remember(self, step: Step, error: SyncdError) -> None:
-        """Make sure the failure is in the ledger, so the record is retried with back-off
-        (the core records Graph failures itself, but forgets a create that never happened)."""
+    def _failures_so_far(self, step: Step) -> int:
+        """How often the record failed before this step (retries are planned as UPDATE)."""
+        if step.action != Action.UPDATE:
+            return 0
         record = self.scheduler.record_of(step.event_id, source=Source.SALESFORCE)
-        if record is None or record.last_error_code != error.code.value:
-            self.scheduler.record_failure(step.event_id, error, Source.SALESFORCE)
+        return record.attempts if record is not None and record.last_error_code else 0
+
+    def _remember(self, step: Step, error: SyncdError, earlier: int) -> None:
+        """Make sure the failure is in the ledger, so the record is retried with back-off
+        (the core records Graph failures itself, but forgets a create that never happened).
+
+        A retried create restarts the core's count (it claims the create afresh, or drops
+        it when Graph refuses it for good), so the count is carried on from `earlier`:
+        without that every retry waited the first back-off again, not a growing one."""
+        record = self.scheduler.record_of(step.event_id, source=Source.SALESFORCE)
+        if (
+            record is None
+            or record.last_error_code != error.code.value
+            or record.attempts <= earlier
+        ):
+            self.scheduler.record_failure(
+                step.event_id,
+                error,
+                Source.SALESFORCE,
+                attempted=step.meeting,
+                earlier_attempts=earlier,
+            )
 
     def _execute(self, step: Step) -> Outcome:
         scheduler = self.scheduler

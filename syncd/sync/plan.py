@@ -8,7 +8,7 @@ No I/O: the executor carries the plan out through the scheduler core.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -77,10 +77,20 @@ class PlanContext:
     window_start: datetime
     window_end: datetime
     now: datetime
+    #: The organizer's mailbox time zone (for all-day meetings), None when unknown.
+    zone_of: Callable[[str], str | None] | None = None
 
 
 def _hash(meeting: Meeting, teams_keyword: str) -> str:
     return em.content_hash(em.event_content(meeting, teams_keyword=teams_keyword))
+
+
+def with_organizer_zone(meeting: Meeting, ctx: PlanContext) -> Meeting:
+    """An all-day meeting lands on its dates in the organizer's mailbox time zone."""
+    if not meeting.is_all_day or ctx.zone_of is None or meeting.time_zone is not None:
+        return meeting
+    zone = ctx.zone_of(meeting.organizer_email)
+    return replace(meeting, time_zone=zone) if zone else meeting
 
 
 def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext) -> Step:
@@ -94,6 +104,7 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
         ):
             return Step(Action.SKIP, event.id, f"still invalid: {mapped.reason}")
         return Step(Action.FAIL, event.id, mapped.reason)
+    mapped = with_organizer_zone(mapped, ctx)
     live = row is not None and row.live
     if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
         return Step(Action.SKIP, event.id, "outside the sync window")

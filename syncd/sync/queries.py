@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from syncd.salesforce.soql import soql
+from syncd.sync.series_fields import SERIES_FIELDS
 
 EVENT_FIELDS = (
     "Id",
@@ -27,6 +28,7 @@ EVENT_FIELDS = (
     "ShowAs",
     "IsPrivate",
     "SystemModstamp",
+    *SERIES_FIELDS,
 )
 
 # Relation.Email alone answers only for Users; TYPEOF reaches Contacts and Leads.
@@ -82,6 +84,16 @@ def events_by_id(ids: Sequence[str], extra_fields: Sequence[str]) -> str:
     )
 
 
+def occurrences_of(series_ids: Sequence[str], extra_fields: Sequence[str]) -> str:
+    """The occurrences of recurring series (classic: RecurrenceActivityId is the main record)."""
+    return soql(
+        "SELECT {fields:literal} FROM Event"
+        " WHERE IsChild = false AND RecurrenceActivityId IN {ids} ORDER BY StartDateTime ASC",
+        fields=_fields(extra_fields),
+        ids=list(series_ids),
+    )
+
+
 def relations_of(event_ids: Sequence[str]) -> str:
     """Invitees of the given events, with their e-mail whatever their type."""
     return soql(
@@ -92,7 +104,9 @@ def relations_of(event_ids: Sequence[str]) -> str:
 
 
 def changed_relations(since: datetime) -> str:
-    """Invitation changes do not always bump the parent Event's SystemModstamp."""
+    """Invitation changes do not always bump the parent Event's SystemModstamp.
+
+    Run it with queryAll so that removed invitees (deleted rows) are seen too."""
     return soql(
         "SELECT EventId, SystemModstamp FROM EventRelation"
         " WHERE SystemModstamp > {since} ORDER BY SystemModstamp ASC",

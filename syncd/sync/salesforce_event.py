@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.domain import Attendee, Meeting
+from syncd.sync.series_fields import SERIES_FIELDS
 
 #: Salesforce allows multi-day events of up to 14 days.
 MAX_EVENT_SPAN = timedelta(days=14)
@@ -27,6 +28,9 @@ MAX_SUBJECT_CHARS = 255
 _SHOW_AS = {"busy": "busy", "outofoffice": "oof", "free": "free"}
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: A value quoted in a reason is cut to this length (Sync_Error__c keeps 255 characters).
+SHOWN_MAX_CHARS = 80
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,10 @@ class SalesforceEvent:
     system_modstamp: datetime | None
     invitees: tuple[Invitee, ...] = ()
     outlook_event_id: str | None = None
+    #: False when the query returned no Owner for an OwnerId (the User cannot be read).
+    owner_found: bool = True
+    #: The recurrence fields of the row (series_fields.SERIES_FIELDS) that are set.
+    series: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +146,23 @@ def parse_event(
         system_modstamp=parse_datetime(row.get("SystemModstamp")),
         invitees=parse_invitees(relations),
         outlook_event_id=row.get(outlook_id_field) if outlook_id_field else None,
+        owner_found=bool(row.get("Owner")),
+        series={k: row[k] for k in SERIES_FIELDS if row.get(k) not in (None, False, "")},
     )
+
+
+def shown(value: str) -> str:
+    """A Salesforce value as a reason quotes it.
+
+    Reasons go into log lines and into Sync_Error__c, so control characters are
+    escaped (a raw line break in an address would forge a log line) and a long
+    value is shortened (the whole reason must fit the 255 characters written back).
+    """
+    text = _UNPRINTABLE.sub(lambda match: repr(match.group())[1:-1], value)
+    if len(text) > SHOWN_MAX_CHARS:
+        head, tail = 60, SHOWN_MAX_CHARS - 61  # 60 + "…" + 19 characters
+        text = f"{text[:head]}…{text[-tail:]}"
+    return text
 
 
 def _span(event: SalesforceEvent) -> tuple[datetime, datetime] | str:
@@ -172,7 +196,10 @@ def _attendees(event: SalesforceEvent, organizer: str) -> tuple[Attendee, ...] |
                 "has no e-mail address"
             )
         if not _EMAIL.match(invitee.email) or len(invitee.email) > 320:
-            return f"invitee {invitee.relation_id} has an invalid e-mail address '{invitee.email}'"
+            return (
+                f"invitee {invitee.relation_id} has an invalid e-mail address "
+                f"'{shown(invitee.email)}'"
+            )
         key = invitee.email.casefold()
         if key == organizer.casefold() or key in seen:
             continue  # the organizer is never an attendee; duplicates are merged
@@ -188,18 +215,27 @@ def to_meeting(event: SalesforceEvent, *, in_org: Any, teams_keyword: str) -> Me
     """
     del teams_keyword  # the location keyword is applied by the core's event mapping
     organizer = event.owner_email
+    if not organizer and event.owner_id and not event.owner_found:
+        # Without this the reason would say "no e-mail address" and send the admin
+        # looking at a User record that is not there.
+        return Invalid(
+            event.id,
+            f"the event's owner {shown(event.owner_id)} cannot be read in Salesforce "
+            "(deleted, or not visible to syncd's integration user); "
+            "assign the event to an active in-org user",
+        )
     if not organizer:
         return Invalid(event.id, "the event's owner has no e-mail address")
     if not _EMAIL.match(organizer):
-        return Invalid(event.id, f"the owner's e-mail address '{organizer}' is invalid")
+        return Invalid(event.id, f"the owner's e-mail address '{shown(organizer)}' is invalid")
     if not in_org(organizer):
         return Invalid(
             event.id,
-            f"the owner {organizer} is not in the organization's mail domains; "
+            f"the owner {shown(organizer)} is not in the organization's mail domains; "
             "only in-org users can organize Outlook meetings",
         )
     if not event.owner_active:
-        return Invalid(event.id, f"the owner {organizer} is an inactive Salesforce user")
+        return Invalid(event.id, f"the owner {shown(organizer)} is an inactive Salesforce user")
     span = _span(event)
     if isinstance(span, str):
         return Invalid(event.id, span)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol, TypeVar
@@ -22,10 +23,12 @@ from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import Source, SyncdError
 from syncd.ledger import queries as lq
+from syncd.ledger.models import MeetingRecord
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes
+from syncd.sync.recurrence import SeriesSync
 from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime, parse_event
 from syncd.sync.writeback import (
     Outcome,
@@ -58,12 +61,24 @@ class SalesforcePort(Protocol):
 
     def query(self, soql: str) -> Iterator[dict[str, Any]]: ...
 
+    def query_all(self, soql: str) -> Iterator[dict[str, Any]]: ...
+
     def deleted(self, sobject: str, start: datetime, end: datetime) -> Any: ...
 
     def update_records(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[Any]: ...
 
 
 class GraphReader(Protocol):
+    def calendar_view(
+        self,
+        mailbox: str,
+        start: datetime,
+        end: datetime,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
     def get_events_batch(
         self,
         items: Sequence[tuple[str, str]],
@@ -86,18 +101,21 @@ class PassReport:
     records_read: int = 0
 
     def absorb(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
-        """Count what was done: a step that failed counts as `fail`, not as its action."""
-        for name, count in plan.counts().items():
-            self.counts[name] += count
-        self.steps.extend(plan.steps)
-        actions = {step.event_id: step.action for step in plan.steps}
-        for outcome in outcomes:
-            if outcome.status == "Failed":
+        """Count what was done (or, in a dry run, planned): a step that failed counts as
+        `fail`, and a step the pass was stopped before is not counted at all."""
+        done = {outcome.event_id: outcome for outcome in outcomes}
+        for step in plan.steps:
+            action = step.action
+            outcome = done.get(step.event_id)
+            if not self.dry_run and action != Action.SKIP and outcome is None:
+                continue  # stopped (SIGTERM) before this step ran
+            if outcome is not None and outcome.status == "Failed":
                 self.failures.append((outcome.event_id, outcome.error or "unknown error"))
-                action = actions.get(outcome.event_id, Action.FAIL)
-                if action != Action.FAIL:
-                    self.counts[action.value] -= 1
-                    self.counts[Action.FAIL.value] += 1
+                action = Action.FAIL
+            self.counts[action.value] += 1
+        # The report keeps each step's action and reason, not the meeting it carried:
+        # a pass over the whole org must not hold every meeting until it ends.
+        self.steps.extend(replace(step, meeting=None) for step in plan.steps)
 
 
 @dataclass
@@ -106,6 +124,8 @@ class ResponseReport:
     meetings_changed: int = 0
     relations_written: int = 0
     writeback_errors: list[tuple[str, str]] = field(default_factory=list)
+    #: organizers whose calendar could not be read this time: (address, reason)
+    read_errors: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -121,6 +141,60 @@ def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+#: calendarView finds an all-day meeting by its local date: look a day either side.
+_VIEW_MARGIN = timedelta(days=1)
+
+
+@dataclass
+class _MailboxRead:
+    """One organizer's meetings with the event Graph holds for each (None: not found)."""
+
+    organizer: str
+    answers: list[tuple[MeetingRecord, dict[str, Any] | None]]
+    error: str | None = None
+
+
+def _span_of(records: Sequence[MeetingRecord]) -> tuple[datetime, datetime] | None:
+    """From the earliest start to the latest end of the records' meetings, with a margin."""
+    starts, ends = [], []
+    for record in records:
+        request = record.request or {}
+        start = parse_datetime(request.get("startTime"))
+        end = parse_datetime(request.get("endTime"))
+        if start is None or end is None:
+            return None
+        starts.append(start)
+        ends.append(end)
+    if not starts:
+        return None
+    return min(starts) - _VIEW_MARGIN, max(ends) + _VIEW_MARGIN
+
+
+class _WriteBacklog:
+    """Write-back records held until a full sObject Collection (200) is ready."""
+
+    def __init__(self, service: SyncService, report: ResponseReport) -> None:
+        self._service = service
+        self._report = report
+        self._waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, sobject: str, records: Sequence[dict[str, Any]]) -> None:
+        waiting = self._waiting[sobject]
+        waiting.extend(records)
+        while len(waiting) >= PAGE:
+            self._send(sobject, waiting[:PAGE])
+            del waiting[:PAGE]
+
+    def flush(self) -> None:
+        for sobject, waiting in self._waiting.items():
+            if waiting:
+                self._send(sobject, waiting)
+        self._waiting.clear()
+
+    def _send(self, sobject: str, records: Sequence[dict[str, Any]]) -> None:
+        self._report.writeback_errors.extend(self._service._send(sobject, records))
+
+
 class SyncService:
     """The sync of one tenant. Not thread-safe: the daemon runs each job alone."""
 
@@ -134,7 +208,7 @@ class SyncService:
         *,
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool] = lambda: False,
-        workers: int = 16,
+        workers: int = 32,
     ) -> None:
         self.tenant = tenant
         self.scheduler = scheduler
@@ -145,6 +219,7 @@ class SyncService:
         self.should_stop = should_stop
         self.executor = Executor(scheduler, workers=workers, should_stop=should_stop)
         self.fields = tenant.salesforce.fields
+        self.series = SeriesSync(self)
 
     # ------------------------------------------------------------------ poll
 
@@ -176,11 +251,14 @@ class SyncService:
             self._process(rows, report, dry_run=dry_run)
             if progress:
                 progress(len(rows))
+            if self.should_stop():
+                return report  # watermarks stay: the next pass reads these pages again
         relation_since = lq.get_watermark(self.engine, self.tenant.name, FEED_RELATION) or since
         relation_newest, touched = self._relation_changes(relation_since)
         for ids in chunks((i for i in touched if i not in seen), PAGE):
             rows = list(self.salesforce.query(q.events_by_id(ids, self._extra_fields())))
             self._process(rows, report, dry_run=dry_run)
+        deleted_ids = self.series.take_deleted(deleted_ids, report, dry_run=dry_run)
         if deleted_ids:
             plan = plan_changes(
                 (),
@@ -190,8 +268,11 @@ class SyncService:
             )
             self._carry_out(plan, report, dry_run=dry_run, write_back=False)
         if not dry_run and not self.should_stop():
-            self._set_watermark(FEED_EVENT, newest)
-            self._set_watermark(FEED_RELATION, relation_newest)
+            # Salesforce had every row stamped before deleted_until (its latestDateCovered)
+            # when this pass read: the watermarks move there even when nothing changed,
+            # so an idle org is not re-read (OVERLAP still covers late commits).
+            self._set_watermark(FEED_EVENT, max(newest, deleted_until))
+            self._set_watermark(FEED_RELATION, max(relation_newest, deleted_until))
             self._set_watermark(FEED_DELETED, deleted_until)
         return report
 
@@ -225,6 +306,10 @@ class SyncService:
             and view.start is not None
             and ctx.window_start <= view.start <= ctx.window_end
         ]
+        left = set(
+            self.series.take_deleted([v.external_id for v in missing], report, dry_run=dry_run)
+        )
+        missing = [v for v in missing if v.external_id in left]
         for page in chunks(missing, PAGE):
             plan = Plan(
                 [
@@ -255,53 +340,104 @@ class SyncService:
     # ------------------------------------------------------------ responses
 
     def refresh_responses(self) -> ResponseReport:
-        """Read attendee responses from Outlook; write changes to Salesforce."""
+        """Read attendee responses from Outlook; write the changes to Salesforce.
+
+        One calendarView per organizer mailbox reads the responses to all of that
+        organizer's meetings: Graph counts each request inside a $batch against the
+        mailbox's limits, so a GET per meeting (batched or not) costs a request per
+        meeting, a calendarView a request per mailbox (per page of 500 events).
+        https://learn.microsoft.com/graph/throttling#throttling-and-batching
+        Mailboxes are read side by side; changes are written back in sObject
+        Collections of 200 as they accumulate.
+        """
         report = ResponseReport()
-        after_id = 0
-        while not self.should_stop():
-            records = lq.synced_records(
-                self.engine, self.tenant.name, Source.SALESFORCE, after_id=after_id
-            )
-            if not records:
-                break
-            after_id = records[-1].id or after_id
-            report.meetings_checked += len(records)
-            answers = self.graph.get_events_batch(
-                [(r.organizer_email, r.graph_event_id) for r in records],
-                select=("attendees",),
-            )
-            changed: dict[str, dict[str, Any]] = {}
-            for record, answer in zip(records, answers, strict=True):
-                if answer.status != 200:
+        backlog = _WriteBacklog(self, report)
+        changed: dict[str, dict[str, Any]] = {}
+
+        def absorb(read: Future[_MailboxRead]) -> None:
+            result = read.result()
+            if result.error is not None:
+                report.read_errors.append((result.organizer, result.error))
+                return
+            for record, event in result.answers:
+                report.meetings_checked += 1
+                if event is None:
                     continue
-                responses = em.attendee_responses(answer.body)
+                responses = em.attendee_responses(event)
                 if responses != record.responses:
                     self.scheduler.store_responses(record, responses)
                     changed[record.external_id] = responses
-            report.meetings_changed += len(changed)
-            if changed:
-                self._write_responses(changed, report)
+            if len(changed) >= PAGE:
+                self._write_responses(changed, report, backlog)
+                changed.clear()
+
+        workers = self.executor.workers
+        groups = lq.synced_by_organizer(self.engine, self.tenant.name, Source.SALESFORCE)
+        with ThreadPoolExecutor(workers, thread_name_prefix="syncd-responses") as pool:
+            in_flight: set[Future[_MailboxRead]] = set()
+            for organizer, records in groups:
+                if self.should_stop():
+                    break
+                in_flight.add(pool.submit(self._read_mailbox, organizer, records))
+                if len(in_flight) >= 2 * workers:
+                    done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for read in done:
+                        absorb(read)
+            for read in as_completed(in_flight):
+                absorb(read)
+        if changed:
+            self._write_responses(changed, report, backlog)
+        backlog.flush()
         return report
 
-    def _write_responses(self, changed: dict[str, dict[str, Any]], report: ResponseReport) -> None:
-        relations: list[dict[str, Any]] = []
+    def _read_mailbox(self, organizer: str, records: list[MeetingRecord]) -> _MailboxRead:
+        """The organizer's copy of each of its meetings: one calendarView over their span,
+        then a GET (in $batch) for any the view did not show (moved or deleted in Outlook)."""
+        try:
+            found: dict[str, dict[str, Any]] = {}
+            span = _span_of(records)
+            if span is not None:
+                events = self.graph.calendar_view(organizer, *span, select=("attendees",))
+                found = {str(e.get("id")): e for e in events}
+            missing = [r.graph_event_id or "" for r in records if r.graph_event_id not in found]
+            if missing:
+                answers = self.graph.get_events_batch(
+                    [(organizer, graph_id) for graph_id in missing], select=("attendees",)
+                )
+                for graph_id, answer in zip(missing, answers, strict=True):
+                    if answer.status == 200 and isinstance(answer.body, dict):
+                        found[graph_id] = answer.body
+        except SyncdError as error:
+            log.warning("responses of %s not read: %s (%s)", organizer, error.message, error.code)
+            return _MailboxRead(organizer, [], f"{error.code}: {error.message}")
+        return _MailboxRead(organizer, [(r, found.get(r.graph_event_id or "")) for r in records])
+
+    def _write_responses(
+        self,
+        changed: dict[str, dict[str, Any]],
+        report: ResponseReport,
+        backlog: _WriteBacklog,
+    ) -> None:
+        report.meetings_changed += len(changed)
         if self.tenant.salesforce.fields.event_relation_status:
             invitees = self._invitees_of(list(changed))
+            relations: list[dict[str, Any]] = []
             for event_id, responses in changed.items():
                 relations.extend(relation_updates(invitees.get(event_id, ()), responses))
-        summaries = []
+            report.relations_written += len(relations)
+            backlog.add("EventRelation", relations)
         if self.fields.event.responses_summary:
-            summaries = [
-                {
-                    "attributes": {"type": "Event"},
-                    "id": event_id,
-                    self.fields.event.responses_summary: responses_summary(responses),
-                }
-                for event_id, responses in changed.items()
-            ]
-        report.relations_written += len(relations)
-        report.writeback_errors.extend(self._send("EventRelation", relations))
-        report.writeback_errors.extend(self._send("Event", summaries))
+            backlog.add(
+                "Event",
+                [
+                    {
+                        "attributes": {"type": "Event"},
+                        "id": event_id,
+                        self.fields.event.responses_summary: responses_summary(responses),
+                    }
+                    for event_id, responses in changed.items()
+                ],
+            )
 
     # --------------------------------------------------------- availability
 
@@ -347,6 +483,7 @@ class SyncService:
             window_start=now - timedelta(days=scope.days_past),
             window_end=now + timedelta(days=scope.days_future),
             now=now,
+            zone_of=self.series.zone_of,
         )
 
     def _extra_fields(self) -> tuple[str, ...]:
@@ -370,8 +507,16 @@ class SyncService:
         return [r.id for r in result.records], result.latest_date_covered or now
 
     def _relation_changes(self, since: datetime) -> tuple[datetime, list[str]]:
+        """Events whose invitations changed since the watermark, and the newest stamp seen.
+
+        queryAll, not query: removing an invitee deletes its EventRelation and leaves the
+        parent Event's SystemModstamp alone, so the deleted row (IsDeleted = true, stamped
+        when it was deleted) is the only sign of the removal. queryAll returns rows
+        "deleted because of a merge or delete":
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_queryall.htm
+        """
         newest, ids = since, []
-        for row in self.salesforce.query(q.changed_relations(since - OVERLAP)):
+        for row in self.salesforce.query_all(q.changed_relations(since - OVERLAP)):
             ids.append(row["EventId"])
             stamp = parse_datetime(row.get("SystemModstamp"))
             if stamp and stamp > newest:
@@ -406,12 +551,27 @@ class SyncService:
         self, rows: Sequence[dict[str, Any]], report: PassReport, *, dry_run: bool
     ) -> None:
         report.records_read += len(rows)
-        events = self._parse_page(rows)
+        parsed = self._parse_page(rows)
+        self._prefetch_zones(parsed)
+        # Recurring series are handled as series (one Outlook series master each).
+        events = self.series.process(parsed, report, self._context(), dry_run=dry_run)
         ledger = lq.ledger_views(
             self.engine, self.tenant.name, Source.SALESFORCE, (e.id for e in events)
         )
         plan = plan_changes(events, (), ledger, self._context())
         self._carry_out(plan, report, dry_run=dry_run, write_back=True)
+
+    def _prefetch_zones(self, events: Sequence[SalesforceEvent]) -> None:
+        """Look up the mailbox time zones the planner needs for a page's all-day meetings
+        side by side: asked one by one while planning, each lookup was a Graph round
+        trip the whole page waited for."""
+        zone_of = self.series.zone_of
+        owners = {e.owner_email for e in events if e.is_all_day and e.owner_email}
+        if zone_of is None or len(owners) < 2:
+            return
+        workers = min(len(owners), self.executor.workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="syncd-zones") as pool:
+            list(pool.map(zone_of, owners))
 
     def _carry_out(
         self, plan: Plan, report: PassReport, *, dry_run: bool, write_back: bool

@@ -1,7 +1,8 @@
 """The README's walk, run as a newcomer would: real `syncd` processes, real HTTP.
 
-db upgrade -> clients create -> serve (built-in sandbox) -> token -> schedule
--> read back with responses -> update -> availability -> cancel.
+db upgrade -> run --api (the README's first command: built-in sandbox)
+-> clients create -> token -> schedule -> read back with responses -> update
+-> availability -> cancel.
 """
 
 from __future__ import annotations
@@ -54,15 +55,16 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    refused = syncd(config, "serve", "--port", "1")
-    assert refused.returncode == 2 and "syncd db upgrade" in refused.stderr, refused.stderr
+    for command in ("serve", "run"):
+        refused = syncd(config, command, "--port", "1")
+        assert refused.returncode == 2 and "syncd db upgrade" in refused.stderr, refused.stderr
     upgraded = syncd(config, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     port = free_port()
     log_file = tmp_path_factory.mktemp("serve") / "serve.log"
     log = log_file.open("w")
     process = subprocess.Popen(
-        [*SYNCD, "--config", str(config), "serve", "--port", str(port)],
+        [*SYNCD, "--config", str(config), "run", "--api", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -78,7 +80,7 @@ def server(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"syncd serve did not come up:\n{log_file.read_text()}")
+            pytest.fail(f"syncd run --api did not come up:\n{log_file.read_text()}")
         time.sleep(0.2)
     yield url
     process.send_signal(signal.SIGTERM)

@@ -72,3 +72,21 @@ def test_bad_toml_is_reported(tmp_path: Path) -> None:
     path = write_config(tmp_path, "provider = \n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(path)
+
+
+def test_the_production_sample_is_a_valid_real_tenant(tmp_path: Path) -> None:
+    sample = (REPO / "config" / "tenants" / "example-production.toml.sample").read_text()
+    tenant = load_config(write_config(tmp_path, sample)).tenants["acme"]
+    assert tenant.provider == "microsoft"
+    login = tenant.salesforce.login
+    assert login is not None and login.flow == "jwt_bearer"
+    assert login.private_key is not None and login.private_key.credential == "acme-salesforce-key"
+    assert tenant.salesforce.fields.event.outlook_event_id == "Outlook_Event_Id__c"
+
+
+def test_a_real_tenant_without_salesforce_login_is_refused(tmp_path: Path) -> None:
+    sample = (REPO / "config" / "tenants" / "example-production.toml.sample").read_text()
+    without_login = sample.split("[salesforce.login]")[0]
+    with pytest.raises(ConfigError) as error:
+        load_config(write_config(tmp_path, without_login))
+    assert "[salesforce.login]" in str(error.value)

@@ -12,13 +12,15 @@ import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncd.sandbox.microsoft.answers import Invite
 from syncd.sandbox.microsoft.directory import DirectoryUser
 from syncd.sandbox.microsoft.errors import GraphError, item_not_found
 from syncd.sandbox.microsoft.ids import IdFactory
+from syncd.sandbox.microsoft.recurrence import local_starts, rule_of
+from syncd.sandbox.microsoft.timezones import resolve_zone
 
 # Fields an organizer's change copies to every invitee's copy of the meeting.
 SHARED_FIELDS = (
@@ -41,7 +43,33 @@ SHARED_FIELDS = (
     "allow_new_time_proposals",
     "hide_attendees",
     "reminder_minutes",
+    "recurrence",
+    "exceptions",
+    "cancelled_occurrences",
 )
+# Fields an exception (one changed occurrence of a series) may override.
+# https://learn.microsoft.com/en-us/graph/api/event-update on an occurrence id makes it
+# an exception of the series (resources/event, type "exception").
+INSTANCE_FIELDS = (
+    "subject",
+    "body_type",
+    "body_content",
+    "start",
+    "end",
+    "start_zone",
+    "end_zone",
+    "is_all_day",
+    "location",
+    "locations",
+    "show_as",
+    "sensitivity",
+    "importance",
+    "reminder_minutes",
+)
+#: Marks the original start inside an occurrence id (see `instance_id`).
+_OCCURRENCE_MARK = "_OCC"
+_STAMP = "%Y%m%dT%H%M%SZ"
+_STAMP_LENGTH = 16
 
 
 @dataclass
@@ -99,6 +127,91 @@ class StoredEvent:
     # Invitee's copy: the organizer's event id and this invitee's invitation.
     organizer_event_id: str | None = None
     my_invite: Invite | None = None
+    # A series master: its patternedRecurrence, changed occurrences (original start
+    # stamp -> overridden fields) and deleted/cancelled occurrences (original start stamps).
+    recurrence: dict[str, Any] | None = None
+    exceptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled_occurrences: tuple[str, ...] = ()
+    # An occurrence or exception rendered from a master (never stored as such).
+    event_type: str = "singleInstance"
+    series_master_id: str | None = None
+    original_start: datetime | None = None
+
+
+def stamp(instant: datetime) -> str:
+    """The key of an occurrence: its original start in UTC."""
+    return instant.astimezone(UTC).strftime(_STAMP)
+
+
+def instance_id(master_id: str, original_start: datetime) -> str:
+    """The id of one occurrence: the master's id with the original start folded in.
+
+    Real occurrence ids are opaque; these are stable, so GET/PATCH/DELETE on them work.
+    """
+    core = master_id.removesuffix("AAA=")
+    return f"{core}{_OCCURRENCE_MARK}{stamp(original_start)}AAA="
+
+
+def split_instance_id(event_id: str) -> tuple[str, datetime] | None:
+    """(master id, original start) of an occurrence id; None for any other id."""
+    body = event_id.removesuffix("AAA=")
+    mark = len(body) - _STAMP_LENGTH - len(_OCCURRENCE_MARK)
+    if mark <= 0 or body[mark : mark + len(_OCCURRENCE_MARK)] != _OCCURRENCE_MARK:
+        return None
+    try:
+        original = datetime.strptime(body[-_STAMP_LENGTH:], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return body[:mark] + "AAA=", original
+
+
+def occurrences(
+    master: StoredEvent, start: datetime, end: datetime, *, by_original: bool = False
+) -> list[StoredEvent]:
+    """The instances of a series master overlapping [start, end), exceptions applied.
+
+    Occurrences are expanded in the master's start time zone (its wall-clock time of
+    day is kept across daylight saving); cancelled occurrences are left out
+    (https://learn.microsoft.com/en-us/graph/api/event-list-instances).
+    """
+    if master.recurrence is None:
+        return []
+    zone = resolve_zone(master.start_zone)
+    first = master.start.astimezone(zone)
+    duration = master.end - master.start
+    # An exception may have moved away from its slot; look a little further for it.
+    horizon = (end.astimezone(zone) + timedelta(days=1 if by_original else 32)).date()
+    found = []
+    for local in local_starts(first, rule_of(master.recurrence), horizon=horizon):
+        original = local.astimezone(UTC)
+        key = stamp(original)
+        if key in master.cancelled_occurrences:
+            continue
+        if by_original and not start <= original < end:
+            continue
+        instance = copy.copy(master)
+        instance.id = instance_id(master.id, original)
+        instance.recurrence = None
+        instance.exceptions = {}
+        instance.cancelled_occurrences = ()
+        instance.event_type = "occurrence"
+        instance.series_master_id = master.id
+        instance.original_start = original
+        instance.start = original
+        instance.end = original + duration
+        overrides = master.exceptions.get(key)
+        if overrides:
+            instance.event_type = "exception"
+            for name, value in overrides.items():
+                setattr(instance, name, copy.deepcopy(value))
+        if by_original:
+            found.append(instance)
+        elif instance.start == instance.end:
+            if start <= instance.start < end:
+                found.append(instance)
+        elif instance.start < end and instance.end > start:
+            found.append(instance)
+    return found
 
 
 MailboxResolver = Callable[[str], DirectoryUser | None]
@@ -121,7 +234,17 @@ class EventStore:
     # -- reading -----------------------------------------------------------------
     def get(self, owner_id: str, event_id: str) -> StoredEvent:
         with self._lock:
+            if split_instance_id(event_id) is not None:
+                return self._instance(owner_id, event_id)[1]
             return copy.copy(self._owned(owner_id, event_id))
+
+    def instances(
+        self, owner_id: str, event_id: str, start: datetime, end: datetime
+    ) -> list[StoredEvent]:
+        """Occurrences and exceptions of a series master within [start, end)."""
+        with self._lock:
+            master = self._owned(owner_id, event_id)
+            return occurrences(master, start, end)
 
     def events(
         self, owner_id: str, where: Callable[[StoredEvent], bool] | None = None
@@ -135,11 +258,18 @@ class EventStore:
         """Items overlapping [start, end), ordered by start (calendarView semantics)."""
 
         def overlaps(ev: StoredEvent) -> bool:
+            if ev.recurrence is not None:
+                return True  # expanded below
             if ev.start == ev.end:
                 return start <= ev.start < end
             return ev.start < end and ev.end > start
 
-        items = self.events(owner_id, overlaps)
+        items = []
+        for event in self.events(owner_id, overlaps):
+            if event.recurrence is not None:
+                items.extend(occurrences(event, start, end))
+            else:
+                items.append(event)
         return sorted(items, key=lambda ev: (ev.start, ev.end, ev.created))
 
     def find_by_transaction(self, owner_id: str, transaction_id: str) -> StoredEvent | None:
@@ -159,6 +289,19 @@ class EventStore:
         if event is None or event.owner_id != owner_id:
             raise item_not_found()
         return event
+
+    def _instance(self, owner_id: str, event_id: str) -> tuple[StoredEvent, StoredEvent]:
+        """(stored master, rendered instance) of an occurrence id; 404 when there is none."""
+        parsed = split_instance_id(event_id)
+        if parsed is None:
+            raise item_not_found()
+        master = self._owned(owner_id, parsed[0])
+        original = parsed[1]
+        window_end = original + timedelta(seconds=1)
+        for instance in occurrences(master, original, window_end, by_original=True):
+            if instance.original_start == original:
+                return master, instance
+        raise item_not_found()
 
     # -- writing -----------------------------------------------------------------
     def create(
@@ -204,6 +347,8 @@ class EventStore:
     ) -> StoredEvent:
         """PATCH semantics: only given fields change; attendees replace the list."""
         with self._lock:
+            if split_instance_id(event_id) is not None:
+                return self._update_instance(owner, event_id, fields, now)
             event = self._owned(owner.id, event_id)
             new_txn = fields.pop("transaction_id", event.transaction_id)
             if new_txn != event.transaction_id:
@@ -241,6 +386,17 @@ class EventStore:
         https://learn.microsoft.com/en-us/graph/api/event-cancel
         """
         with self._lock:
+            if split_instance_id(event_id) is not None:
+                master, _ = self._instance(owner.id, event_id)
+                if not master.is_organizer:
+                    raise GraphError(
+                        400,
+                        "ErrorAccessDenied",
+                        "Your request can't be completed. You need to be an organizer to "
+                        "cancel a meeting.",
+                    )
+                self._cancel_occurrence(owner, event_id, now)
+                return
             event = self._owned(owner.id, event_id)
             if not event.is_organizer:
                 # Status and message from the cancel page; the code is not documented there.
@@ -259,11 +415,59 @@ class EventStore:
         meeting, deleting the event on the organizer's calendar sends a cancellation").
         """
         with self._lock:
+            if split_instance_id(event_id) is not None:
+                # Deleting one occurrence removes it from the series (it joins the
+                # master's cancelledOccurrences); an organizer's delete cancels it for
+                # the invitees too.
+                self._cancel_occurrence(owner, event_id, now)
+                return
             event = self._owned(owner.id, event_id)
             if event.is_organizer:
                 self._remove_meeting(event, now)
             else:
                 self._drop(event)
+
+    # -- occurrences (call with the lock held) ---------------------------------------------
+    def _series_family(self, master: StoredEvent) -> list[StoredEvent]:
+        """The organizer's master and the invitees' copies of it."""
+        family = [master]
+        if master.is_organizer:
+            family.extend(self._events[c] for c in master.copies.values() if c in self._events)
+        return family
+
+    def _update_instance(
+        self, owner: DirectoryUser, event_id: str, fields: dict[str, Any], now: datetime
+    ) -> StoredEvent:
+        master, instance = self._instance(owner.id, event_id)
+        assert instance.original_start is not None
+        changes = {k: copy.deepcopy(v) for k, v in fields.items() if k in INSTANCE_FIELDS}
+        start = changes.get("start", instance.start)
+        if changes.get("end", instance.end) < start:
+            raise GraphError(
+                400, "BadRequest", "The end of the event must not be before its start."
+            )
+        if "location" in changes and "locations" not in changes:
+            named = bool(changes["location"].get("displayName"))
+            changes["locations"] = [copy.deepcopy(changes["location"])] if named else []
+        key = stamp(instance.original_start)
+        for member in self._series_family(master):
+            member.exceptions = {
+                **member.exceptions,
+                key: {**member.exceptions.get(key, {}), **changes},
+            }
+            self._touch(member, now)
+        return self._instance(owner.id, event_id)[1]
+
+    def _cancel_occurrence(self, owner: DirectoryUser, event_id: str, now: datetime) -> None:
+        master, instance = self._instance(owner.id, event_id)
+        assert instance.original_start is not None
+        key = stamp(instance.original_start)
+        members = self._series_family(master) if master.is_organizer else [master]
+        for member in members:
+            if key not in member.cancelled_occurrences:
+                member.cancelled_occurrences = (*member.cancelled_occurrences, key)
+            member.exceptions = {k: v for k, v in member.exceptions.items() if k != key}
+            self._touch(member, now)
 
     # -- internals (call with the lock held) -----------------------------------------
     def _apply(self, event: StoredEvent, fields: dict[str, Any]) -> None:

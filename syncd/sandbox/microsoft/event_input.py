@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncd.sandbox.microsoft.errors import GraphError, bad_request
+from syncd.sandbox.microsoft.recurrence import parse_recurrence
 from syncd.sandbox.microsoft.timezones import parse_datetime_timezone
 
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
@@ -202,8 +203,8 @@ def _read_property(name: str, value: Any, fields: dict[str, Any]) -> None:
     elif name == "reminderMinutesBeforeStart":
         fields["reminder_minutes"] = _typed(value, int, name)
     elif name == "recurrence":
-        if value is not None:
-            raise GraphError(501, "NotImplemented", "The sandbox does not model recurring events.")
+        # A patternedRecurrence makes the event a series master; null makes it single.
+        fields["recurrence"] = parse_recurrence(value)
     else:  # the boolean flags
         attribute = {
             "isAllDay": "is_all_day",

@@ -7,6 +7,7 @@ https://learn.microsoft.com/en-us/graph/api/user-post-events (example responses)
 
 from __future__ import annotations
 
+import copy
 import html
 import re
 from dataclasses import dataclass
@@ -164,9 +165,9 @@ def render_event(event: StoredEvent, view: EventView) -> dict[str, Any]:
         "isCancelled": event.is_cancelled,
         "isOrganizer": event.is_organizer,
         "responseRequested": event.response_requested,
-        "seriesMasterId": None,
+        "seriesMasterId": event.series_master_id,
         "showAs": effective_show_as(event, view.answers, view.now),
-        "type": "singleInstance",
+        "type": "seriesMaster" if event.recurrence is not None else event.event_type,
         "webLink": "https://outlook.office365.com/owa/?itemid="
         + quote(event.id, safe="")
         + "&exvsurl=1&path=/calendar/item",
@@ -182,7 +183,7 @@ def render_event(event: StoredEvent, view: EventView) -> dict[str, Any]:
         "end": end,
         "location": _location(event.location, primary=True),
         "locations": [_location(loc, primary=False) for loc in event.locations],
-        "recurrence": None,
+        "recurrence": _recurrence(event),
         "attendees": [
             {
                 "type": a.type,
@@ -199,9 +200,22 @@ def render_event(event: StoredEvent, view: EventView) -> dict[str, Any]:
     if event.transaction_id is None:
         # "This property is only returned in a response payload if an app has set it."
         del full["transactionId"]
+    if event.original_start is not None:
+        # Occurrences and exceptions name the slot they fill in the series (resources/event).
+        full["originalStart"] = format_timestamp(event.original_start)
     rendered = _narrow(full, view.select)
     if view.expand is not None:
         rendered.update(_extended(event, view.expand))
+    return rendered
+
+
+def _recurrence(event: StoredEvent) -> dict[str, Any] | None:
+    """The master's patternedRecurrence as Graph returns it (range zone filled in)."""
+    if event.recurrence is None:
+        return None
+    rendered = copy.deepcopy(event.recurrence)
+    if not rendered["range"].get("recurrenceTimeZone"):
+        rendered["range"]["recurrenceTimeZone"] = event.start_zone
     return rendered
 
 
@@ -246,6 +260,7 @@ EVENT_PROPERTIES = (
     "isOrganizer",
     "responseRequested",
     "seriesMasterId",
+    "originalStart",
     "showAs",
     "type",
     "webLink",

@@ -74,6 +74,12 @@ def _routes() -> list[Route]:
         Route("GET", ("users", user, "calendar", "events", event), events.get_event),
         Route("PATCH", ("users", user, "calendar", "events", event), events.update_event),
         Route("DELETE", ("users", user, "calendar", "events", event), events.delete_event),
+        Route("GET", ("users", user, "events", event, "instances"), events.list_instances),
+        Route(
+            "GET", ("users", user, "calendar", "events", event, "instances"), events.list_instances
+        ),
+        Route("GET", ("users", user, "mailboxSettings"), events.mailbox_settings),
+        Route("GET", ("users", user, "mailboxSettings", "{setting}"), events.mailbox_settings),
         Route("GET", ("users", user, "calendarView"), events.calendar_view),
         Route("GET", ("users", user, "calendar", "calendarView"), events.calendar_view),
         Route("POST", ("users", user, "calendar", "getSchedule"), get_schedule),
@@ -130,7 +136,11 @@ class GraphService:
             return await self._batch(request)
         route, params = self._route(request.method, segments)
         user = self._resolve_user(route, params.get("user"), token)
-        self.state.counters.route(request.method, route.text, user.email if user else None)
+        mailbox = user.email if user else None
+        self.state.counters.route(request.method, route.text, mailbox)
+        self.state.counters.log_request(
+            request.method, route.text, request.path, mailbox, request.body
+        )
         self._inject_fault(user.match_keys() if user else ())
         if route.mailbox and user is not None:
             try:

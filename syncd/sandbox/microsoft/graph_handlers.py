@@ -5,6 +5,7 @@ Each takes a HandlerContext and returns a GraphResponse; errors are GraphError.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from syncd.sandbox.microsoft.calendar import StoredEvent
@@ -170,8 +171,7 @@ def list_events(ctx: HandlerContext) -> GraphResponse:
     return _page(ctx, events, f"users('{_user_id(ctx)}')/events")
 
 
-def calendar_view(ctx: HandlerContext) -> GraphResponse:
-    """https://learn.microsoft.com/en-us/graph/api/user-list-calendarview"""
+def _window(ctx: HandlerContext) -> tuple[datetime, datetime]:
     start_text = option(ctx.request.query, "startDateTime")
     end_text = option(ctx.request.query, "endDateTime")
     if not start_text or not end_text:
@@ -181,8 +181,58 @@ def calendar_view(ctx: HandlerContext) -> GraphResponse:
             "This request requires a time window specified by the query string parameters "
             "StartDateTime and EndDateTime.",
         )
-    start = parse_instant(start_text, "startDateTime")
-    end = parse_instant(end_text, "endDateTime")
+    return parse_instant(start_text, "startDateTime"), parse_instant(end_text, "endDateTime")
+
+
+def list_instances(ctx: HandlerContext) -> GraphResponse:
+    """https://learn.microsoft.com/en-us/graph/api/event-list-instances
+
+    The occurrences and exceptions of a series master in the window; cancelled
+    occurrences are not listed.
+    """
+    start, end = _window(ctx)
+    event_id = ctx.params["event"]
+    events = ctx.state.calendars.instances(_user_id(ctx), event_id, start, end)
+    return _page(ctx, events, f"users('{_user_id(ctx)}')/events('{event_id}')/instances")
+
+
+def mailbox_settings(ctx: HandlerContext) -> GraphResponse:
+    """https://learn.microsoft.com/en-us/graph/api/user-get-mailboxsettings
+
+    The whole settings object, or one setting (`/mailboxSettings/timeZone` answers
+    `{"value": ...}`). The time zone is the mailbox's preferred one, in the format the
+    administrator set up (Windows names by default).
+    """
+    assert ctx.user is not None
+    settings: dict[str, Any] = {
+        "timeZone": ctx.user.time_zone,
+        "dateFormat": "yyyy-MM-dd",
+        "timeFormat": "HH:mm",
+        "workingHours": {
+            "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+            "startTime": "08:00:00.0000000",
+            "endTime": "17:00:00.0000000",
+            "timeZone": {"name": ctx.user.time_zone},
+        },
+    }
+    setting = ctx.params.get("setting")
+    base = f"users('{ctx.user.id}')/mailboxSettings"
+    if setting is None:
+        return GraphResponse(200, {"@odata.context": _metadata(ctx, base), **settings})
+    known = {name.lower(): name for name in settings}
+    name = known.get(setting.lower())
+    if name is None:
+        raise bad_request(f"Resource not found for the segment '{setting}'.")
+    return GraphResponse(
+        200, {"@odata.context": _metadata(ctx, f"{base}/{name}"), "value": settings[name]}
+    )
+
+
+def calendar_view(ctx: HandlerContext) -> GraphResponse:
+    """https://learn.microsoft.com/en-us/graph/api/user-list-calendarview
+
+    Series are expanded into their occurrences and exceptions."""
+    start, end = _window(ctx)
     events = ctx.state.calendars.between(_user_id(ctx), start, end)
     wanted = parse_filter(option(ctx.request.query, "$filter"))
     if wanted is not None:

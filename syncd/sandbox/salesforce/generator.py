@@ -171,6 +171,32 @@ def _location(rng: random.Random) -> str | None:
     return None
 
 
+def add_events(
+    org: SalesforceOrg,
+    count: int,
+    *,
+    seed: int = 42,
+    owners: Sequence[str] | None = None,
+    invitee_weights: Sequence[float] = INVITEE_WEIGHTS,
+    start: datetime | date | None = None,
+    days: int = 28,
+) -> None:
+    """Add `count` more Events to `org` as build_org makes them (the benchmarks use it).
+
+    `owners` (e-mails) are the organizers and the in-org invitees (default: every active
+    user but the integration user); `invitee_weights[n]` is the weight of n invitees.
+    """
+    rng = random.Random(f"salesforce-events|{seed}|{count}")
+    with org.lock:
+        users = [u for u in org.data.rows("User") if u.Username != org.integration_username]
+        if owners is not None:
+            wanted = {email.lower() for email in owners}
+            users = [u for u in users if str(u.Email).lower() in wanted]
+        customers = [*org.data.rows("Contact"), *org.data.rows("Lead")]
+        first_day = _first_day(org, start)
+        _add_events(org, rng, count, users, customers, first_day, max(1, days), invitee_weights)
+
+
 def _add_events(
     org: SalesforceOrg,
     rng: random.Random,
@@ -179,6 +205,7 @@ def _add_events(
     customers: list[Record],
     first_day: date,
     days: int,
+    invitee_weights: Sequence[float] = INVITEE_WEIGHTS,
 ) -> None:
     owners = [u for u in people if u.IsActive]
     writer = org.writer
@@ -206,7 +233,9 @@ def _add_events(
             "IsDeleted": False,
         }
         event = writer.insert("Event", None, **values)
-        _add_invitees(writer, rng, event, owner, who, people, customers, stamps)
+        _add_invitees(
+            writer, rng, event, owner, who, people, customers, stamps, invitee_weights
+        )
 
 
 def _add_invitees(
@@ -218,9 +247,10 @@ def _add_invitees(
     people: list[Record],
     customers: list[Record],
     stamps: dict[str, object],
+    weights: Sequence[float] = INVITEE_WEIGHTS,
 ) -> None:
     chosen: dict[str, Record] = {}
-    wanted = rng.choices(range(len(INVITEE_WEIGHTS)), INVITEE_WEIGHTS)[0]
+    wanted = rng.choices(range(len(weights)), weights)[0]
     for _ in range(wanted * 2):
         if len(chosen) >= wanted:
             break

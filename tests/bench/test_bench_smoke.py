@@ -1,0 +1,82 @@
+"""Smoke runs of the benchmarks (bench/) at small sizes: counts only, never times.
+
+Each benchmark's own `run`/`measure` is called with a few organizers and a short
+simulated latency, syncd and the naive peer in child processes as in a full run.
+What is asserted are the issue's count targets, which hold at any size:
+Graph requests per created meeting, 0 Graph calls in a steady poll, response
+refresh calls growing with mailboxes and not with meetings, availability at the
+getSchedule chunk bound, and the gap to the naive peer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import availability, initial_sync, memory, responses, steady_poll
+
+pytestmark = pytest.mark.timeout(600)
+
+LATENCY = 0.01
+
+
+def _row(rows: list, metric: str) -> object:
+    return next(r for r in rows if r.metric == metric)
+
+
+def test_initial_sync_costs_one_graph_request_per_meeting() -> None:
+    rows, targets, details = initial_sync.run(200, 10, LATENCY, peer=True)
+    created = _row(rows, "meetings created")
+    assert created.ours == created.peer == 200
+    per_meeting = _row(rows, "Graph requests per created meeting")
+    assert per_meeting.ours <= 1.05
+    assert _row(rows, "Graph 429 answers").ours == 0
+    # sObject Collections: one write-back call per 200 Events, the peer one per Event.
+    assert details["ours_salesforce"].get("composite") == math.ceil(200 / 200)
+    assert _row(rows, "Salesforce API calls").peer >= 200
+    assert targets[0].met, targets[0].line()
+
+
+def test_steady_poll_makes_no_graph_call_and_three_salesforce_calls() -> None:
+    polls = 2
+    measured = steady_poll.measure(200, 10, polls, LATENCY, peer=True)
+    ours = measured["ours"]
+    assert ours.graph.requests == 0
+    # getDeleted, changed Events, changed EventRelations: nothing else when nothing changed.
+    assert ours.salesforce.calls == 3 * polls
+    assert all(run["records_read"] == 0 for run in ours.result["runs"])
+    assert measured["peer"].graph.requests == 0
+
+
+def test_response_refresh_grows_with_mailboxes_not_meetings() -> None:
+    small_rows, small_targets, small = responses.run(100, 10, LATENCY, peer=True)
+    large_rows, _, _ = responses.run(200, 10, LATENCY, peer=False)
+    small_calls = _row(small_rows, "Graph requests per cycle")
+    large_calls = _row(large_rows, "Graph requests per cycle")
+    mailboxes = _row(small_rows, "organizer mailboxes").ours
+    # One calendarView per organizer mailbox, whatever the number of meetings.
+    assert small_calls.ours == large_calls.ours == mailboxes == 10
+    assert small_calls.peer == _row(small_rows, "meetings checked").ours == 100
+    assert small["ours"]["runs"][0]["meetings_changed"] > 0
+    for rows in (small_rows, large_rows):
+        writes = _row(rows, "Salesforce write-back calls")
+        assert writes.ours <= writes.bound + 1  # EventRelations and Events go separately
+    assert all(t.met for t in small_targets), [t.line() for t in small_targets]
+
+
+def test_availability_stays_at_the_getschedule_chunk_bound() -> None:
+    rows, targets, _ = availability.run(45, 7, 60, LATENCY, peer=True)
+    api = _row(rows, "API: Graph requests")
+    assert api.ours == api.bound == math.ceil(45 / 20)
+    assert api.peer >= 45
+    snapshot = _row(rows, "snapshot: Graph requests")
+    assert snapshot.ours == snapshot.bound
+    assert _row(rows, "snapshot: Salesforce write-back calls").ours == 1
+    assert all(t.met for t in targets), [t.line() for t in targets]
+
+
+def test_memory_benchmark_reports_the_childs_peak_rss() -> None:
+    measured = memory.measure(100, 5, 0.0, peer=False)
+    assert measured["created"] == 100
+    assert measured["ours_peak"] >= measured["ours_base"] > 0
