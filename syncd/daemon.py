@@ -4,6 +4,13 @@ Each job runs at most once at a time (max_instances=1: a run still going when
 the next is due is skipped, not queued). SIGTERM sets a stop flag that every
 job checks between pages (the executor between steps), then waits for running
 jobs to finish what they are on, so nothing is half-written.
+
+Several replicas (`syncd run` on several hosts over one PostgreSQL) share the
+tenants through leases (syncd.ledger.lease): a tenant's job runs only on the
+replica that holds the tenant's lease; the others skip it and try to take the
+lease each time the job is due, so a replica that dies is replaced within one
+job interval. A replica that takes a lease first finishes what the previous
+holder left half done (the `once` jobs: resume), then runs the job.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd.domain import SyncdError
+from syncd.ledger.lease import Grant, Leases
 from syncd.logs import log_context
 from syncd.sdnotify import Notifier
 from syncd.sync.service import SyncService
@@ -31,6 +39,8 @@ log = logging.getLogger(__name__)
 STAGGER_SECONDS = 1
 #: How often the main thread looks for a signal (the handler only sets a flag).
 SIGNAL_POLL_SECONDS = 0.2
+#: How often a replica checks that the leases it holds are still its own.
+LEASE_CHECK_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -71,16 +81,21 @@ class Daemon:
         notifier: Notifier | None = None,
         workers: int | None = None,
         jobs: Callable[[SyncService], list[JobSpec]] = tenant_jobs,
+        leases: Leases | None = None,
     ) -> None:
         self.services = services
         self.stop_event = stop_event
         self.notifier = notifier or Notifier()
         self.specs = {tenant: jobs(service) for tenant, service in services.items()}
+        #: None: every tenant's jobs run here (one process, no other replica)
+        self.leases = leases
+        self._standing_by: set[str] = set()
         self._signalled: int | None = None
         # A thread per job (max_instances=1 caps each job at one run) plus one
-        # for the watchdog ping: a long pass can never hold up the ping, so
-        # systemd only restarts us when the scheduler itself stalls.
-        pool = workers or sum(len(specs) for specs in self.specs.values()) + 1
+        # for the watchdog ping and one for the lease check: a long pass can
+        # never hold up the ping, so systemd only restarts us when the
+        # scheduler itself stalls.
+        pool = workers or sum(len(specs) for specs in self.specs.values()) + 2
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(pool)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30},
@@ -92,17 +107,40 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             with log_context(tenant_name=tenant, correlation=f"{tenant}-{job.name}"):
-                try:
-                    result = job.run()
-                    log.info("%s done: %s", job.name, _summary(result))
-                except SyncdError as error:
-                    log.warning("%s stopped: %s (%s)", job.name, error.message, error.code)
-                except Exception:
-                    log.exception(
-                        "%s failed unexpectedly; it runs again at its next time", job.name
-                    )
+                grant = self._lease(tenant)
+                if not grant.granted:
+                    return
+                if grant is Grant.GAINED and not job.once:
+                    # Taken over from a replica that stopped or died: finish its
+                    # half-done writes before planning anything new.
+                    for once in self.specs[tenant]:
+                        if once.once and not self.stop_event.is_set():
+                            self._run_job(once)
+                self._run_job(job)
 
         return run
+
+    def _lease(self, tenant: str) -> Grant:
+        """May this replica run the tenant's jobs now (see syncd.ledger.lease)?"""
+        if self.leases is None:
+            return Grant.HELD
+        grant = self.leases.acquire(tenant)
+        if grant.granted:
+            self._standing_by.discard(tenant)
+        elif tenant not in self._standing_by:
+            self._standing_by.add(tenant)
+            log.info("another replica holds the lease of %s: standing by", tenant)
+        return grant
+
+    @staticmethod
+    def _run_job(job: JobSpec) -> None:
+        try:
+            result = job.run()
+            log.info("%s done: %s", job.name, _summary(result))
+        except SyncdError as error:
+            log.warning("%s stopped: %s (%s)", job.name, error.message, error.code)
+        except Exception:
+            log.exception("%s failed unexpectedly; it runs again at its next time", job.name)
 
     def _add_tenant_jobs(self, tenant: str, now: datetime) -> None:
         for index, job in enumerate(self.specs[tenant]):
@@ -133,9 +171,19 @@ class Daemon:
                 id="watchdog",
                 name="watchdog",
             )
+        if self.leases is not None:
+            self.scheduler.add_job(
+                self.leases.check,
+                "interval",
+                seconds=LEASE_CHECK_SECONDS,
+                id="leases",
+                name="leases",
+            )
         self.scheduler.start()
         self.notifier.notify("READY=1\nSTATUS=syncing " + ", ".join(self.services))
         log.info("daemon started for tenants: %s", ", ".join(self.services))
+        if self.leases is not None:
+            log.info("a tenant's jobs run where its lease is held (%s)", self.leases.describe())
 
     def stop(self) -> None:
         """Set the stop flag, then wait for running jobs; safe to call twice."""
@@ -145,6 +193,8 @@ class Daemon:
         self.notifier.notify("STOPPING=1\nSTATUS=finishing running jobs")
         log.info("daemon stopping: running jobs finish the page they are on")
         self.scheduler.shutdown(wait=True)
+        if self.leases is not None:
+            self.leases.release_all()
         log.info("daemon stopped")
 
     def _on_signal(self, signum: int, _frame: object) -> None:

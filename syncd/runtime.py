@@ -142,10 +142,20 @@ def load_master_key(config: LoadedConfig) -> bytes:
     path = config.settings.state_dir / "master.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
-        log.info("generated a new master key in %s", path)
+        # Written aside, then linked into place: processes starting together
+        # (a daemon and API processes sharing state_dir) all end up with the one
+        # key that won, and none reads a half-written file.
+        draft = path.with_name(f".master.key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            os.link(draft, path)
+            log.info("generated a new master key in %s", path)
+        except FileExistsError:
+            pass  # another process generated it first
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_text().strip().encode()
 
 

@@ -23,6 +23,7 @@ from syncd.config import ConfigError, LoadedConfig
 from syncd.domain import ErrorCode, MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.db import ensure_migrated, make_engine
+from syncd.ledger.lease import Leases, leases_for
 from syncd.ledger.models import MeetingRecord
 from syncd.logs import log_context
 from syncd.reports import (
@@ -78,14 +79,18 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     runtime = build_runtime(config)
     server: _ApiServer | None = None
     try:
+        # Replicas share the tenants through leases; a pass whose lease was lost
+        # (the lease connection died) stops between pages like one at SIGTERM.
+        leases = leases_for(runtime.engine)
         services = {
-            name: runtime.sync_service(name, should_stop=stop.is_set) for name in config.tenants
+            name: runtime.sync_service(name, should_stop=_stop_check(stop, leases, name))
+            for name in config.tenants
         }
         _describe(runtime, sys.stderr)
         if api:
             server = _serve_api_in_background(runtime, host, port)
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
-        Daemon(services, stop_event=stop).run_until_signalled()
+        Daemon(services, stop_event=stop, leases=leases).run_until_signalled()
     finally:
         # The jobs are done by now; the API answers the requests it has, then
         # the runtime (ledger, sandbox) goes.
@@ -93,6 +98,10 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             server.stop()
         runtime.close()
     return 0
+
+
+def _stop_check(stop: threading.Event, leases: Leases, tenant: str) -> Callable[[], bool]:
+    return lambda: stop.is_set() or not leases.holds(tenant)
 
 
 @dataclass

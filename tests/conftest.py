@@ -15,6 +15,11 @@ from syncd.runtime import Runtime, build_runtime, connection_of
 from syncd.sandbox.server import RunningSandbox, SandboxTenantSpec, start_sandbox
 from tests.support import SEED_MAILBOX, TENANTS, ThreadedServer, write_test_config
 
+# Every secret minted during the run is recorded, and the session fails if any
+# log line of any test holds one (see tests/security/log_scan.py).
+# tests/scale_out/store_plugin.py: the SQLite and the PostgreSQL run of the suite.
+pytest_plugins = ["tests.security.log_scan", "tests.scale_out.store_plugin"]
+
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:

@@ -1,4 +1,9 @@
-"""Engine and sessions for the ledger; refuses to run on an un-migrated store."""
+"""Engine and sessions for the ledger; refuses to run on an un-migrated store.
+
+Two stores: SQLite (one host, the default) and PostgreSQL through psycopg 3
+(`postgresql+psycopg://`), for several daemon replicas and API processes over one
+database. The same tables, migrations and queries serve both.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,11 @@ from typing import Any
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
+
+from syncd.ledger import testing
 
 
 def _migrations_dir() -> Path:
@@ -30,8 +37,26 @@ class StoreNotMigrated(RuntimeError):
     """The store's schema is missing or behind the code."""
 
 
+#: Held (transaction-scoped) while PostgreSQL is migrated: replicas that all run
+#: `syncd db upgrade` at start wait for each other instead of racing.
+MIGRATION_LOCK_KEY = 0x73796E6364_000001  # "syncd", 1
+
+
+def normalize_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 (the driver syncd ships with)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    url = testing.routed(normalize_url(url))
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
@@ -39,6 +64,11 @@ def make_engine(url: str) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+    elif parsed.get_backend_name() == "postgresql":
+        # A connection the pool keeps can outlive a server restart or failover:
+        # pre-ping (below) replaces it, and recycling bounds how stale one gets.
+        kwargs["pool_recycle"] = 1800
+        kwargs["connect_args"] = {"application_name": "syncd"}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -62,11 +92,29 @@ def alembic_config(url: str) -> AlembicConfig:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the store to `revision` (what `syncd db upgrade` runs)."""
+    """Bring the store to `revision` (what `syncd db upgrade` runs).
+
+    On PostgreSQL the whole migration is one transaction that first takes an
+    advisory lock, so replicas upgrading at the same moment run one after the
+    other (the later ones find the store at head and do nothing).
+    """
     from alembic import command
 
-    make_engine(url).dispose()  # creates the SQLite directory
-    command.upgrade(alembic_config(url), revision)
+    engine = make_engine(url)  # creates the SQLite directory
+    try:
+        if not is_postgres(engine):
+            engine.dispose()
+            command.upgrade(alembic_config(url), revision)
+            return
+        with engine.begin() as connection:
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -26,6 +26,7 @@ from syncd.domain import (
     Slot,
     SyncdError,
 )
+from syncd.ledger import testing as store_testing
 from syncd.ledger.db import make_engine, upgrade
 from tests.support import ThreadedServer
 
@@ -136,8 +137,15 @@ def tenant(name: str, domain: str, **api: Any) -> TenantConfig:
 
 
 def migrated_copy(template: Path, target: Path) -> Engine:
-    """A fresh ledger for one test, copied from a migrated template (faster than alembic)."""
-    shutil.copyfile(template, target)
+    """A fresh ledger for one test, copied from a migrated template (faster than alembic).
+
+    In the PostgreSQL run (syncd.ledger.testing) there is no file to copy: the
+    target's own schema is migrated instead.
+    """
+    if store_testing.active():
+        upgrade(f"sqlite:///{target}")
+    else:
+        shutil.copyfile(template, target)
     return make_engine(f"sqlite:///{target}")
 
 

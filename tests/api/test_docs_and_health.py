@@ -74,6 +74,7 @@ def test_healthz_reports_the_ledger(fake_url: str) -> None:
     assert answer.json()["ledger"] == "reachable"
 
 
+@pytest.mark.sqlite_file
 def test_healthz_answers_503_when_the_ledger_is_gone(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/ledger.db")
     runtime = fake_runtime(engine)

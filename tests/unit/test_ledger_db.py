@@ -16,6 +16,7 @@ def test_unmigrated_store_is_refused_with_the_command_to_run(tmp_path: Path) -> 
         ensure_migrated(engine)
 
 
+@pytest.mark.sqlite_file
 def test_upgrade_creates_schema_in_wal_mode(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state' / 'syncd.db'}"
     upgrade(url)

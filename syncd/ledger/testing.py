@@ -1,0 +1,104 @@
+"""The test suite's PostgreSQL run: each SQLite file store becomes a PostgreSQL schema.
+
+Inert unless the environment says `SYNCD_TEST_DATABASE=postgres` (what `.ci/run`
+sets for its second pytest run). Then every `sqlite:///<file>` URL that reaches
+`make_engine` is served by a schema of its own in the database named by
+`SYNCD_TEST_POSTGRES_URL`, the schema's name derived from the file's absolute
+path. So each test that made a fresh SQLite file gets a fresh schema, stores
+shared through one path (a config's state_dir read by the test and by `syncd`
+subprocesses) stay shared, and no test has to know which run it is in.
+The variables are read at each call, so a test (or its subprocesses) can opt out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.pool import NullPool
+
+MODE_ENV = "SYNCD_TEST_DATABASE"
+POSTGRES_URL_ENV = "SYNCD_TEST_POSTGRES_URL"
+#: Every routed schema's name starts with this (the suite drops them all at start).
+SCHEMA_PREFIX = "store_"
+
+_created: set[tuple[str, str]] = set()
+_guard = threading.Lock()
+
+
+def active() -> bool:
+    """True in the PostgreSQL run of the test suite."""
+    return os.environ.get(MODE_ENV, "").strip().lower() in {"postgres", "postgresql"}
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_ENV) or None
+
+
+def schema_for(path: str) -> str:
+    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:24]
+    return SCHEMA_PREFIX + digest
+
+
+def routed(url: str) -> str:
+    """`url`, or in the PostgreSQL run the schema standing for its SQLite file."""
+    if not active():
+        return url
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return url
+    base = postgres_url()
+    if base is None:
+        raise RuntimeError(
+            f"{MODE_ENV}=postgres needs {POSTGRES_URL_ENV} (a postgresql+psycopg:// URL)"
+        )
+    schema = schema_for(database)
+    _create_schema(base, schema)
+    target: URL = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return target.render_as_string(hide_password=False)
+
+
+def _admin_engine(base: str) -> Engine:
+    return create_engine(base, poolclass=NullPool)
+
+
+def _create_schema(base: str, schema: str) -> None:
+    with _guard:
+        if (base, schema) in _created:
+            return
+        engine = _admin_engine(base)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        except (IntegrityError, ProgrammingError):
+            pass  # another process created it at the same moment
+        finally:
+            engine.dispose()
+        _created.add((base, schema))
+
+
+def drop_all_schemas(base: str) -> int:
+    """Drop every routed schema (left by an earlier run); returns how many."""
+    engine = _admin_engine(base)
+    try:
+        with engine.connect() as connection:
+            names = list(
+                connection.execute(
+                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :prefix"),
+                    {"prefix": SCHEMA_PREFIX + "%"},
+                ).scalars()
+            )
+        for name in names:  # one transaction each: a schema holds many objects to lock
+            with engine.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+    finally:
+        engine.dispose()
+    with _guard:
+        _created.clear()
+    return len(names)
