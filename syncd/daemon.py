@@ -10,7 +10,9 @@ tenants through leases (syncd.ledger.lease): a tenant's job runs only on the
 replica that holds the tenant's lease; the others skip it and try to take the
 lease each time the job is due, so a replica that dies is replaced within one
 job interval. A replica that takes a lease first finishes what the previous
-holder left half done (the `once` jobs: resume), then runs the job.
+holder left half done (the `once` jobs: resume), then runs the job. A replica
+holding more than its share hands a tenant over at a moment when none of that
+tenant's jobs is running on it.
 """
 
 from __future__ import annotations
@@ -90,6 +92,12 @@ class Daemon:
         #: None: every tenant's jobs run here (one process, no other replica)
         self.leases = leases
         self._standing_by: set[str] = set()
+        # Jobs of each tenant running here; a lease is only handed over at zero.
+        self._running: dict[str, int] = dict.fromkeys(self.specs, 0)
+        # Tenants whose lease was just taken and whose `once` jobs (resume) run:
+        # their other jobs wait until that is done.
+        self._resuming: dict[str, threading.Event] = {}
+        self._lease_guard = threading.Lock()
         self._signalled: int | None = None
         # A thread per job (max_instances=1 caps each job at one run) plus one
         # for the watchdog ping and one for the lease check: a long pass can
@@ -107,24 +115,60 @@ class Daemon:
             if self.stop_event.is_set():
                 return
             with log_context(tenant_name=tenant, correlation=f"{tenant}-{job.name}"):
-                grant = self._lease(tenant)
+                grant = self._enter(tenant)
+                while grant is None:  # the tenant's resume runs: wait for it
+                    done = self._resuming.get(tenant)
+                    if done is not None:
+                        done.wait(SIGNAL_POLL_SECONDS)
+                    if self.stop_event.is_set():
+                        return
+                    grant = self._enter(tenant)
                 if not grant.granted:
                     return
-                if grant is Grant.GAINED and not job.once:
-                    # Taken over from a replica that stopped or died: finish its
-                    # half-done writes before planning anything new.
-                    for once in self.specs[tenant]:
-                        if once.once and not self.stop_event.is_set():
-                            self._run_job(once)
-                self._run_job(job)
+                try:
+                    if grant is Grant.GAINED:
+                        self._resume(tenant)
+                        if job.once:
+                            return  # it just ran
+                    self._run_job(job)
+                finally:
+                    with self._lease_guard:
+                        self._running[tenant] -= 1
 
         return run
 
-    def _lease(self, tenant: str) -> Grant:
-        """May this replica run the tenant's jobs now (see syncd.ledger.lease)?"""
+    def _resume(self, tenant: str) -> None:
+        """The lease was just taken (at start, or over from a replica that stopped or
+        died): finish what was left half done before planning anything new."""
+        try:
+            for once in self.specs[tenant]:
+                if once.once and not self.stop_event.is_set():
+                    self._run_job(once)
+        finally:
+            with self._lease_guard:
+                self._resuming.pop(tenant).set()
+
+    def _enter(self, tenant: str) -> Grant | None:
+        """May this replica run one of the tenant's jobs now (see syncd.ledger.lease)?
+        None: not yet (the tenant's lease was just taken and its resume runs)."""
         if self.leases is None:
+            with self._lease_guard:
+                self._running[tenant] += 1
             return Grant.HELD
-        grant = self.leases.acquire(tenant)
+        with self._lease_guard:
+            if tenant in self._resuming:
+                return None
+            grant = self.leases.acquire(tenant)
+            if grant is Grant.HELD and self._running[tenant] == 0 and self.leases.over_share():
+                self.leases.release(tenant)
+                log.info(
+                    "handed the lease of %s over: this replica held more than its share", tenant
+                )
+                grant = Grant.BUSY
+            if grant.granted:
+                self._running[tenant] += 1
+            if grant is Grant.GAINED:
+                self._resuming[tenant] = threading.Event()
         if grant.granted:
             self._standing_by.discard(tenant)
         elif tenant not in self._standing_by:
@@ -160,6 +204,8 @@ class Daemon:
     def start(self) -> None:
         """Schedule every job, start the scheduler, then tell systemd we are ready."""
         now = datetime.now(UTC)
+        if self.leases is not None:
+            now += timedelta(seconds=self.leases.join())
         for tenant in self.specs:
             self._add_tenant_jobs(tenant, now)
         interval = self.notifier.watchdog_interval() if self.notifier.enabled else None
@@ -225,9 +271,14 @@ class Daemon:
 
 
 def _summary(result: Any) -> str:
-    counts = getattr(result, "counts", None)
-    if isinstance(counts, dict):
-        done = {k: v for k, v in counts.items() if v}
-        failed = len(getattr(result, "failures", ()))
-        return f"{done or 'nothing to do'}; failed={failed}"
+    """One readable line of what a job did (the reconcile command prints the same)."""
+    from syncd.reports import availability_line, pass_lines, responses_line
+    from syncd.sync.service import AvailabilityReport, PassReport, ResponseReport
+
+    if isinstance(result, PassReport):
+        return pass_lines("", result)[0].removeprefix("tenant : ")
+    if isinstance(result, ResponseReport):
+        return responses_line("", result).removeprefix("tenant : ")
+    if isinstance(result, AvailabilityReport):
+        return availability_line("", result).removeprefix("tenant : ")
     return str(result)

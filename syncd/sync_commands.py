@@ -81,7 +81,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     try:
         # Replicas share the tenants through leases; a pass whose lease was lost
         # (the lease connection died) stops between pages like one at SIGTERM.
-        leases = leases_for(runtime.engine)
+        leases = leases_for(runtime.engine, total=len(config.tenants))
         services = {
             name: runtime.sync_service(name, should_stop=_stop_check(stop, leases, name))
             for name in config.tenants

@@ -7,7 +7,9 @@ No I/O here: the scheduler core and the sync planner both use these functions.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -210,6 +212,100 @@ def attendee_responses(event: Mapping[str, Any]) -> dict[str, dict[str, str | No
             answered = None
         answers[address] = {"response": response_of(status.get("response")).value, "time": answered}
     return answers
+
+
+def unanswered(event: Mapping[str, Any]) -> dict[str, dict[str, str | None]]:
+    """`attendee_responses` of the event's attendees before anyone answered."""
+    return {
+        address: {"response": ResponseStatus.NO_RESPONSE.value, "time": None}
+        for address in attendee_responses(event)
+    }
+
+
+def observed_content(event: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The owned fields of an existing Graph `event`, as a base for `content_changes`.
+
+    Each field Outlook already holds as `desired` wants it (compared by meaning: the
+    same instant in any time zone, the same text whatever the body's format, the same
+    attendees in any order) takes the desired value, so it is not PATCHed; any other
+    takes Outlook's value, so it is. Used when syncd takes over an event it created
+    but has no record of sending (a retried create, a lost ledger).
+    """
+    observed: dict[str, Any] = {}
+    for name in CONTENT_FIELDS:
+        have, want = event.get(name), desired.get(name)
+        if name not in desired:
+            continue
+        if _same(name, have, want, event):
+            observed[name] = want
+        elif name == "attendees":
+            observed[name] = have if isinstance(have, list) else []
+        else:
+            observed[name] = have if have is not None else {"differs": True}
+    return observed
+
+
+def _same(name: str, have: Any, want: Any, event: Mapping[str, Any]) -> bool:
+    if name in ("start", "end"):
+        return _instant(have) is not None and _instant(have) == _instant(want)
+    if name == "body":
+        return _same_body(have, want, online=bool(event.get("isOnlineMeeting")))
+    if name == "location":
+        return _text(have, "displayName") == _text(want, "displayName")
+    if name == "attendees":
+        return _normalise_attendees(have) == _normalise_attendees(want)
+    if name == "showAs":
+        return str(have or "").casefold() == str(want or "").casefold()
+    if name == "onlineMeetingProvider":
+        # Meaningless (and left out of creates) while the meeting is not online.
+        return (not event.get("isOnlineMeeting") and want == "unknown") or have == want
+    if name == "recurrence":
+        return _contains(have, want)
+    return bool(have == want)
+
+
+def _instant(value: Any) -> datetime | None:
+    """A dateTimeTimeZone as an aware UTC instant; None when it cannot be read."""
+    if not isinstance(value, Mapping) or not value.get("dateTime"):
+        return None
+    zone = recurrence_mapping.zone_info(str(value.get("timeZone") or "UTC"))
+    text = str(value["dateTime"])
+    if "." in text:
+        head, fraction = text.split(".", 1)
+        text = f"{head}.{fraction[:6]}"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if zone is None:
+        return None
+    return utc(parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed)
+
+
+def _text(value: Any, key: str) -> str:
+    return str((value or {}).get(key) or "").strip() if isinstance(value, Mapping) else ""
+
+
+_TAGS = re.compile(r"<[^>]*>")
+
+
+def _same_body(have: Any, want: Any, *, online: bool) -> bool:
+    """The same text; Graph may answer in HTML, and appends the Teams join block."""
+    wanted = " ".join(_text(want, "content").split())
+    content = _text(have, "content")
+    if str((have or {}).get("contentType", "")).casefold() == "html":
+        content = html.unescape(_TAGS.sub(" ", content))
+    found = " ".join(content.split())
+    return found == wanted or (online and found.startswith(wanted))
+
+
+def _contains(have: Any, want: Any) -> bool:
+    """Whether every value `want` sets is in `have` (Graph adds defaults of its own)."""
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(_contains(have.get(k), v) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and sorted(map(str, have)) == sorted(map(str, want))
+    return bool(have == want)
 
 
 def join_url_of(event: Mapping[str, Any]) -> str | None:

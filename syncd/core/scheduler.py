@@ -100,6 +100,11 @@ def retry_delay(attempts: int) -> timedelta:
     return min(timedelta(minutes=1) * (2 ** max(0, attempts - 1)), timedelta(hours=6))
 
 
+#: `last_error_code` of a meeting that is right in Outlook but whose write-back the
+#: source refused: it stays synced, and is retried with back-off like a failure.
+WRITEBACK_REFUSED = "WritebackRefused"
+
+
 class Scheduler:
     """One tenant's scheduler; every failure is a SyncdError with a contract code."""
 
@@ -143,9 +148,9 @@ class Scheduler:
         self._check_organizer(meeting.organizer_email)
         request = meeting_to_request(meeting)
         with self._meeting_lock(source, meeting.external_id):
-            record = self._claim_create(meeting, request, source)
+            record, retry = self._claim_create(meeting, request, source)
             if record.intent == "create":
-                record = self._run_create(record, correlation_id)
+                record = self._run_create(record, correlation_id, look_first=retry)
             return request_to_meeting(record.external_id, record.request, join_url=record.join_url)
 
     def upsert(
@@ -154,11 +159,15 @@ class Scheduler:
         *,
         source: Source = Source.SALESFORCE,
         correlation_id: str | None = None,
+        recover: bool = False,
     ) -> Meeting:
         """Make Outlook match `meeting` (the source of truth): create, PATCH or move.
 
         A new organizer cannot be PATCHed in Graph, so the meeting is cancelled
         for the old organizer and created afresh for the new one.
+        `recover`: the source says the meeting was made before (Salesforce holds its
+        Outlook event id) though the ledger may not know it (the ledger was lost, or
+        restored from an older copy): the stamped event is looked for before creating.
         """
         self._check_times(meeting.start, meeting.end)
         self._check_organizer(meeting.organizer_email)
@@ -181,9 +190,9 @@ class Scheduler:
                 or record.graph_event_id is None
                 or (record.status == MeetingStatus.CANCELLED)
             ):
-                record = self._claim_create(meeting, request, source, replace=True)
+                record, retry = self._claim_create(meeting, request, source, replace=True)
                 if record.intent == "create":
-                    record = self._run_create(record, correlation_id)
+                    record = self._run_create(record, correlation_id, look_first=retry or recover)
                 return request_to_meeting(
                     record.external_id, record.request, join_url=record.join_url
                 )
@@ -203,6 +212,39 @@ class Scheduler:
             correlation_id=correlation_id,
             flags=meeting,
         )
+
+    def record_writeback_refused(
+        self, refused: dict[str, str], *, source: Source = Source.SALESFORCE
+    ) -> None:
+        """Remember meetings (external id -> why) whose write-back the source refused, so
+        the sync tries it again after a back-off (and `syncd status` shows them)."""
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            for external_id, message in refused.items():
+                record = self._find(session, source, external_id)
+                if record is None or record.last_error_code not in (None, WRITEBACK_REFUSED):
+                    continue  # a real failure is retried (and written back) anyway
+                again = record.last_error_code == WRITEBACK_REFUSED
+                record.last_error_code = WRITEBACK_REFUSED
+                record.last_error_message = f"the write-back was refused: {message}"[:2000]
+                record.attempts = record.attempts + 1 if again else 1
+                record.next_attempt_at = now + retry_delay(record.attempts)
+                record.updated_at = now
+                session.add(record)
+
+    def clear_writeback_refused(
+        self, external_ids: Sequence[str], *, source: Source = Source.SALESFORCE
+    ) -> None:
+        """The source now holds these meetings' write-back."""
+        with session_scope(self.engine) as session:
+            for external_id in external_ids:
+                record = self._find(session, source, external_id)
+                if record is None or record.last_error_code != WRITEBACK_REFUSED:
+                    continue
+                record.last_error_code = record.last_error_message = None
+                record.attempts, record.next_attempt_at = 0, None
+                record.updated_at = self.clock()
+                session.add(record)
 
     def record_invalid(
         self,
@@ -296,7 +338,7 @@ class Scheduler:
         with self._meeting_lock(source, external_id):
             record = self._live_record(source, external_id, organizer_email)
             if record.intent == "create":
-                record = self._run_create(record, correlation_id)
+                record = self._run_create(record, correlation_id, look_first=True)
             desired = apply_changes(request_to_meeting(external_id, record.request), changes)
             if flags is not None:
                 desired = replace(
@@ -370,7 +412,7 @@ class Scheduler:
         record = self._live_record(source, external_id, organizer_email)
         if record.intent == "create" or not record.graph_event_id:
             with self._meeting_lock(source, external_id):
-                record = self._run_create(self._reload(record), correlation_id)
+                record = self._run_create(self._reload(record), correlation_id, look_first=True)
         assert record.graph_event_id
         try:
             event = self.graph.get_event(
@@ -462,9 +504,13 @@ class Scheduler:
             # must not keep the others unfinished.
             try:
                 with self._meeting_lock(record.source, record.external_id):
-                    record = self._reload(record)
+                    with Session(self.engine, expire_on_commit=False) as session:
+                        fresh = session.get(MeetingRecord, record.id)
+                    if fresh is None:
+                        continue  # dropped meanwhile (a create Graph refused for good)
+                    record = fresh
                     if record.intent == "create":
-                        self._run_create(record, correlation_id)
+                        self._run_create(record, correlation_id, look_first=True)
                     elif record.intent == "update":
                         patch = em.content_changes(
                             record.sent, record.target, join_url=record.join_url
@@ -577,8 +623,13 @@ class Scheduler:
 
     def _claim_create(
         self, meeting: Meeting, request: dict[str, Any], source: Source, *, replace: bool = False
-    ) -> MeetingRecord:
-        """Record the intent to create, or return the existing meeting (idempotency)."""
+    ) -> tuple[MeetingRecord, bool]:
+        """Record the intent to create, or return the existing meeting (idempotency).
+
+        Also says whether a create of this generation may already have reached Graph
+        (an earlier attempt was claimed and never completed): then `_run_create` looks
+        for the stamped event before it POSTs.
+        """
         now = self.clock()
         content = em.event_content(meeting, teams_keyword=self.tenant.policy.teams_keyword)
         for _ in range(2):
@@ -591,7 +642,7 @@ class Scheduler:
                     and not (replace and (unsent or record.status == MeetingStatus.FAILED))
                 ):
                     if record.request == request:
-                        return record
+                        return record, record.intent == "create"
                     if record.organizer_email.casefold() != meeting.organizer_email.casefold():
                         raise SyncdError(
                             ErrorCode.MEETING_ALREADY_EXISTS,
@@ -605,10 +656,12 @@ class Scheduler:
                     )
                 # Nothing may have reached Graph yet: keep the generation (and so
                 # the transactionId) so a create that did land is deduplicated.
+                retry = False
                 if record is None:
                     generation = 0
                 elif record.graph_event_id is None and record.status != MeetingStatus.CANCELLED:
                     generation = record.generation
+                    retry = bool(record.transaction_id)  # a create was claimed before
                 else:
                     generation = record.generation + 1
                 fields = {
@@ -651,7 +704,7 @@ class Scheduler:
                     # Another request claimed the same id at the same moment.
                     session.rollback()
                     continue
-                return record
+                return record, retry
         raise SyncdError(
             ErrorCode.MEETING_ALREADY_EXISTS,
             f"meeting '{meeting.external_id}' is being scheduled by another request",
@@ -684,14 +737,40 @@ class Scheduler:
 
     # ----------------------------------------------------------------- graph
 
-    def _run_create(self, record: MeetingRecord, correlation_id: str | None) -> MeetingRecord:
+    def _run_create(
+        self, record: MeetingRecord, correlation_id: str | None, *, look_first: bool = False
+    ) -> MeetingRecord:
+        """POST the event, or with `look_first` adopt the one an earlier attempt made.
+
+        `look_first` is for creates that may already have reached Graph: a retry of a
+        claimed create (a crash, a timeout, a client retrying) or a meeting the source
+        says exists though the ledger does not know it (the ledger was lost). The
+        deterministic transactionId alone does not cover these: Graph deduplicates a
+        POST by it only for a while (https://learn.microsoft.com/en-us/graph/api/resources/event,
+        transactionId "avoid redundant POST operations in case of client retries"), and a
+        deduplicated POST answers with the event as it was first created. So the event
+        stamped with the meeting's external key is looked up first
+        (https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get)
+        and, when found, made to match instead of created again.
+        """
         key = em.external_key(self.tenant.name, record.source, record.external_id)
         content = record.target
         payload = em.create_payload(content, transaction=record.transaction_id, key=key)
+        existing: dict[str, Any] | None = None
         try:
-            event = self.graph.create_event(
-                record.organizer_email, payload, correlation_id=correlation_id
-            )
+            if look_first:
+                existing = self.graph.find_event_by_property(
+                    record.organizer_email,
+                    em.EXTERNAL_KEY_PROPERTY_ID,
+                    key,
+                    correlation_id=correlation_id,
+                )
+                if existing is not None and existing.get("isCancelled"):
+                    existing = None  # a cancelled copy is no meeting to adopt
+            if existing is None:
+                event = self.graph.create_event(
+                    record.organizer_email, payload, correlation_id=correlation_id
+                )
         except SyncdError as error:
             if error.code == ErrorCode.MAILBOX_NOT_FOUND:
                 self._forget(record)
@@ -702,6 +781,8 @@ class Scheduler:
                 ) from error
             self._fail(record, error)
             raise
+        if existing is not None:
+            return self._adopt(record, existing, correlation_id)
         log.info("created meeting %s for %s", record.external_id, record.organizer_email)
         return self._write(
             record,
@@ -710,12 +791,39 @@ class Scheduler:
             join_url=em.join_url_of(event),
             sent=content,
             content_hash=em.content_hash(content),
-            responses=em.attendee_responses(event),
+            # What Salesforce has been told: nobody has answered a new meeting yet (a
+            # deduplicated POST may show answers given since; the refresh writes them).
+            responses=em.unanswered(event),
             intent=None,
             status=MeetingStatus.SYNCED.value,
             last_error_code=None,
             last_error_message=None,
         )
+
+    def _adopt(
+        self, record: MeetingRecord, event: dict[str, Any], correlation_id: str | None
+    ) -> MeetingRecord:
+        """Take over `event`, the meeting an earlier attempt created, and PATCH only the
+        fields in which it differs from what the ledger wants now."""
+        log.info(
+            "meeting %s is already in the calendar of %s (event %s, found by its syncd key): "
+            "taking it over, not creating it again",
+            record.external_id,
+            record.organizer_email,
+            event.get("id"),
+        )
+        sent = em.observed_content(event, record.target)
+        record = self._write(
+            record,
+            graph_event_id=event["id"],
+            change_key=event.get("changeKey"),
+            join_url=em.join_url_of(event),
+            sent=sent,
+            responses=em.unanswered(event),
+            intent="update",
+        )
+        patch = em.content_changes(sent, record.target, join_url=record.join_url)
+        return self._run_update(record, patch, correlation_id)
 
     def _run_update(
         self, record: MeetingRecord, patch: dict[str, Any], correlation_id: str | None
@@ -735,12 +843,15 @@ class Scheduler:
                 raise
         else:
             event = {}
+        # The PATCH answer is the event as Outlook now has it: its onlineMeeting (null
+        # once a meeting is no longer online) is the link to keep and write back.
+        join_url = em.join_url_of(event) if "onlineMeeting" in event else record.join_url
         return self._write(
             record,
             sent=content,
             content_hash=em.content_hash(content),
             change_key=event.get("changeKey", record.change_key),
-            join_url=em.join_url_of(event) or record.join_url,
+            join_url=join_url,
             intent=None,
             status=MeetingStatus.SYNCED.value,
             last_error_code=None,

@@ -100,7 +100,7 @@ def correlation_log(
     adapter = CorrelationLog(log, correlation_id or request_id, request_id)
     mapped = correlation_id is not None and correlation_id.lower() != request_id
     if mapped and notes.first_time(correlation_id):  # type: ignore[arg-type]
-        adapter.info(
+        adapter.debug(
             "correlation id %r is not a GUID; Graph receives client-request-id %s for it",
             correlation_id,
             request_id,

@@ -68,7 +68,7 @@ def make_engine(url: str) -> Engine:
         # A connection the pool keeps can outlive a server restart or failover:
         # pre-ping (below) replaces it, and recycling bounds how stale one gets.
         kwargs["pool_recycle"] = 1800
-        kwargs["connect_args"] = {"application_name": "syncd"}
+        kwargs["connect_args"] = {"application_name": "syncd", "connect_timeout": 10}
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -15,6 +15,13 @@ the replicas: no scheduler of our own, no replica list, no heartbeat table.
   database file, released by the kernel when the process dies. Two daemons
   started by mistake on one SQLite store therefore never sync a tenant twice.
 
+Spreading: each replica takes at most its share of the tenants, ceil(tenants /
+live replicas), and hands a lease over (releases it between two jobs) when it
+holds more than that, e.g. after other replicas started. On PostgreSQL the live
+replicas are counted from the server's own lock table: each replica holds one
+shared advisory lock, "present", on its lease connection. On SQLite there is no
+spreading (one host, one replica).
+
 Held leases are re-checked (the lease connection is still alive) before each job
 and every few seconds by the daemon; a replica that finds its connection gone
 counts its leases as lost, stops its running passes between pages, and competes
@@ -27,6 +34,7 @@ import enum
 import fcntl
 import hashlib
 import logging
+import math
 import os
 import threading
 from pathlib import Path
@@ -57,15 +65,29 @@ class Grant(enum.Enum):
 class Leases(Protocol):
     """A replica's leases, one per name (a tenant); thread-safe."""
 
-    def acquire(self, name: str) -> Grant: ...
+    def acquire(self, name: str) -> Grant:
+        """Take (or confirm) the lease; BUSY when another replica holds it or this one
+        holds its share already."""
+        ...
 
     def holds(self, name: str) -> bool: ...
+
+    def over_share(self) -> bool:
+        """Whether this replica holds more leases than its share (it should hand one over)."""
+        ...
+
+    def release(self, name: str) -> None: ...
 
     def check(self) -> None: ...
 
     def release_all(self) -> None: ...
 
     def describe(self) -> str: ...
+
+    def join(self) -> float:
+        """Announce this replica before taking any lease; returns the seconds to wait
+        so that replicas started together all count each other before sharing."""
+        ...
 
 
 def lease_key(namespace: str, name: str) -> int:
@@ -74,11 +96,39 @@ def lease_key(namespace: str, name: str) -> int:
     return int.from_bytes(digest.digest(), "big", signed=True)
 
 
+#: Held shared by every live replica (see the module doc): the replica count.
+PRESENCE = "\0present"
+#: Names the lease connection in pg_stat_activity (with the process id).
+APPLICATION_NAME = "syncd-replica"
+#: How long a starting replica waits, present, before it takes leases: replicas
+#: started together (a deploy, a reboot) then share the tenants from the start
+#: instead of the first one taking all of them for its first pass.
+JOIN_SECONDS = 2.0
+
+
+def _key_parts(key: int) -> tuple[int, int]:
+    """pg_locks shows a bigint advisory key as classid (high half), objid (low half)."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    return unsigned >> 32, unsigned & 0xFFFF_FFFF
+
+
+_HOLDERS = text(
+    """
+    SELECT l.classid::bigint, l.objid::bigint, l.mode, a.application_name
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+    """
+)
+
+
 class AdvisoryLeases:
     """PostgreSQL advisory locks on one dedicated connection."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, total: int = 1) -> None:
         self.engine = engine
+        #: how many names (tenants) the replicas share between them
+        self.total = max(1, total)
         self._lock = threading.RLock()
         self._connection: Connection | None = None
         self._namespace = ""
@@ -87,6 +137,14 @@ class AdvisoryLeases:
     def describe(self) -> str:
         return "PostgreSQL advisory locks"
 
+    def join(self) -> float:
+        with self._lock:
+            try:
+                self._connect()
+            except Exception as exc:
+                self._lost(f"cannot reach the store ({type(exc).__name__}: {exc})")
+        return JOIN_SECONDS
+
     def _connect(self) -> Connection:
         if self._connection is None:
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
@@ -94,11 +152,30 @@ class AdvisoryLeases:
             connection.detach()
             for setting, value in _KEEPALIVE.items():
                 connection.execute(text(f"SET {setting} = {int(value)}"))
-            self._namespace = connection.execute(
-                text("SELECT current_database() || '.' || coalesce(current_schema(), '')")
-            ).scalar_one()
+            connection.execute(
+                text("SELECT set_config('application_name', :name, false)"),
+                {"name": f"{APPLICATION_NAME} {os.getpid()}"},
+            )
+            self._namespace = namespace_of(connection)
+            connection.execute(
+                text("SELECT pg_advisory_lock_shared(:key)"),
+                {"key": lease_key(self._namespace, PRESENCE)},
+            )
             self._connection = connection
         return self._connection
+
+    def _replicas(self, connection: Connection) -> int:
+        """Live replicas of this store: the holders of the shared "present" lock."""
+        high, low = _key_parts(lease_key(self._namespace, PRESENCE))
+        count = sum(
+            1
+            for classid, objid, mode, _name in connection.execute(_HOLDERS)
+            if (classid, objid, mode) == (high, low, "ShareLock")
+        )
+        return max(1, count)
+
+    def _share(self, connection: Connection) -> int:
+        return math.ceil(self.total / self._replicas(connection))
 
     def _lost(self, why: str) -> None:
         if self._held:
@@ -137,6 +214,8 @@ class AdvisoryLeases:
                 return Grant.HELD
             try:
                 connection = self._connect()
+                if len(self._held) >= self._share(connection):
+                    return Grant.BUSY
                 taken = connection.execute(
                     text("SELECT pg_try_advisory_lock(:key)"),
                     {"key": lease_key(self._namespace, name)},
@@ -149,6 +228,29 @@ class AdvisoryLeases:
             self._held.add(name)
             log.info("took the lease of %s", name)
             return Grant.GAINED
+
+    def over_share(self) -> bool:
+        with self._lock:
+            if len(self._held) <= 1 or self._connection is None:
+                return False
+            try:
+                return len(self._held) > self._share(self._connection)
+            except Exception as exc:
+                self._lost(f"the lease connection failed ({type(exc).__name__})")
+                return False
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            if name not in self._held or self._connection is None:
+                return
+            self._held.discard(name)
+            try:
+                self._connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"),
+                    {"key": lease_key(self._namespace, name)},
+                )
+            except Exception as exc:
+                self._lost(f"the lease connection failed ({type(exc).__name__})")
 
     def release_all(self) -> None:
         with self._lock:
@@ -173,6 +275,9 @@ class FileLeases:
     def describe(self) -> str:
         return f"file locks in {self.directory}"
 
+    def join(self) -> float:
+        return 0.0
+
     def acquire(self, name: str) -> Grant:
         with self._lock:
             if name in self._files:
@@ -195,6 +300,15 @@ class FileLeases:
     def check(self) -> None:
         """A flock lasts as long as the process: nothing to check."""
 
+    def over_share(self) -> bool:
+        return False  # one host: no other replica to hand over to
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            fd = self._files.pop(name, None)
+            if fd is not None:
+                os.close(fd)
+
     def release_all(self) -> None:
         with self._lock:
             for fd in self._files.values():
@@ -212,6 +326,9 @@ class LocalLeases:
     def describe(self) -> str:
         return "this process only"
 
+    def join(self) -> float:
+        return 0.0
+
     def acquire(self, name: str) -> Grant:
         with self._lock:
             if name in self._held:
@@ -226,15 +343,45 @@ class LocalLeases:
     def check(self) -> None:
         pass
 
+    def over_share(self) -> bool:
+        return False
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            self._held.discard(name)
+
     def release_all(self) -> None:
         with self._lock:
             self._held.clear()
 
 
-def leases_for(engine: Engine) -> Leases:
-    """The lease kind that fits the store behind `engine`."""
+def namespace_of(connection: Connection) -> str:
+    """What keeps two deployments on one server apart: the database and the schema."""
+    return str(
+        connection.execute(
+            text("SELECT current_database() || '.' || coalesce(current_schema(), '')")
+        ).scalar_one()
+    )
+
+
+def holders(engine: Engine, names: list[str]) -> dict[str, str]:
+    """Name -> application_name ("syncd-replica <pid>") of the replica holding its lease
+    (PostgreSQL; names nobody holds are absent). For operators and tests."""
+    with engine.connect() as connection:
+        namespace = namespace_of(connection)
+        by_parts = {_key_parts(lease_key(namespace, name)): name for name in names}
+        found = {}
+        for classid, objid, mode, application in connection.execute(_HOLDERS):
+            name = by_parts.get((classid, objid))
+            if name is not None and mode == "ExclusiveLock":
+                found[name] = application
+        return found
+
+
+def leases_for(engine: Engine, *, total: int = 1) -> Leases:
+    """The lease kind that fits the store behind `engine`; `total` names are shared."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLeases(engine)
+        return AdvisoryLeases(engine, total=total)
     if engine.dialect.name == "sqlite":
         database = make_url(engine.url).database
         if database and database != ":memory:":

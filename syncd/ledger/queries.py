@@ -31,6 +31,9 @@ def view_of(record: MeetingRecord) -> LedgerView:
         start=_start_of(record),
         next_attempt_at=record.next_attempt_at,
         error_message=record.last_error_message,
+        error_code=record.last_error_code,
+        graph_event_id=record.graph_event_id,
+        join_url=record.join_url,
     )
 
 

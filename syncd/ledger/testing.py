@@ -8,6 +8,11 @@ path. So each test that made a fresh SQLite file gets a fresh schema, stores
 shared through one path (a config's state_dir read by the test and by `syncd`
 subprocesses) stay shared, and no test has to know which run it is in.
 The variables are read at each call, so a test (or its subprocesses) can opt out.
+
+Schemas are named `store_<session>_<hash>`, the session being the pytest process
+(`SYNCD_TEST_STORE_SESSION`, inherited by subprocesses): a session drops its own
+schemas at the end and those of sessions no longer running at the start, so two
+test runs may share one database.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqlalchemy.pool import NullPool
 
 MODE_ENV = "SYNCD_TEST_DATABASE"
 POSTGRES_URL_ENV = "SYNCD_TEST_POSTGRES_URL"
-#: Every routed schema's name starts with this (the suite drops them all at start).
+SESSION_ENV = "SYNCD_TEST_STORE_SESSION"
+#: Every routed schema's name starts with this.
 SCHEMA_PREFIX = "store_"
 
 _created: set[tuple[str, str]] = set()
@@ -40,9 +46,14 @@ def postgres_url() -> str | None:
     return os.environ.get(POSTGRES_URL_ENV) or None
 
 
+def session() -> str:
+    """The test session that owns the schemas made now (the pytest process id)."""
+    return os.environ.get(SESSION_ENV, "").strip() or "0"
+
+
 def schema_for(path: str) -> str:
-    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:24]
-    return SCHEMA_PREFIX + digest
+    digest = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:20]
+    return f"{SCHEMA_PREFIX}{session()}_{digest}"
 
 
 def routed(url: str) -> str:
@@ -83,17 +94,31 @@ def _create_schema(base: str, schema: str) -> None:
         _created.add((base, schema))
 
 
-def drop_all_schemas(base: str) -> int:
-    """Drop every routed schema (left by an earlier run); returns how many."""
+def _running(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_schemas(base: str, *, own: bool) -> int:
+    """Drop this session's schemas (`own`), or those of sessions no longer running;
+    returns how many were dropped."""
     engine = _admin_engine(base)
     try:
         with engine.connect() as connection:
-            names = list(
-                connection.execute(
-                    text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :prefix"),
-                    {"prefix": SCHEMA_PREFIX + "%"},
-                ).scalars()
-            )
+            found = connection.execute(
+                text("SELECT nspname FROM pg_namespace WHERE starts_with(nspname, :prefix)"),
+                {"prefix": SCHEMA_PREFIX},
+            ).scalars()
+            names = []
+            for name in found:
+                owner = name.removeprefix(SCHEMA_PREFIX).partition("_")[0]
+                if (owner == session()) if own else not _running(owner):
+                    names.append(name)
         for name in names:  # one transaction each: a schema holds many objects to lock
             with engine.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))

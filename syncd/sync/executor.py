@@ -112,7 +112,7 @@ class Executor:
             return Outcome(step.event_id, "Cancelled")
         assert step.meeting is not None
         meeting = scheduler.upsert(
-            step.meeting, source=Source.SALESFORCE, correlation_id=correlation
+            step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
         )
         record = scheduler.record_of(step.event_id, source=Source.SALESFORCE)
         return Outcome(

@@ -36,6 +36,10 @@ class LedgerView:
     start: datetime | None = None
     next_attempt_at: datetime | None = None
     error_message: str | None = None
+    error_code: str | None = None
+    #: The Outlook event and Teams link the ledger holds (what the write-back says).
+    graph_event_id: str | None = None
+    join_url: str | None = None
 
     @property
     def live(self) -> bool:
@@ -49,6 +53,8 @@ class Step:
     reason: str
     meeting: Meeting | None = None
     organizer_email: str | None = None
+    #: A create of a meeting Salesforce says exists (see `plan_event`).
+    recover: bool = False
 
 
 @dataclass
@@ -108,10 +114,24 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     live = row is not None and row.live
     if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
         return Step(Action.SKIP, event.id, "outside the sync window")
+    if not live and row is None and event.outlook_event_id:
+        # The Event carries the Outlook id syncd wrote back, yet the ledger has no row:
+        # the ledger was lost (or restored from an older copy). The core looks for the
+        # event stamped with the Event's key before it creates anything.
+        return Step(
+            Action.CREATE,
+            event.id,
+            "not in the ledger, but Salesforce holds its Outlook event: recovering it",
+            mapped,
+            recover=True,
+        )
     if not live:
         return Step(Action.CREATE, event.id, "new in Salesforce", mapped)
     assert row is not None
-    unchanged = row.content_hash == _hash(mapped, ctx.teams_keyword)
+    # The content hash leaves the organizer out (Graph cannot change it in place), so
+    # a new owner alone must count as a change, or the meeting stays with the old one.
+    same_owner = row.organizer_email.casefold() == mapped.organizer_email.casefold()
+    unchanged = same_owner and row.content_hash == _hash(mapped, ctx.teams_keyword)
     if unchanged and row.status == MeetingStatus.SYNCED:
         return Step(Action.SKIP, event.id, "unchanged since the last sync")
     if unchanged and row.next_attempt_at is not None and row.next_attempt_at > ctx.now:
@@ -119,7 +139,7 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
             Action.SKIP, event.id, f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}"
         )
     reason = "changed in Salesforce" if not unchanged else "retrying an earlier failure"
-    if row.organizer_email.casefold() != mapped.organizer_email.casefold():
+    if not same_owner:
         reason = "the owner changed: the meeting moves to the new organizer"
     return Step(Action.UPDATE, event.id, reason, mapped)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -20,14 +20,14 @@ from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
-from syncd.core.scheduler import Scheduler
-from syncd.domain import Source, SyncdError
+from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
+from syncd.domain import MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
-from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes
+from syncd.sync.plan import Action, LedgerView, Plan, PlanContext, Step, plan_changes
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime, parse_event
 from syncd.sync.writeback import (
@@ -37,6 +37,7 @@ from syncd.sync.writeback import (
     has_fields,
     relation_updates,
     responses_summary,
+    written_back,
 )
 
 log = logging.getLogger(__name__)
@@ -171,14 +172,31 @@ def _span_of(records: Sequence[MeetingRecord]) -> tuple[datetime, datetime] | No
 
 
 class _WriteBacklog:
-    """Write-back records held until a full sObject Collection (200) is ready."""
+    """Write-back records held until a full sObject Collection (200) is ready.
+
+    Each record belongs to a meeting whose new responses are stored in the ledger only
+    once every record of it is written: a pass stopped or killed before that, or a
+    record Salesforce refused, leaves the ledger behind Outlook, so the next refresh
+    finds the change again and writes it (stored first, it was lost for good).
+    """
 
     def __init__(self, service: SyncService, report: ResponseReport) -> None:
         self._service = service
         self._report = report
-        self._waiting: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._waiting: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        #: meeting id -> (ledger row, responses to store, records not yet written)
+        self._meetings: dict[str, tuple[MeetingRecord, dict[str, Any], int]] = {}
+        self._refused: set[str] = set()
 
-    def add(self, sobject: str, records: Sequence[dict[str, Any]]) -> None:
+    def expect(self, record: MeetingRecord, responses: dict[str, Any], count: int) -> None:
+        """`count` records of this meeting follow; store `responses` once they are written."""
+        if count:
+            self._meetings[record.external_id] = (record, responses, count)
+        else:
+            self._service.scheduler.store_responses(record, responses)
+
+    def add(self, sobject: str, records: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """(meeting id, record) pairs; the meeting was announced with `expect` first."""
         waiting = self._waiting[sobject]
         waiting.extend(records)
         while len(waiting) >= PAGE:
@@ -191,8 +209,20 @@ class _WriteBacklog:
                 self._send(sobject, waiting)
         self._waiting.clear()
 
-    def _send(self, sobject: str, records: Sequence[dict[str, Any]]) -> None:
-        self._report.writeback_errors.extend(self._service._send(sobject, records))
+    def _send(self, sobject: str, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        errors = self._service._send(sobject, [record for _, record in items])
+        self._report.writeback_errors.extend(errors)
+        refused = {record_id for record_id, _ in errors}
+        for meeting_id, record in items:
+            if str(record["id"]) in refused:
+                self._refused.add(meeting_id)
+            row, responses, left = self._meetings[meeting_id]
+            if left > 1:
+                self._meetings[meeting_id] = (row, responses, left - 1)
+                continue
+            del self._meetings[meeting_id]
+            if meeting_id not in self._refused:
+                self._service.scheduler.store_responses(row, responses)
 
 
 class SyncService:
@@ -335,6 +365,16 @@ class SyncService:
         for ids in chunks(due, PAGE):
             rows = list(self.salesforce.query(q.events_by_id(ids, self._extra_fields())))
             self._process(rows, report, dry_run=dry_run)
+            # An Event the query no longer returns was deleted: its failure was the
+            # cancel (the poll that saw the deletion does not see it again).
+            returned = {str(row["Id"]) for row in rows}
+            gone = self.series.take_deleted(
+                [i for i in ids if i not in returned], report, dry_run=dry_run
+            )
+            if gone:
+                views = lq.ledger_views(self.engine, self.tenant.name, Source.SALESFORCE, gone)
+                plan = plan_changes((), gone, views, self._context())
+                self._carry_out(plan, report, dry_run=dry_run, write_back=False)
         return report
 
     # ------------------------------------------------------------ responses
@@ -352,7 +392,7 @@ class SyncService:
         """
         report = ResponseReport()
         backlog = _WriteBacklog(self, report)
-        changed: dict[str, dict[str, Any]] = {}
+        changed: dict[str, tuple[MeetingRecord, dict[str, Any]]] = {}
 
         def absorb(read: Future[_MailboxRead]) -> None:
             result = read.result()
@@ -365,8 +405,7 @@ class SyncService:
                     continue
                 responses = em.attendee_responses(event)
                 if responses != record.responses:
-                    self.scheduler.store_responses(record, responses)
-                    changed[record.external_id] = responses
+                    changed[record.external_id] = (record, responses)
             if len(changed) >= PAGE:
                 self._write_responses(changed, report, backlog)
                 changed.clear()
@@ -414,28 +453,39 @@ class SyncService:
 
     def _write_responses(
         self,
-        changed: dict[str, dict[str, Any]],
+        changed: dict[str, tuple[MeetingRecord, dict[str, Any]]],
         report: ResponseReport,
         backlog: _WriteBacklog,
     ) -> None:
+        """Queue the EventRelation and Event records of the changed meetings; each
+        meeting's responses reach the ledger once its records are written."""
         report.meetings_changed += len(changed)
+        relations: dict[str, list[dict[str, Any]]] = {}
         if self.tenant.salesforce.fields.event_relation_status:
             invitees = self._invitees_of(list(changed))
-            relations: list[dict[str, Any]] = []
-            for event_id, responses in changed.items():
-                relations.extend(relation_updates(invitees.get(event_id, ()), responses))
-            report.relations_written += len(relations)
-            backlog.add("EventRelation", relations)
-        if self.fields.event.responses_summary:
+            for event_id, (_, responses) in changed.items():
+                relations[event_id] = relation_updates(invitees.get(event_id, ()), responses)
+            report.relations_written += sum(len(r) for r in relations.values())
+        summary = self.fields.event.responses_summary
+        for event_id, (record, responses) in changed.items():
+            backlog.expect(record, responses, len(relations.get(event_id, ())) + bool(summary))
+        backlog.add(
+            "EventRelation",
+            [(event_id, r) for event_id, rows in relations.items() for r in rows],
+        )
+        if summary:
             backlog.add(
                 "Event",
                 [
-                    {
-                        "attributes": {"type": "Event"},
-                        "id": event_id,
-                        self.fields.event.responses_summary: responses_summary(responses),
-                    }
-                    for event_id, responses in changed.items()
+                    (
+                        event_id,
+                        {
+                            "attributes": {"type": "Event"},
+                            "id": event_id,
+                            summary: responses_summary(responses),
+                        },
+                    )
+                    for event_id, (_, responses) in changed.items()
                 ],
             )
 
@@ -487,8 +537,10 @@ class SyncService:
         )
 
     def _extra_fields(self) -> tuple[str, ...]:
-        name = self.fields.event.outlook_event_id
-        return (name,) if name else ()
+        """The write-back fields read with each Event (see `_lost_writebacks`)."""
+        event = self.fields.event
+        names = (event.outlook_event_id, event.sync_status, event.sync_error, event.teams_join_url)
+        return tuple(name for name in names if name)
 
     def _set_watermark(self, feed: str, value: datetime) -> None:
         lq.set_watermark(self.engine, self.tenant.name, feed, value, self.clock())
@@ -559,7 +611,42 @@ class SyncService:
             self.engine, self.tenant.name, Source.SALESFORCE, (e.id for e in events)
         )
         plan = plan_changes(events, (), ledger, self._context())
-        self._carry_out(plan, report, dry_run=dry_run, write_back=True)
+        again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
+        self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
+
+    def _lost_writebacks(
+        self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]
+    ) -> list[Outcome]:
+        """Write-backs to send again: skipped Events whose fields do not say what the ledger
+        knows. A run killed between a page's Graph writes and its write-back (or a
+        write-back Salesforce refused) left them behind, and an unchanged Event is
+        skipped, so without this its Outlook id and status would stay missing for good."""
+        by_id = {str(row["Id"]): row for row in rows}
+        outcomes, settled = [], []
+        for step in plan.of(Action.SKIP):
+            view, row = ledger.get(step.event_id), by_id.get(step.event_id)
+            if view is None or row is None or view.status == MeetingStatus.CANCELLED:
+                continue
+            refused = view.error_code == WRITEBACK_REFUSED
+            if view.error_message and not refused:
+                outcome = Outcome(step.event_id, "Failed", error=view.error_message)
+            elif view.status == MeetingStatus.SYNCED and view.graph_event_id:
+                outcome = Outcome(
+                    step.event_id,
+                    "Synced",
+                    graph_event_id=view.graph_event_id,
+                    join_url=view.join_url,
+                )
+            else:
+                continue
+            if not written_back(row, outcome, self.fields.event):
+                outcomes.append(outcome)
+            elif refused:
+                settled.append(step.event_id)
+        self.scheduler.clear_writeback_refused(settled)
+        if outcomes:
+            log.info("writing back %d Events again: Salesforce missed it", len(outcomes))
+        return outcomes
 
     def _prefetch_zones(self, events: Sequence[SalesforceEvent]) -> None:
         """Look up the mailbox time zones the planner needs for a page's all-day meetings
@@ -574,19 +661,46 @@ class SyncService:
             list(pool.map(zone_of, owners))
 
     def _carry_out(
-        self, plan: Plan, report: PassReport, *, dry_run: bool, write_back: bool
+        self,
+        plan: Plan,
+        report: PassReport,
+        *,
+        dry_run: bool,
+        write_back: bool,
+        again: Sequence[Outcome] = (),
     ) -> None:
+        """Execute the plan; write back its outcomes and `again` (earlier outcomes whose
+        write-back Salesforce does not have)."""
         if dry_run:
             report.absorb(plan, ())
             return
         outcomes = self.executor.run(plan)
         report.absorb(plan, outcomes)
         if write_back:
-            now = self.clock()
-            records = [event_update(o, self.fields.event, now) for o in outcomes]
-            report.writeback_errors.extend(
-                self._send("Event", [r for r in records if has_fields(r)])
-            )
+            self._write_back(outcomes, again, report)
+
+    def _write_back(
+        self, outcomes: Sequence[Outcome], again: Sequence[Outcome], report: PassReport
+    ) -> None:
+        """Write the outcomes to their Events. A meeting that is right in Outlook but whose
+        record Salesforce refused is kept due for another try (its Event is otherwise
+        not read again until it changes), and cleared once written again. A failure's
+        record needs no such care: the failure is retried and written back anyway."""
+        now = self.clock()
+        records = [event_update(o, self.fields.event, now) for o in [*outcomes, *again]]
+        errors = self._send("Event", [r for r in records if has_fields(r)])
+        report.writeback_errors.extend(errors)
+        refused = dict(errors)
+        self.scheduler.record_writeback_refused(
+            {
+                o.event_id: refused[o.event_id]
+                for o in [*outcomes, *again]
+                if o.status == "Synced" and o.event_id in refused
+            }
+        )
+        self.scheduler.clear_writeback_refused(
+            [o.event_id for o in again if o.status == "Synced" and o.event_id not in refused]
+        )
 
     def _send(self, sobject: str, records: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
         """Write records; a record Salesforce refuses is reported, the rest still land."""

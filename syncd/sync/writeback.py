@@ -60,6 +60,25 @@ def has_fields(record: Mapping[str, Any]) -> bool:
     return any(key not in ("attributes", "id") for key in record)
 
 
+def written_back(row: Mapping[str, Any], outcome: Outcome, fields: EventFieldMapping) -> bool:
+    """Whether the Event `row` (as queried) already holds what `outcome` writes back.
+
+    Synced_At__c is left out (it says when, not what), and so is a field the query did
+    not read; a failure only needs a reason, whatever its wording (it changes between
+    attempts), or every poll would write the Event again.
+    """
+    wanted = event_update(outcome, fields, datetime.min)
+    for name, value in wanted.items():
+        if name in ("attributes", "id", fields.synced_at) or name not in row:
+            continue
+        if name == fields.sync_error and outcome.status == "Failed":
+            if not row[name]:
+                return False
+        elif row[name] != value:
+            return False
+    return True
+
+
 def responses_summary(responses: Mapping[str, Mapping[str, Any]]) -> str:
     """One line per answer kind, e.g. "Accepted: a@x; Tentative: b@y" (Tentative
     has no EventRelation status, so the summary is where it shows)."""

@@ -12,7 +12,8 @@ lists every way they disagree:
 - write-back: an Event whose Outlook_Event_Id__c, Sync_Status__c, Sync_Error__c or
   Teams_Join_Url__c do not say what Outlook holds (Failed with a reason for an Event
   that cannot be synced);
-- responses: an invitee whose EventRelation Status is not the answer Outlook shows.
+- responses: an invitee who accepted or declined in Outlook and whose EventRelation
+  Status does not say so.
 
 The check is independent of syncd's mapping code: expectations come from the
 Salesforce record, observations from the sandbox's stored calendars.
@@ -122,10 +123,11 @@ def check(
         if not valid:
             if found:
                 report.orphans.append(f"Event {event_id} cannot be synced but has {len(found)}")
-            if record.get("Sync_Status__c") != "Failed" or not record.get("Sync_Error__c"):
+            status, error = record.get("Sync_Status__c"), record.get("Sync_Error__c")
+            if status != "Failed" or not error:
                 report.writeback.append(
-                    f"Event {event_id} cannot be synced: Sync_Status__c="
-                    f"{record.get('Sync_Status__c')!r}, Sync_Error__c={record.get('Sync_Error__c')!r}"
+                    f"Event {event_id} cannot be synced: Sync_Status__c={status!r}, "
+                    f"Sync_Error__c={error!r}"
                 )
             continue
         report.valid += 1
@@ -219,8 +221,10 @@ def _responses(org: Any, event_id: str, meeting: StoredEvent, now: datetime) -> 
         if row is None:
             continue
         answer = AttendeeAnswers.answer(attendee.invite, now).response
-        wanted = _RELATION_STATUS.get(answer or "", "New")
-        if (row["Status"] or "New") != wanted:
+        wanted = _RELATION_STATUS.get(answer or "")
+        # An answer given in Outlook must reach Salesforce; without one (or Tentative,
+        # which EventRelation cannot hold) Salesforce may keep what was said there.
+        if wanted is not None and row["Status"] != wanted:
             problems.append(
                 f"{attendee.address} answered {answer or 'nothing'} in Outlook, "
                 f"EventRelation Status is {row['Status']!r}"

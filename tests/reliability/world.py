@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,16 +15,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from syncd.config import LoadedConfig, load_config
+from syncd.ledger import testing
 from syncd.ledger.db import make_engine
-from syncd.ledger.models import MeetingRecord
+from syncd.ledger.models import MeetingRecord, Tombstone, Watermark
 from syncd.sandbox.salesforce import SalesforceOrg
 from syncd.sandbox.salesforce.generator import add_events
 from syncd.sandbox.salesforce.state import SalesforceState
@@ -127,8 +131,14 @@ class World:
         )
         return process, log
 
-    def run_then_kill(self, args: tuple[str, ...], delay: float, *, name: str,
-                      meanwhile: Callable[[], None] | None = None) -> int | None:
+    def run_then_kill(
+        self,
+        args: tuple[str, ...],
+        delay: float,
+        *,
+        name: str,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> int | None:
         """Start syncd, call `meanwhile` half way, SIGKILL it after `delay` seconds.
 
         Returns the exit status when it finished before the kill, None when killed."""
@@ -152,7 +162,30 @@ class World:
                 process.wait()
             log.close()
 
+    def let_a_minute_pass(self) -> None:
+        """Move the sandbox clock 2 x CLOCK_BEHIND on (see `open_world`): a minute boundary
+        has then passed since every edit, on both syncd's clock and the org's. Once, just
+        before the last pass: the org is then ahead of the wall clock."""
+        self.sandbox.clock.advance(2 * CLOCK_BEHIND.total_seconds())
+
     # ----------------------------------------------------------------- ledger
+
+    def lose_the_ledger(self) -> None:
+        """Delete the state store, as a lost disk or a botched restore would, and point
+        the config at a new, empty one (`syncd db upgrade` makes it). In the suite's
+        PostgreSQL run the store is a schema, whose rows go instead of the file."""
+        config = self.config()
+        if testing.active():
+            engine = make_engine(config.database_url)
+            try:
+                with engine.begin() as connection:
+                    for table in (MeetingRecord, Watermark, Tombstone):
+                        connection.execute(delete(table))
+            finally:
+                engine.dispose()
+        shutil.rmtree(config.settings.state_dir)
+        text = self.config_path.read_text()
+        self.config_path.write_text(text.replace('"state"', '"state-after-loss"'))
 
     def ledger_rows(self) -> list[MeetingRecord]:
         engine = make_engine(self.config().database_url)
@@ -175,12 +208,26 @@ class World:
             engine.dispose()
 
 
+#: How far the sandbox clock runs behind the wall clock `syncd` processes read (see
+#: `open_world`), and how far `World.let_a_minute_pass` moves it on.
+CLOCK_BEHIND = timedelta(seconds=61)
+
+
 @contextmanager
 def open_world(root: Path, *, events: int, seed: int = 7, **config: Any) -> Iterator[World]:
     """A sandbox whose org holds `events` generated Events, all ahead of today (inside
-    the sync window whatever the hour), and a config reaching it."""
+    the sync window whatever the hour), and a config reaching it.
+
+    The sandbox clock runs CLOCK_BEHIND the wall clock. getDeleted only covers whole
+    minutes before the org's "now" (resources_getdeleted.htm: latestDateCovered), so a
+    deletion is seen by the first poll of a later minute; `World.let_a_minute_pass`
+    then moves the sandbox on so that the next `syncd` pass sees every deletion made
+    so far, as a pass a minute later would, without the test waiting for it.
+    """
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=USERS, seed=SANDBOX_SEED, salesforce_events=0)
     with start_sandbox(state_dir=root / "sandbox", tenants=[spec]) as sandbox:
+        sandbox.clock.freeze(sandbox.clock.now() - CLOCK_BEHIND)
+        sandbox.clock.resume()
         org = sandbox.org(TENANT).org
         if events:
             add_events(org, events, seed=seed, start=org.now().date() + timedelta(days=1))
@@ -228,9 +275,7 @@ class Editor:
         self.org = org
         self.rng = random.Random(seed)
         self.done = EditCounts()
-        mailboxes = {
-            u.email.lower() for u in sandbox.tenant(TENANT).users if u.has_mailbox
-        }
+        mailboxes = {u.email.lower() for u in sandbox.tenant(TENANT).users if u.has_mailbox}
         users = [org.record(i) for i in org.ids_of("User")]
         #: Active users with an Outlook mailbox: owners and in-org invitees.
         self.people = sorted(
@@ -240,16 +285,25 @@ class Editor:
             str(org.record(i)["Email"]) for kind in ("Contact", "Lead") for i in org.ids_of(kind)
         )
         self._serial = 0
+        #: Events deleted so far, in order.
+        self.deleted: list[str] = []
+        #: New Events start on whole hours counted from today (the same in two worlds
+        #: made a few seconds apart, whatever their clocks did since).
+        self.today = datetime.combine(org.now().date(), dt_time(0), tzinfo=UTC)
 
     def _events(self) -> list[str]:
-        return sorted(
-            i for i in self.org.ids_of("Event") if not self.org.record(i).get("IsChild")
-        )
+        return sorted(i for i in self.org.ids_of("Event") if not self.org.record(i).get("IsChild"))
 
-    def apply(self, count: int) -> None:
+    def apply(self, count: int, *, kinds: tuple[str, ...] | None = None) -> None:
+        """`count` edits of the given kinds (default: all), drawn by their weights."""
+        allowed = [
+            (k, w)
+            for k, w in zip(self.KINDS, self.WEIGHTS, strict=True)
+            if kinds is None or k in kinds
+        ]
         events = self._events()
         for _ in range(count):
-            kind = self.rng.choices(self.KINDS, self.WEIGHTS)[0]
+            kind = self.rng.choices([k for k, _ in allowed], [w for _, w in allowed])[0]
             if kind == "create" or not events:
                 self._create()
                 self.done.add("create")
@@ -262,8 +316,8 @@ class Editor:
 
     def _create(self) -> str:
         self._serial += 1
-        start = (self.org.now() + timedelta(days=self.rng.randrange(1, 20))).replace(
-            minute=0, second=0, microsecond=0
+        start = self.today + timedelta(
+            days=self.rng.randrange(2, 20), hours=self.rng.randrange(7, 17)
         )
         guests = self.rng.sample(self.people, 2) + self.rng.sample(self.customers, 1)
         owner = self.rng.choice(self.people)
@@ -318,4 +372,5 @@ class Editor:
             org.update_event(event_id, OwnerId=org.resolve_person(rng.choice(owners)))
         elif kind == "delete":
             org.delete_event(event_id)
+            self.deleted.append(event_id)
         return True

@@ -16,6 +16,7 @@ process and in the `syncd` subprocesses the tests start (they inherit the variab
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,13 +54,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = testing.postgres_url()
     if url is None:
         raise pytest.UsageError(f"{testing.MODE_ENV}=postgres: {NO_POSTGRES}")
-    testing.drop_all_schemas(url)  # an earlier run's stores
+    # This session's schemas carry its process id (so do its subprocesses', who
+    # inherit the variable); runs that ended without cleaning up are cleaned now.
+    os.environ[testing.SESSION_ENV] = str(os.getpid())
+    testing.drop_schemas(url, own=False)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     url = testing.postgres_url()
     if testing.active() and url is not None:
-        testing.drop_all_schemas(url)
+        testing.drop_schemas(url, own=True)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from syncd.config import LoadedConfig, TenantConfig, load_config
 from syncd.domain import Source
+from syncd.ledger import testing as store_testing
 from syncd.ledger.db import upgrade
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import Runtime, build_runtime, connection_of
@@ -185,6 +186,9 @@ def world(tmp_path: Path, migrated_ledger: Path) -> Iterator[World]:
     loaded = load_config(config_path)
     state_dir = loaded.settings.state_dir
     state_dir.mkdir(parents=True)
+    if store_testing.active():
+        # The suite's PostgreSQL run: no file to copy, the store's own schema is migrated.
+        upgrade(loaded.database_url)
     for suffix in ("", "-wal", "-shm"):
         source = migrated_ledger.with_name(migrated_ledger.name + suffix)
         if source.exists():

@@ -278,6 +278,19 @@ class EventStore:
             event = self._events.get(event_id) if event_id else None
             return copy.copy(event) if event else None
 
+    def forget_transactions(self) -> int:
+        """Stop deduplicating the transactionIds seen so far; returns how many.
+
+        Graph drops a repeated POST with a transactionId it has seen (resources/event,
+        transactionId) but documents no time for which it remembers one; this store
+        remembers them for ever unless told to forget, as a test of what happens after
+        Graph has forgotten (e.g. a create retried long after a lost ledger) needs.
+        """
+        with self._lock:
+            forgotten = len(self._by_transaction)
+            self._by_transaction.clear()
+            return forgotten
+
     def clear(self) -> None:
         with self._lock:
             self._events.clear()
