@@ -100,10 +100,6 @@ class World:
     def config(self) -> LoadedConfig:
         return load_config(self.config_path)
 
-    @property
-    def database(self) -> Path:
-        return self.config().settings.state_dir / "syncd.db"
-
     # ------------------------------------------------------------- processes
 
     def syncd(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
