@@ -82,6 +82,9 @@ def run(
             peer_api.graph.round_trips if peer_api else None, None),
         Row("API: wall time (s)", api.wall, peer_api.wall if peer_api else None, wall_bound,
             "bound: every request in parallel, one latency"),
+        Row("API: sandbox CPU during the call (s)", api.sandbox_cpu,
+            peer_api.sandbox_cpu if peer_api else None, None,
+            "the sandbox answers from one interpreter: a floor on this machine"),
         Row("API: client CPU (s)", api.cpu, peer_api.cpu if peer_api else None, None),
         Row("snapshot: users", snap_users,
             peer_snapshot.result["runs"][0]["users"] if peer_snapshot else None, None),
@@ -98,6 +101,8 @@ def run(
             -(-snap_users // COLLECTION_SIZE)),
         Row("snapshot: wall time (s)", snapshot.wall,
             peer_snapshot.wall if peer_snapshot else None, wall_bound),
+        Row("snapshot: sandbox CPU during the job (s)", snapshot.sandbox_cpu,
+            peer_snapshot.sandbox_cpu if peer_snapshot else None, None),
     ]  # fmt: skip
     targets = [
         Target(

@@ -1,6 +1,6 @@
 """Summarise a py-spy raw (collapsed stacks) profile: where the samples go.
 
-    python -m bench.profile FILE [--top 30] [--match syncd/]
+    python -m bench.profile FILE [--top 30] [--match syncd/] [--thread NAME] [--categories]
 
 Prints the functions with the most samples inclusive (on the stack) and self (on
 top of the stack), idle waits (socket reads, locks, sleeps) left out of the total;
@@ -25,6 +25,35 @@ IDLE = (
     "_worker (concurrent/futures/thread.py",
     "poll (selectors.py",
 )
+
+
+#: --categories: where a sample goes, by the first marker found in its stack.
+CATEGORIES = (
+    ("start-up (imports)", ("_find_and_load",)),
+    ("Graph client (requests, TLS, JSON)", ("GraphClient.", "MsalTokenProvider.")),
+    ("ledger (SQLAlchemy, SQLite)", ("sqlalchemy/", "sqlmodel/", "sqlite3")),
+    ("Salesforce client", ("SalesforceClient.",)),
+    ("scheduler core, other", ("Scheduler.", "Executor.")),
+    ("sync service: parse, plan, write-back", ("SyncService.",)),
+)
+
+
+def categorise(path: Path) -> str:
+    """Busy samples per category (CATEGORIES), largest first."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        name = next(
+            (label for label, markers in CATEGORIES if any(m in stack for m in markers)),
+            "other",
+        )
+        counts[name] += int(count_text)
+    total = max(sum(counts.values()), 1)
+    lines = [f"{path.name}: {total} samples"]
+    lines += [f"  {100 * n / total:5.1f}%  {name}" for name, n in counts.most_common()]
+    return "\n".join(lines)
 
 
 def _frames(stack: str) -> list[str]:
@@ -75,7 +104,11 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="only this thread (profiles taken with BENCH_PYSPY_MODE=wall), waits included",
     )
+    parser.add_argument("--categories", action="store_true", help="samples per category only")
     args = parser.parse_args(argv)
+    if args.categories:
+        print(categorise(args.file))
+        return
     print(summarise(args.file, args.top, args.match, args.thread))
 
 

@@ -8,10 +8,11 @@ one PostgreSQL, against the bound the per-mailbox concurrency allows.
 For each replica count: a fresh sandbox (this process) with `--tenants` tenants, each
 an org of `--events` generated Events owned by `--mailboxes` organizers; a fresh
 PostgreSQL schema; `syncd db upgrade`; then that many `syncd run` processes, started
-together, until every Event is a meeting in Outlook (read from the sandbox, which
-also checks there is exactly one per Event). Throughput is meetings per second of
-wall time from the replicas' start; "steady" leaves out the start-up (interpreter,
-logins, first Salesforce query: the time to the first meeting).
+together, until every Event is a meeting in Outlook (read from the sandbox by the
+syncd key stamped on each meeting, which also proves there is no second one).
+Throughput is meetings per second of wall time from the replicas' start; "steady"
+leaves out the start-up (interpreter, logins, first Salesforce query: the time to
+the first meeting).
 
 The bound: Outlook lets an app have 4 requests in flight per mailbox, so with the
 simulated latency L a mailbox with n creates needs at least ceil(n / 4) * L, and all
@@ -55,6 +56,8 @@ from bench.common import (
     machine,
     mailbox_bound,
 )
+from syncd.core.event_mapping import EXTERNAL_KEY_PROPERTY_ID
+from syncd.sandbox.microsoft.extended_props import lookup
 from syncd.sandbox.salesforce.generator import add_events
 from syncd.sandbox.server import RunningSandbox, SandboxTenantSpec, start_sandbox
 from syncd.sandbox.server import write_connection_file as connection_file_of
@@ -96,20 +99,34 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _postgres_cpu() -> float | None:
-    """CPU seconds of this host's postgres processes (None when none can be read)."""
-    ticks, found = 0, False
+def _postmaster(admin: Any) -> int | None:
+    """The pid of the server's postmaster, when the server runs on this host."""
+    with admin.connect() as connection:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    try:
+        status = Path(f"/proc/{backend}/status").read_text()
+    except OSError:
+        return None  # another host
+    ppid = next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:"))
+    return int(ppid)
+
+
+def _postgres_cpu(postmaster: int | None) -> float | None:
+    """CPU seconds of the server: the postmaster, its live children, and those it reaped."""
+    if postmaster is None:
+        return None
+    ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)
-            if not fields[0].endswith("(postgres"):
-                continue
-            parts = fields[1].split()
-            ticks += int(parts[11]) + int(parts[12])  # utime, stime
-            found = True
+            parts = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            if pid == postmaster:
+                ticks += sum(int(v) for v in parts[11:15])  # utime stime cutime cstime
+            elif int(parts[1]) == postmaster:  # ppid
+                ticks += int(parts[11]) + int(parts[12])
         except (OSError, IndexError, ValueError):
             continue
-    return ticks / os.sysconf("SC_CLK_TCK") if found else None
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _machine_ticks() -> tuple[int, int]:
@@ -185,17 +202,20 @@ def _write_config(directory: Path, connection: Path, database_url: str, tenants:
     return path
 
 
-def _live_meetings(sandbox: RunningSandbox, tenants: list[str]) -> int:
-    total = 0
+def _live_meetings(sandbox: RunningSandbox, tenants: list[str]) -> tuple[int, int]:
+    """(live meetings, distinct Events they stand for) in the tenants' Outlook."""
+    total, keys = 0, set()
     for name in tenants:
         for user in sandbox.tenant(name).users:
-            if user.has_mailbox:
-                total += len(
-                    sandbox.calendars.events(
-                        user.id, lambda e: e.is_organizer and not e.is_cancelled
-                    )
-                )
-    return total
+            if not user.has_mailbox:
+                continue
+            for event in sandbox.calendars.events(
+                user.id, lambda e: e.is_organizer and not e.is_cancelled
+            ):
+                total += 1
+                stamped = lookup(event.extended, EXTERNAL_KEY_PROPERTY_ID)
+                keys.add(stamped[1] if stamped else f"unstamped {event.id}")
+    return total, len(keys)
 
 
 def _syncd(config: Path, *args: str) -> list[str]:
@@ -231,7 +251,8 @@ def measure(
         sandbox.throttle.configure(enabled=True)
         expected = tenants * events
         children_cpu, sandbox_cpu = _cpu(resource.RUSAGE_CHILDREN), _cpu(resource.RUSAGE_SELF)
-        postgres_cpu, ticks = _postgres_cpu(), _machine_ticks()
+        postmaster = _postmaster(admin)
+        postgres_cpu, ticks = _postgres_cpu(postmaster), _machine_ticks()
         started = time.monotonic()
         for index in range(replicas):
             log = (directory / f"replica{index}.log").open("wb")
@@ -242,11 +263,11 @@ def measure(
             )
         first = None
         while True:
-            made = _live_meetings(sandbox, names)
+            made, distinct = _live_meetings(sandbox, names)
             now = time.monotonic() - started
             if made and first is None:
                 first = now
-            if made >= expected:
+            if distinct >= expected:
                 break
             if now > timeout or any(p.poll() is not None for p in processes):
                 logs = "\n".join(
@@ -255,8 +276,10 @@ def measure(
                 raise RuntimeError(f"{made}/{expected} meetings after {now:.0f} s:\n{logs}")
             time.sleep(0.1)
         wall = time.monotonic() - started
+        if made != distinct:
+            raise RuntimeError(f"{made - distinct} duplicate meetings in Outlook")
         busy_after, total_after = _machine_ticks()
-        postgres_after = _postgres_cpu()
+        postgres_after = _postgres_cpu(postmaster)
         holding = _holders(_schema_url(postgres_url, schema), names)
         for process in processes:
             process.send_signal(signal.SIGTERM)

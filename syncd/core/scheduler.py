@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,11 @@ from syncd.ledger.models import MeetingRecord, Tombstone
 
 log = logging.getLogger(__name__)
 
+#: getSchedule takes 20 addresses a request
+#: (https://learn.microsoft.com/graph/api/calendar-getschedule).
+_SCHEDULES_PER_REQUEST = 20
+#: Groups of 20 asked at once (the Graph session keeps 32 connections).
+_SCHEDULE_WORKERS = 32
 #: Fields read back from Graph for GET (responses and the join link).
 _READ_FIELDS = ("attendees", "onlineMeeting", "changeKey", "isCancelled")
 
@@ -464,12 +470,61 @@ class Scheduler:
                 in_org.append((index, email))
         if in_org:
             addresses = [email for _, email in in_org]
-            items = self.graph.get_schedule(
-                addresses[0], addresses, start, end, correlation_id=correlation_id
-            )
+            items = self._schedules(addresses, start, end, correlation_id)
             for (index, email), item in zip(in_org, items, strict=True):
                 answers[index] = self._availability_of(email, item, start, end)
         return [answers[i] for i in range(len(emails))]
+
+    def _schedules(
+        self,
+        addresses: Sequence[str],
+        start: datetime,
+        end: datetime,
+        correlation_id: str | None,
+    ) -> list[dict[str, Any]]:
+        """Graph's scheduleInformation per address, in order.
+
+        getSchedule takes 20 addresses a request. Each group of 20 is asked through the
+        calendar of one of its own members, the groups side by side: through a single
+        mailbox they queued behind its 4 concurrent requests
+        (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
+        A member without a mailbox only moves its group's request on to the next member.
+        """
+        unique: dict[str, str] = {}
+        for address in addresses:
+            unique.setdefault(address.lower(), address)
+        people = list(unique.values())
+        groups = [
+            people[i : i + _SCHEDULES_PER_REQUEST]
+            for i in range(0, len(people), _SCHEDULES_PER_REQUEST)
+        ]
+
+        def ask(group: list[str]) -> list[dict[str, Any]]:
+            message = "no mailbox to ask through"
+            for through in group:
+                try:
+                    return self.graph.get_schedule(
+                        through, group, start, end, correlation_id=correlation_id
+                    )
+                except SyncdError as error:
+                    if error.code != ErrorCode.MAILBOX_NOT_FOUND:
+                        raise
+                    message = error.message
+            # Not one of them has a mailbox: each gets the refusal as its own answer.
+            return [{"scheduleId": a, "error": {"message": message}} for a in group]
+
+        if len(groups) == 1:
+            results = [ask(groups[0])]
+        else:
+            workers = min(len(groups), _SCHEDULE_WORKERS)
+            with ThreadPoolExecutor(workers, thread_name_prefix="syncd-freebusy") as pool:
+                results = list(pool.map(ask, groups))
+        found = {
+            address.lower(): item
+            for group, items in zip(groups, results, strict=True)
+            for address, item in zip(group, items, strict=True)
+        }
+        return [found[address.lower()] for address in addresses]
 
     def store_responses(self, record: MeetingRecord, responses: dict[str, Any]) -> None:
         """Keep the latest attendee responses read from Outlook."""

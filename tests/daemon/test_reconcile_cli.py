@@ -29,6 +29,7 @@ from syncd.ledger import queries as lq
 from syncd.ledger.db import make_engine, upgrade
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import build_runtime
+from syncd.sandbox.salesforce.generator import add_events
 from syncd.sandbox.server import RunningSandbox
 from syncd.sync.service import FEED_EVENT
 from syncd.sync_commands import reconcile
@@ -278,6 +279,15 @@ def test_a_write_that_fails_again_on_resume_does_not_block_the_pass(world: World
 def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # More Events than the executor has workers (32): the steps beyond them start
+    # only after a create has returned, so after the signal (with 20 Events every
+    # step could pass its stop check before the handler ran).
+    add_events(
+        world.org,
+        60,
+        owners=list(mailbox_users(world.sandbox)),
+        start=datetime.now(UTC).date() + timedelta(days=1),
+    )
     create_event = GraphClient.create_event
     signalled = threading.Event()
 

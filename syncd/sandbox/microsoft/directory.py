@@ -142,11 +142,18 @@ def _people(rng: random.Random, count: int) -> list[tuple[str, str]]:
     people = list(DEMO_PEOPLE)
     rng.shuffle(people)
     seen = set(people)
-    while len(people) < count:
+    names = len(seen | {(first, last) for first in FIRST_NAMES for last in LAST_NAMES})
+    while len(people) < count and len(seen) < names:
         pair = (rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES))
         if pair not in seen:
             seen.add(pair)
             people.append(pair)
+    # Past the ~670 names there are (directories of any size, e.g. for benchmarks),
+    # the same names again with a numbered surname: adele.vance2@...
+    number = 2
+    while len(people) < count:
+        people += [(first, f"{last}{number}") for first in FIRST_NAMES for last in LAST_NAMES]
+        number += 1
     return people[:count]
 
 
