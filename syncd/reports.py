@@ -61,6 +61,8 @@ def status_lines(row: Mapping[str, Any]) -> list[str]:
         f"failed {counts.get('failed', 0)}, cancelled {counts.get('cancelled', 0)}); "
         f"backlog {row['backlog']} ({row['due_for_retry']} due for retry now)"
     ]
+    if "lease" in row:
+        lines.append(f"  lease: {row['lease'] or 'not held (no replica runs this tenant now)'}")
     lines += [f"  failed {failure['id']}: {failure['reason']}" for failure in row["failures"]]
     hidden = row["failures_total"] - len(row["failures"])
     if hidden > 0:

@@ -23,7 +23,7 @@ from syncd.config import ConfigError, LoadedConfig
 from syncd.domain import ErrorCode, MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.db import ensure_migrated, make_engine
-from syncd.ledger.lease import Leases, leases_for
+from syncd.ledger.lease import Leases, holders, leases_for
 from syncd.ledger.models import MeetingRecord
 from syncd.logs import log_context
 from syncd.reports import (
@@ -354,6 +354,11 @@ def status(config: LoadedConfig, *, tenant: str | None, as_json: bool, out: Text
         ensure_migrated(engine)
         now = datetime.now(UTC)
         rows = [tenant_status(engine, name, now) for name in names]
+        if engine.dialect.name == "postgresql":
+            # Which replica runs each tenant's jobs (advisory locks, seen in pg_locks).
+            held = holders(engine, names, with_address=True)
+            for row in rows:
+                row["lease"] = held.get(row["tenant"])
     finally:
         engine.dispose()
     if as_json:

@@ -114,7 +114,8 @@ def _key_parts(key: int) -> tuple[int, int]:
 
 _HOLDERS = text(
     """
-    SELECT l.classid::bigint, l.objid::bigint, l.mode, a.application_name
+    SELECT l.classid::bigint, l.objid::bigint, l.mode, a.application_name,
+           host(a.client_addr)
     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -169,7 +170,7 @@ class AdvisoryLeases:
         high, low = _key_parts(lease_key(self._namespace, PRESENCE))
         count = sum(
             1
-            for classid, objid, mode, _name in connection.execute(_HOLDERS)
+            for classid, objid, mode, _name, _address in connection.execute(_HOLDERS)
             if (classid, objid, mode) == (high, low, "ShareLock")
         )
         return max(1, count)
@@ -364,17 +365,22 @@ def namespace_of(connection: Connection) -> str:
     )
 
 
-def holders(engine: Engine, names: list[str]) -> dict[str, str]:
+def holders(engine: Engine, names: list[str], *, with_address: bool = False) -> dict[str, str]:
     """Name -> application_name ("syncd-replica <pid>") of the replica holding its lease
-    (PostgreSQL; names nobody holds are absent). For operators and tests."""
+    (PostgreSQL; names nobody holds are absent). For operators and tests.
+
+    `with_address` adds where the replica connects from ("syncd-replica 812 from
+    10.0.0.7"): pids alone do not tell replicas on different hosts apart.
+    """
     with engine.connect() as connection:
         namespace = namespace_of(connection)
         by_parts = {_key_parts(lease_key(namespace, name)): name for name in names}
         found = {}
-        for classid, objid, mode, application in connection.execute(_HOLDERS):
+        for classid, objid, mode, application, address in connection.execute(_HOLDERS):
             name = by_parts.get((classid, objid))
             if name is not None and mode == "ExclusiveLock":
-                found[name] = application
+                where = address or "a local socket"
+                found[name] = f"{application} from {where}" if with_address else application
         return found
 
 

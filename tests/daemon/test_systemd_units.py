@@ -9,12 +9,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
+from syncd.config import Settings
+from syncd.ledger.db import normalize_url
 from syncd.sync_commands import EXIT_RECORDS_FAILED, EXIT_SETUP
 from tests.daemon.helpers import REPO, SYNCD
 
 UNITS = REPO / "systemd"
 SERVICES = ("syncd.service", "syncd-api.service", "syncd-reconcile.service")
+#: The drop-in that points syncd.service and syncd-api.service at PostgreSQL.
+POSTGRES_DROPIN = UNITS / "dropins" / "postgresql.conf"
 INSTALLED_SYNCD = "/opt/syncd/.venv/bin/syncd"
 
 Unit = dict[str, dict[str, list[str]]]
@@ -63,9 +68,14 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
         pytest.skip("the syncd console script is not installed in this environment")
     # verify checks that ExecStart= binaries exist: point them at this checkout's.
     for unit in UNITS.iterdir():
-        text = unit.read_text().replace(INSTALLED_SYNCD, str(script))
-        (tmp_path / unit.name).write_text(text)
+        if unit.is_file():
+            text = unit.read_text().replace(INSTALLED_SYNCD, str(script))
+            (tmp_path / unit.name).write_text(text)
     names = sorted(p.name for p in tmp_path.iterdir())
+    # The PostgreSQL drop-in where the README installs it (verify reads <unit>.d/).
+    for name in ("syncd.service", "syncd-api.service"):
+        (tmp_path / f"{name}.d").mkdir()
+        shutil.copy(POSTGRES_DROPIN, tmp_path / f"{name}.d" / POSTGRES_DROPIN.name)
     result = subprocess.run(
         [analyze, "verify", "--man=no", *(str(tmp_path / name) for name in names)],
         capture_output=True,
@@ -76,7 +86,8 @@ def test_systemd_analyze_verify_accepts_every_unit(tmp_path: Path) -> None:
     output = result.stdout + result.stderr
     # verify exits 0 on warnings (unknown keys, bad values): any line naming
     # one of our units is a finding.
-    findings = [line for line in output.splitlines() if any(n in line for n in names)]
+    flagged = [*names, POSTGRES_DROPIN.name]
+    findings = [line for line in output.splitlines() if any(n in line for n in flagged)]
     assert result.returncode == 0 and findings == [], output
 
 
@@ -145,3 +156,18 @@ def test_the_reconcile_unit_and_its_timer() -> None:
     assert seconds(one(timer, "Timer", "OnUnitActiveSec")) > 0
     assert seconds(one(timer, "Timer", "OnBootSec")) > 0
     assert one(timer, "Install", "WantedBy") == "timers.target"
+
+
+def test_the_postgresql_dropin_sets_the_store_url_syncd_reads_and_a_password_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    service = parse_unit(POSTGRES_DROPIN)["Service"]
+    env = dict(e.split("=", 1) for e in service["Environment"])
+    # The variable is the one the settings read (pydantic-settings, SYNCD_ prefix).
+    monkeypatch.setenv("SYNCD_DATABASE_URL", env["SYNCD_DATABASE_URL"])
+    assert Settings().database_url == env["SYNCD_DATABASE_URL"]
+    assert make_url(normalize_url(env["SYNCD_DATABASE_URL"])).drivername == "postgresql+psycopg"
+    # No password in the URL: libpq reads it from the credential named by PGPASSFILE.
+    assert make_url(env["SYNCD_DATABASE_URL"]).password is None
+    assert env["PGPASSFILE"] == "%d/pgpass"
+    assert any(c.startswith("pgpass:/etc/syncd/credentials/") for c in service["LoadCredential"])

@@ -158,6 +158,9 @@ def test_a_lease_is_held_by_one_replica_and_taken_over_when_it_dies(pg_store: st
         with engine_of(pg_store) as engine:
             leases = AdvisoryLeases(engine, total=1)
             assert holders(engine, ["acme", "other"]) == {"acme": f"syncd-replica {holder.pid}"}
+            # With where it connects from: the server's view of the client (TCP here).
+            described = holders(engine, ["acme"], with_address=True)["acme"]
+            assert described.startswith(f"syncd-replica {holder.pid} from "), described
             assert leases.acquire("acme") is Grant.BUSY
             assert not leases.holds("acme")
             os.kill(holder.pid, signal.SIGKILL)

@@ -383,6 +383,12 @@ def test_three_replicas_and_two_api_processes_survive_a_replica_killed_mid_sync(
             f"a survivor to log taking {tenant} over",
             10,
         )
+    # `syncd status` tells the operator which replica runs each tenant, and from where.
+    shown = cluster.syncd("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    leases = {row["tenant"]: row["lease"] for row in json.loads(shown.stdout)}
+    assert leases.keys() == set(TENANTS)
+    assert {lease.split(" from ")[0] for lease in leases.values()} <= names, leases
 
     # Any API process answers any request, with state only in the store.
     for api in apis:
