@@ -258,7 +258,8 @@ class Peer:
             busy = self.busy(user["Email"], start, end)
             text = json.dumps({"from": format_gmt(start), "to": format_gmt(end), "busy": busy})
             self.sf.User.update(user["Id"], {target: text})
-        return {"users": len(users)}
+        # A user whose calendar cannot be read gets an empty snapshot: naive, and written.
+        return {"users": len(users), "written": len(users)}
 
 
 def _ledger_rows(path: Path, columns: str, where: str) -> list[tuple[Any, ...]]:

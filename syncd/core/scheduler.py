@@ -166,8 +166,9 @@ class Scheduler:
         source: Source = Source.SALESFORCE,
         correlation_id: str | None = None,
         recover: bool = False,
-    ) -> Meeting:
-        """Make Outlook match `meeting` (the source of truth): create, PATCH or move.
+    ) -> MeetingRecord:
+        """Make Outlook match `meeting` (the source of truth): create, PATCH or move;
+        returns the meeting's ledger row as written (its Outlook id and Teams link).
 
         A new organizer cannot be PATCHed in Graph, so the meeting is cancelled
         for the old organizer and created afresh for the new one.
@@ -199,9 +200,7 @@ class Scheduler:
                 record, retry = self._claim_create(meeting, request, source, replace=True)
                 if record.intent == "create":
                     record = self._run_create(record, correlation_id, look_first=retry or recover)
-                return request_to_meeting(
-                    record.external_id, record.request, join_url=record.join_url
-                )
+                return record
         changes = MeetingChanges(
             subject=meeting.subject,
             body=meeting.body,
@@ -326,8 +325,11 @@ class Scheduler:
         correlation_id: str | None = None,
     ) -> Meeting:
         """PATCH only what changed; no change means no Graph call."""
-        return self._update_to(
+        record = self._update_to(
             external_id, organizer_email, changes, source=source, correlation_id=correlation_id
+        )
+        return request_to_meeting(
+            external_id, record.request, responses=record.responses, join_url=record.join_url
         )
 
     def _update_to(
@@ -339,8 +341,9 @@ class Scheduler:
         source: Source,
         correlation_id: str | None,
         flags: Meeting | None = None,
-    ) -> Meeting:
-        """Apply `changes` (and, from Salesforce, the all-day/showAs/private flags)."""
+    ) -> MeetingRecord:
+        """Apply `changes` (and, from Salesforce, the all-day/showAs/private flags);
+        returns the ledger row as written."""
         with self._meeting_lock(source, external_id):
             record = self._live_record(source, external_id, organizer_email)
             if record.intent == "create":
@@ -373,20 +376,14 @@ class Scheduler:
                         last_error_message=None,
                         next_attempt_at=None,
                     )
-                return request_to_meeting(
-                    external_id,
-                    record.request,
-                    responses=record.responses,
-                    join_url=record.join_url,
-                )
+                return record
             record = self._write(
                 record,
                 intent="update",
                 request=meeting_to_request(desired),
                 target=content,
             )
-            record = self._run_update(record, patch, correlation_id)
-            return request_to_meeting(external_id, record.request, join_url=record.join_url)
+            return self._run_update(record, patch, correlation_id)
 
     def cancel(
         self,

@@ -111,13 +111,9 @@ class Executor:
                     raise
             return Outcome(step.event_id, "Cancelled")
         assert step.meeting is not None
-        meeting = scheduler.upsert(
+        record = scheduler.upsert(
             step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
         )
-        record = scheduler.record_of(step.event_id, source=Source.SALESFORCE)
         return Outcome(
-            step.event_id,
-            "Synced",
-            graph_event_id=record.graph_event_id if record else None,
-            join_url=meeting.join_url,
+            step.event_id, "Synced", graph_event_id=record.graph_event_id, join_url=record.join_url
         )
