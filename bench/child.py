@@ -19,19 +19,29 @@ def emit(result: Mapping[str, Any]) -> None:
 
 
 def child_usage() -> dict[str, float]:
-    """CPU seconds and peak RSS (MiB) of the calling process so far."""
+    """CPU seconds and peak RSS (MiB) of the calling process so far.
+
+    The peak is VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over
+    execve from the process that spawned the child, so a child of the benchmark
+    process (which holds the whole sandbox) would report the parent's size.
+    """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "cpu_total_seconds": usage.ru_utime + usage.ru_stime,
-        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "peak_rss_mib": _status_mib("VmHWM"),
     }
 
 
 def current_rss_mib() -> float:
     """The resident set size now (Linux /proc), MiB."""
+    return _status_mib("VmRSS")
+
+
+def _status_mib(key: str) -> float:
+    """A size line of /proc/self/status (kB there), in MiB; NaN off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.memory [--sizes 10000 100000] [--quick]
 
 Each size gets a fresh org and ledger; syncd's initial sync runs in a child process
-whose peak RSS (getrusage ru_maxrss) is read at the end, beside its RSS before the
+whose peak RSS (VmHWM, see bench.child) is read at the end, beside its RSS before the
 sync started (interpreter, libraries, runtime). The sandbox runs in this process, so
 its memory is not counted. No Graph latency: memory does not depend on it, and the
 large size finishes sooner. The naive peer reads the whole window into memory first.
