@@ -11,6 +11,9 @@ getSchedule chunk bound, and the gap to the naive peer.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +22,7 @@ from bench import availability, initial_sync, memory, responses, steady_poll
 pytestmark = pytest.mark.timeout(600)
 
 LATENCY = 0.01
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(rows: list, metric: str) -> object:
@@ -80,3 +84,17 @@ def test_memory_benchmark_reports_the_childs_peak_rss() -> None:
     measured = memory.measure(100, 5, 0.0, peer=False)
     assert measured["created"] == 100
     assert measured["ours_peak"] >= measured["ours_base"] > 0
+
+
+def test_a_childs_peak_rss_is_its_own_not_the_spawning_process() -> None:
+    # ru_maxrss survives execve on Linux: a child spawned by a large process would
+    # report that process's size as its own peak. The children report VmHWM instead.
+    ballast = bytearray(256 * 1024 * 1024)
+    for offset in range(0, len(ballast), 4096):
+        ballast[offset] = 1  # resident, not merely reserved
+    code = "from bench.child import child_usage; print(child_usage()['peak_rss_mib'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert float(done.stdout) < 128, done.stdout
+    del ballast
