@@ -6,16 +6,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from syncd.config import LoadedConfig, load_config
 from syncd.sandbox.salesforce import SalesforceOrg
 from syncd.sandbox.server import RunningSandbox
+from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("syncd")
@@ -103,18 +100,6 @@ def drop_events_without_mailbox(sandbox: RunningSandbox) -> None:
         owner = org.record(str(event["OwnerId"]))
         if str(owner.get("Email", "")).lower() not in mailboxes:
             org.delete_event(str(event["Id"]))
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> object:
-    """Poll `condition` until it is truthy; fail the test naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # ------------------------------------------------------------------ sd_notify

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,13 +13,8 @@ from sqlmodel import Session, select
 
 from syncd.ledger.db import make_engine
 from syncd.ledger.models import MeetingRecord
-from tests.daemon.helpers import REPO, SYNCD, NotifyListener, World, outlook_meetings, wait_until
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.daemon.helpers import REPO, SYNCD, NotifyListener, World, outlook_meetings
+from tests.support import free_port, wait_until
 
 
 def test_syncd_run_under_systemd_protocol(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,14 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 SYNCD = [sys.executable, "-m", "syncd.cli"]
 ORGANIZER = "megan.bowen@contoso.example"
 COLLEAGUE = "grady.archie@contoso.example"
 PARTNER = "pat.partner@fabrikam.example"
 API = "/api/salesforce/scheduler"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def syncd(config: Path, *args: str) -> subprocess.CompletedProcess[str]:

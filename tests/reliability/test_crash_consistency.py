@@ -26,7 +26,8 @@ from syncd.core.event_mapping import external_key
 from syncd.domain import Source
 from syncd.sandbox.microsoft.calendar import StoredEvent
 from tests.reliability.checker import check
-from tests.reliability.world import TENANT, Editor, World, free_port, wait_until
+from tests.reliability.world import TENANT, Editor, World
+from tests.support import free_port, wait_until
 
 #: Events in the org when the first process starts.
 EVENTS = 2000

@@ -8,10 +8,8 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from datetime import time as dt_time
 from pathlib import Path
 from typing import IO, Any
 
-import pytest
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
@@ -46,12 +43,6 @@ TENANT = "demo"
 DOMAIN = "contoso.example"
 USERS = 25
 SANDBOX_SEED = 42
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(
@@ -229,18 +220,6 @@ def open_world(root: Path, *, events: int, seed: int = 7, **config: Any) -> Iter
             add_events(org, events, seed=seed, start=org.now().date() + timedelta(days=1))
         connection = write_connection_file(sandbox)
         yield World(sandbox, write_config(root / "config", connection, **config), root)
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = 30) -> object:
-    """Poll `condition` until it is truthy; fail the test naming `what` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 # ------------------------------------------------------------ Salesforce edits

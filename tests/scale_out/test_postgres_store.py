@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from syncd.ledger.db import (
 from syncd.ledger.lease import AdvisoryLeases, FileLeases, Grant, holders, leases_for
 from tests.api.fakes import fake_runtime, serve
 from tests.scale_out.conftest import schema_url
+from tests.support import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -41,15 +41,6 @@ TABLES = {
     "tombstone",
     "watermark",
 }
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 20) -> object:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 @contextmanager
@@ -166,7 +157,7 @@ def test_a_lease_is_held_by_one_replica_and_taken_over_when_it_dies(pg_store: st
             os.kill(holder.pid, signal.SIGKILL)
             holder.wait(30)
             # The server ends the dead replica's session, and its locks with it.
-            wait_for(lambda: leases.acquire("acme") is Grant.GAINED, "the lease to free up", 10)
+            wait_until(lambda: leases.acquire("acme") is Grant.GAINED, "the lease to free up", 10)
             assert leases.holds("acme")
             assert leases.acquire("acme") is Grant.HELD
             assert holders(engine, ["acme"]) == {"acme": f"syncd-replica {os.getpid()}"}
@@ -221,7 +212,7 @@ def test_a_replica_that_lost_its_lease_connection_notices(pg_store: str) -> None
             backend = first._connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
             with engine.connect() as admin:
                 admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-            wait_for(lambda: second.acquire("acme") is Grant.GAINED, "the lease to free up")
+            wait_until(lambda: second.acquire("acme") is Grant.GAINED, "the lease to free up", 20)
             first.check()  # what the daemon runs every few seconds
             assert not first.holds("acme")  # so its running passes stop between pages
             assert first.acquire("acme") is Grant.BUSY

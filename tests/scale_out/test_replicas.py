@@ -24,10 +24,10 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 import pytest
@@ -45,6 +45,7 @@ from syncd.sandbox.server import (
     write_connection_file,
 )
 from tests.reliability.checker import check
+from tests.support import free_port, wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(600)]
 
@@ -57,25 +58,6 @@ USERS = 25
 #: Graph latency while the replicas make the first sync (creates stay in flight a while).
 SLOW = 1.0
 MEETING = "/api/salesforce/scheduler/meeting"
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
