@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
 
+from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
 
 #: The seed page's sample addresses were scraped as this literal (no "@"); the
@@ -25,6 +28,30 @@ TENANTS = {
     "seed": ("seed.example", 3, 7),
     "acme": ("fabrikam.example", 10, 9),
 }
+
+
+#: Tests build their dates from the sandbox clock, and the sandbox clock starts here, not at
+#: the machine's date: the suite passes on any day. `SYNCD_TEST_NOW` (an ISO 8601 instant)
+#: moves it; .ci/run runs the date-sensitive suites at a leap day, both DST changes and a
+#: year's end.
+TEST_NOW_VARIABLE = "SYNCD_TEST_NOW"
+DEFAULT_TEST_NOW = datetime(2027, 5, 19, 9, 30, tzinfo=UTC)
+
+
+def suite_now() -> datetime:
+    """The instant the tests' sandbox clocks start at."""
+    raw = os.environ.get(TEST_NOW_VARIABLE, "").strip()
+    if not raw:
+        return DEFAULT_TEST_NOW
+    parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"{TEST_NOW_VARIABLE}={raw!r} needs an offset, e.g. 2028-02-29T12:00:00Z")
+    return parsed.astimezone(UTC)
+
+
+def suite_clock() -> SandboxClock:
+    """A sandbox clock that starts at `suite_now()` and runs from there."""
+    return SandboxClock(start=suite_now())
 
 
 def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | None = None) -> Path:

@@ -13,12 +13,22 @@ from datetime import UTC, datetime, timedelta
 
 
 class SandboxClock:
-    """Wall-clock time plus an adjustable offset; can be frozen at an instant."""
+    """Wall-clock time plus an adjustable offset; can be frozen at an instant.
 
-    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+    `start` makes the clock begin at that instant and run from there, so everything
+    built from "now" (a demo org, a test's meetings) falls on the same dates whatever
+    day the sandbox runs; `reset()` goes back to that origin.
+    """
+
+    def __init__(
+        self, wall: Callable[[], float] = time.time, *, start: datetime | None = None
+    ) -> None:
+        if start is not None and start.tzinfo is None:
+            raise ValueError("start needs an aware datetime, e.g. datetime(..., tzinfo=UTC)")
         self._wall = wall
         self._lock = threading.Lock()
-        self._offset = 0.0
+        self._origin = 0.0 if start is None else start.timestamp() - wall()
+        self._offset = self._origin
         self._frozen_at: float | None = None
 
     def time(self) -> float:
@@ -61,9 +71,9 @@ class SandboxClock:
         return self.now()
 
     def reset(self) -> None:
-        """Back to plain wall-clock time."""
+        """Back to the clock's origin: wall-clock time, or the running clock it started as."""
         with self._lock:
-            self._offset = 0.0
+            self._offset = self._origin
             self._frozen_at = None
 
     @property

@@ -32,6 +32,7 @@ from syncd.sandbox.server import (
 )
 from syncd.sandbox.stats import LoggedRequest
 from syncd.sync.service import SyncService
+from tests.support import suite_clock
 
 TENANT = "crm"
 DOMAIN = "northwind.example"
@@ -128,7 +129,9 @@ def world(tmp_path: Path, migrated_ledger: Path) -> Iterator[World]:
         if source.exists():
             shutil.copyfile(source, state_dir / source.name)
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=USERS, seed=SEED, salesforce_events=0)
-    with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as running:
+    with start_sandbox(
+        state_dir=tmp_path / "sandbox", tenants=[spec], clock=suite_clock()
+    ) as running:
         runtime = build_runtime(
             loaded, clock=running.clock.now, sandbox=connection_of(running, [TENANT])
         )

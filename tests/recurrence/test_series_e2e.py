@@ -100,14 +100,6 @@ CLASSIC_PATTERNS = {
 def test_each_classic_pattern_becomes_one_outlook_series(world: World, kind: str) -> None:
     options, count, graph_type = CLASSIC_PATTERNS[kind]
     first = _next_monday_at(world, 10)
-    ends = {
-        "daily": first + timedelta(days=7),
-        "weekly": first + timedelta(days=20 if kind == "RecursWeekly" else 13),
-        "absoluteMonthly": first + timedelta(days=3 * 31),
-        "relativeMonthly": first + timedelta(days=3 * 31),
-        "absoluteYearly": first + timedelta(days=2 * 366),
-        "relativeYearly": first + timedelta(days=2 * 366),
-    }
     if graph_type in ("absoluteMonthly", "absoluteYearly"):
         first = _first_day_on_or_after(first, day=15, month=None)
     if graph_type in ("relativeMonthly", "relativeYearly"):
@@ -115,15 +107,24 @@ def test_each_classic_pattern_becomes_one_outlook_series(world: World, kind: str
     if graph_type.endswith("Yearly"):
         # The month of the first occurrence (inside the sync window).
         options = {**options, "month_of_year": first.strftime("%B")}
+    # Each window is measured from the first occurrence, so it holds `count` occurrences
+    # whatever the date: two months after a 15th or a second Tuesday lie 56-62 days on,
+    # a third one at least 84 days on; a second year at most 366 days on, a third 730.
+    spans = {
+        "daily": timedelta(days=7),
+        "weekly": timedelta(days=20 if kind == "RecursWeekly" else 13),
+        "absoluteMonthly": timedelta(days=75),
+        "relativeMonthly": timedelta(days=75),
+        "absoluteYearly": timedelta(days=2 * 366 - 30),
+        "relativeYearly": timedelta(days=2 * 366 - 30),
+    }
     series = create_classic_series(
         world.org,
         ORGANIZER,
         first,
         timedelta(minutes=45),
         recurrence_type=kind,
-        end_date=ends[graph_type].date()
-        if graph_type not in ("absoluteYearly", "relativeYearly")
-        else (first + timedelta(days=2 * 366 - 30)).date(),
+        end_date=(first + spans[graph_type]).date(),
         time_zone="Europe/Berlin",
         subject=f"{kind} review",
         invitees=[COLLEAGUE],

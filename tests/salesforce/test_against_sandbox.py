@@ -33,6 +33,7 @@ from syncd.salesforce import (
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.salesforce import SalesforceState, build_salesforce_app, build_salesforce_state
 from syncd.sandbox.tls import make_tls
+from tests.support import suite_clock
 
 from .conftest import RecordingSleep
 
@@ -72,7 +73,7 @@ def _self_signed(key: rsa.RSAPrivateKey) -> bytes:
 def org(
     tmp_path_factory: pytest.TempPathFactory, rsa_key: rsa.RSAPrivateKey, rsa_pem: str
 ) -> Iterator[SandboxOrg]:
-    clock = SandboxClock()
+    clock = suite_clock()
     state = build_salesforce_state(clock=clock, seed=11)
     state.org.add_user(INTEGRATION_USER, "Sync", "Integration")
     state.org.add_user(ORGANIZER, "Ada", "Lovelace")
