@@ -217,7 +217,9 @@ class World:
             f'name = "{TENANT}"\nprovider = "sandbox"\nmail_domains = ["{DOMAIN}"]\n\n'
             f"[sandbox]\nseed = {self.seed}\nusers = {self.directory_users}\n"
             f'salesforce_events = 0\nconnection_file = "{connection}"\n\n'
-            f"[salesforce.schedules]\navailability_horizon_days = {self.horizon_days}\n"
+            f"[salesforce.schedules]\navailability_horizon_days = {self.horizon_days}\n\n"
+            # Answers go to EventRelation too (off by default), as the figures measure.
+            "[salesforce.fields]\nevent_relation_status = true\n"
         )
         path = directory / "syncd.toml"
         path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "WARNING"\n')

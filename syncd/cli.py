@@ -43,6 +43,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             f"  tenant {tenant.name}: provider={tenant.provider}, "
             f"domains={', '.join(tenant.mail_domains)}"
         )
+    if not args.salesforce:
+        return 0
+    from syncd.org_check import check_orgs
+
+    print("asking each tenant's Salesforce org (one Event query of at most one row):")
+    problems = check_orgs(config, sys.stdout)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return 0
 
 
@@ -50,13 +58,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from syncd.api.app import create_app
+    from syncd.api.server import api_server_config
     from syncd.runtime import build_runtime
 
     config = _config(args)
     _setup_logging(config.settings.log_level)
     host = args.host or config.settings.api.host
     port = args.port if args.port is not None else config.settings.api.port
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, role="api")
     try:
         app = create_app(runtime)
         for name, tenant in config.tenants.items():
@@ -73,7 +82,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "mint a client with: syncd clients create --tenant demo --json",
             file=sys.stderr,
         )
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        settings = config.settings.api
+        server = uvicorn.Server(api_server_config(app, settings=settings, host=host, port=port))
+        server.run()
+        if not server.started:
+            raise ConfigError(f"the Scheduler API could not listen on {host}:{port}")
     finally:
         runtime.close()
     return 0
@@ -181,6 +194,8 @@ def cmd_clients_list(args: argparse.Namespace) -> int:
     from syncd.ledger.db import ensure_migrated, make_engine
 
     config = _config(args)
+    if args.tenant is not None:
+        config.tenant(args.tenant)  # an unknown tenant is an error, as for every command
     engine = make_engine(config.database_url)
     ensure_migrated(engine)
     rows = list_clients(engine, tenant=args.tenant)
@@ -199,7 +214,13 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     config = _config(args)
     engine = make_engine(config.database_url)
     ensure_migrated(engine)
-    revoke_client(engine, client_id=args.client_id)
+    if not revoke_client(engine, client_id=args.client_id):
+        print(
+            f"syncd: no API client '{args.client_id}'; nothing was revoked "
+            "(`syncd clients list` shows the client ids)",
+            file=sys.stderr,
+        )
+        return 2
     print(f"client {args.client_id} revoked")
     return 0
 
@@ -221,9 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
     config = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True
     )
-    config.add_parser("check", help="validate the configuration").set_defaults(
-        func=cmd_config_check
+    check = config.add_parser("check", help="validate the configuration")
+    check.add_argument(
+        "--salesforce",
+        action="store_true",
+        help="also log in to each tenant's Salesforce org and run its Event query "
+        "(with salesforce.scope.extra_filter) for one row",
     )
+    check.set_defaults(func=cmd_config_check)
 
     serve = commands.add_parser("serve", help="serve the Scheduler API")
     serve.add_argument("--host")

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import os
 import tomllib
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from syncd.scope_filter import filter_problem
+from syncd.secret_files import credential_name_problem, credential_path, warn_if_shared
+
+_M = TypeVar("_M", bound=BaseModel)
 
 DEFAULT_CONFIG_PATH = Path("config/syncd.toml")
 CONFIG_ENV_VAR = "SYNCD_CONFIG"
@@ -52,6 +58,10 @@ class SecretRef(_Strict):
         given = [k for k in ("env", "file", "credential") if getattr(self, k)]
         if len(given) != 1:
             raise ValueError("name exactly one of 'env', 'file' or 'credential'")
+        if self.credential is not None:
+            problem = credential_name_problem(self.credential)
+            if problem is not None:
+                raise ValueError(problem)
         return self
 
     def describe(self) -> str:
@@ -76,12 +86,18 @@ class SecretRef(_Strict):
                     f"{self.describe()}: CREDENTIALS_DIRECTORY is not set "
                     "(run under systemd with LoadCredential=)"
                 )
-            path = Path(directory) / self.credential
+            try:
+                path = credential_path(directory, self.credential)
+            except ValueError as exc:
+                raise ConfigError(f"{self.describe()}: {exc}") from None
         assert path is not None
         try:
-            return path.read_text().strip()
+            value = path.read_text().strip()
         except OSError as exc:
             raise ConfigError(f"cannot read {self.describe()}: {exc.strerror}") from exc
+        if self.file:
+            warn_if_shared(path)  # systemd sets the modes of credentials itself
+        return value
 
 
 class MicrosoftConfig(_Strict):
@@ -119,6 +135,11 @@ class SandboxTenantConfig(_Strict):
         default=None,
         description="connection.json of a running `syncd sandbox`; none = start one in-process",
     )
+    shared_activities: bool = Field(
+        default=True,
+        description="the sandbox org has Shared Activities (EventRelation.IsInvitee); "
+        "false plays an org without it",
+    )
 
 
 class HmacPolicy(_Strict):
@@ -151,6 +172,20 @@ class Policy(_Strict):
     cancel_comment: str = "This meeting has been cancelled."
     delete_without_attendees: bool = True
     unavailable_statuses: tuple[str, ...] = ("busy", "oof", "tentative", "workingElsewhere")
+    availability_max_graph_requests: int = Field(
+        default=60,
+        ge=1,
+        le=1000,
+        description="Graph requests one availability call may make (retries of throttled "
+        "requests aside); a larger request is refused",
+    )
+    missing_mailbox_ttl_seconds: int = Field(
+        default=600,
+        ge=0,
+        le=86_400,
+        description="how long an address Graph says has no mailbox is answered without "
+        "asking Graph again (0: never remembered)",
+    )
 
     @field_validator("unavailable_statuses")
     @classmethod
@@ -162,6 +197,11 @@ class Policy(_Strict):
         return value
 
 
+#: The REST API version syncd calls by default: Winter '26, the first whose Event
+#: carries ActivityRecurrence2Id (the link between a Lightning series and its occurrences).
+DEFAULT_API_VERSION = "65.0"
+
+
 class SalesforceLogin(_Strict):
     """How syncd logs in to the org: OAuth JWT bearer or client credentials."""
 
@@ -171,7 +211,12 @@ class SalesforceLogin(_Strict):
     username: str | None = Field(default=None, description="the integration user (JWT 'sub')")
     private_key: SecretRef | None = Field(default=None, description="PEM key for JWT bearer")
     client_secret: SecretRef | None = None
-    api_version: str = Field(default="59.0", pattern=r"^\d{2}\.\d$")
+    audience: str | None = Field(
+        default=None,
+        description="JWT 'aud': https://login.salesforce.com, https://test.salesforce.com or "
+        "an Experience Cloud site URL; none = derived from login_url",
+    )
+    api_version: str = Field(default=DEFAULT_API_VERSION, pattern=r"^\d{2}\.\d$")
     ca_file: Path | None = Field(default=None, description="extra CA bundle to trust")
 
     @model_validator(mode="after")
@@ -180,6 +225,8 @@ class SalesforceLogin(_Strict):
             raise ValueError("flow 'jwt_bearer' needs 'username' and 'private_key'")
         if self.flow == "client_credentials" and not self.client_secret:
             raise ValueError("flow 'client_credentials' needs 'client_secret'")
+        if self.audience is not None and not self.audience.startswith("https://"):
+            raise ValueError(f"'audience' must be an https URL, not {self.audience!r}")
         return self
 
 
@@ -191,6 +238,14 @@ class SyncScope(_Strict):
     extra_filter: str | None = Field(
         default=None, description="extra SOQL condition, e.g. \"Type = 'Meeting'\""
     )
+
+    @field_validator("extra_filter")
+    @classmethod
+    def _one_condition(cls, value: str | None) -> str | None:
+        problem = filter_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(f"{problem} (`syncd config check --salesforce` asks the org)")
+        return value
 
 
 _API_NAME = r"^$|^[A-Za-z][A-Za-z0-9_]{0,79}$"
@@ -214,8 +269,10 @@ class UserFieldMapping(_Strict):
 class FieldMapping(_Strict):
     event: EventFieldMapping = EventFieldMapping()
     user: UserFieldMapping = UserFieldMapping()
-    #: write EventRelation Status / RespondedDate from Outlook responses
-    event_relation_status: bool = True
+    #: also write EventRelation Status / RespondedDate from Outlook responses. Off unless
+    #: the operator turns it on: whether an integration user may set other users' answers
+    #: is not documented (check it on the org first); the summary field carries them anyway
+    event_relation_status: bool = False
 
 
 class Schedules(_Strict):
@@ -285,14 +342,97 @@ class ApiServerConfig(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_days: int = Field(default=90, ge=1, le=3650)
+    trusted_proxies: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description="reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+        '(addresses or networks, e.g. "10.0.0.5" or "10.1.0.0/16"); none = the peer '
+        "address is the caller's",
+    )
+    # What slow or idle clients may hold (syncd.api.slow_clients).
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=300, description="a request head must arrive within this"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, le=100_000, description="open connections, idle ones shed first"
+    )
+    keep_alive_seconds: int = Field(
+        default=5, ge=1, le=300, description="an idle keep-alive connection is closed after this"
+    )
+    max_header_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="a larger request head answers 400"
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError('list the proxies, e.g. ["10.0.0.5", "10.1.0.0/16"]')
+        try:
+            return tuple(ip_network(str(item), strict=False) for item in value)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"each trusted proxy must be an IP address or network (no '*'): {exc}"
+            ) from None
+
+
+#: Which faces a process serves: `syncd run` and `syncd reconcile` sync ("daemon"),
+#: `syncd serve` answers the Scheduler API ("api"), `syncd run --api` does both.
+ProcessRole = Literal["daemon", "api", "daemon+api"]
 
 
 class GraphTuning(_Strict):
+    """Timeouts, retries, and each process's share of a mailbox's concurrent requests.
+
+    Outlook allows 4 concurrent requests per app and mailbox, "evaluated for each app ID
+    and mailbox combination" whichever process sends them
+    (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits): the
+    sync and every API process of a tenant's app share them, so each takes a fixed share
+    and the shares must add up to at most `max_in_flight_per_mailbox`.
+    """
+
     connect_timeout_seconds: float = 5.0
     read_timeout_seconds: float = 30.0
-    max_in_flight_per_mailbox: int = Field(default=4, ge=1, le=4)
+    max_in_flight_per_mailbox: int = Field(
+        default=4, ge=1, le=4, description="concurrent requests per mailbox, all processes"
+    )
+    daemon_in_flight_per_mailbox: int = Field(
+        default=3, ge=1, le=4, description="the sync's share (syncd run / syncd reconcile)"
+    )
+    api_in_flight_per_mailbox: int = Field(
+        default=1, ge=1, le=4, description="each Scheduler API process's share"
+    )
+    api_processes: int = Field(
+        default=1,
+        ge=0,
+        le=4,
+        description="processes serving the Scheduler API with the same apps, on every "
+        "machine (syncd serve, syncd run --api)",
+    )
     max_retries: int = Field(default=5, ge=0, le=20)
     max_retry_wait_seconds: float = Field(default=120.0, ge=0)
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> GraphTuning:
+        daemon, api = self.daemon_in_flight_per_mailbox, self.api_in_flight_per_mailbox
+        used = daemon + self.api_processes * api
+        if used > self.max_in_flight_per_mailbox:
+            raise ValueError(
+                f"daemon_in_flight_per_mailbox ({daemon}) + api_processes "
+                f"({self.api_processes}) x api_in_flight_per_mailbox ({api}) = {used} is "
+                f"more than max_in_flight_per_mailbox ({self.max_in_flight_per_mailbox}): "
+                "Outlook allows 4 concurrent requests per app and mailbox, shared by every "
+                "process (https://learn.microsoft.com/graph/throttling-limits"
+                "#outlook-service-limits); lower a share or the number of API processes"
+            )
+        return self
+
+    def in_flight_for(self, role: ProcessRole) -> int:
+        """The requests per mailbox one process of `role` may have in flight."""
+        if role == "daemon":
+            return self.daemon_in_flight_per_mailbox
+        if role == "api":
+            return self.api_in_flight_per_mailbox
+        return self.daemon_in_flight_per_mailbox + self.api_in_flight_per_mailbox
 
 
 class SandboxServerConfig(_Strict):
@@ -380,6 +520,21 @@ def _resolve(base: Path, value: Path) -> Path:
     return value if value.is_absolute() else (base / value).resolve()
 
 
+def _anchored(model: _M, base: Path) -> _M:
+    """`model` with every relative Path in it (nested tables too) resolved against `base`,
+    the directory of the file it was read from (not the working directory)."""
+    updates: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, Path) and not value.is_absolute():
+            updates[name] = _resolve(base, value)
+        elif isinstance(value, BaseModel):
+            anchored = _anchored(value, base)
+            if anchored is not value:
+                updates[name] = anchored
+    return model.model_copy(update=updates) if updates else model
+
+
 def load_config(path: Path | None = None) -> LoadedConfig:
     """Load the daemon file and every `tenants/*.toml` beside it."""
     path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
@@ -388,13 +543,7 @@ def load_config(path: Path | None = None) -> LoadedConfig:
         settings = Settings(**raw)
     except ValidationError as exc:
         raise ConfigError(_format_validation(path, exc)) from exc
-    base = path.parent
-    settings = settings.model_copy(
-        update={
-            "tenants_dir": _resolve(base, settings.tenants_dir),
-            "state_dir": _resolve(base, settings.state_dir),
-        }
-    )
+    settings = _anchored(settings, path.parent)  # tenants_dir, state_dir, master_key
     tenants: dict[str, TenantConfig] = {}
     tenant_files = sorted(settings.tenants_dir.glob("*.toml"))
     if not tenant_files:
@@ -403,7 +552,7 @@ def load_config(path: Path | None = None) -> LoadedConfig:
         data = _read_toml(tenant_file)
         data.setdefault("name", tenant_file.stem)
         try:
-            tenant = TenantConfig.model_validate(data)
+            tenant = _anchored(TenantConfig.model_validate(data), tenant_file.parent)
         except ValidationError as exc:
             raise ConfigError(_format_validation(tenant_file, exc)) from exc
         if tenant.name in tenants:

@@ -2,6 +2,9 @@
 
 The two context variables are set at the edge (an API request, a sync job) and
 read by `ContextFilter`, so code in between never passes them around for logging.
+A correlation id comes from the caller, so in a line it is percent-encoded
+outside `[A-Za-z0-9._:~-]` (`field_text`): an id like `x] WARNING ... [` cannot
+end its field and forge the ones after it, nor start a new line.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from urllib.parse import quote
 
 #: The caller's correlation id (Salesforce `salesforceCorrelationId`) of the work in hand.
 correlation_id: ContextVar[str | None] = ContextVar("syncd_correlation_id", default=None)
@@ -17,8 +21,20 @@ correlation_id: ContextVar[str | None] = ContextVar("syncd_correlation_id", defa
 tenant: ContextVar[str | None] = ContextVar("syncd_tenant", default=None)
 
 LOG_FORMAT = (
-    "%(asctime)s %(levelname)s %(name)s [tenant=%(tenant)s cid=%(correlation_id)s] %(message)s"
+    "%(asctime)s %(levelname)s %(name)s [tenant=%(tenant_field)s cid=%(correlation_field)s] "
+    "%(message)s"
 )
+#: Kept as they are in a log field; anything else is percent-encoded (UTF-8).
+FIELD_SAFE = ":"  # with letters, digits and "_.-~", which quote() always keeps
+
+
+def field_text(value: str) -> str:
+    """`value` as one log field (and header value) that no character can break out of.
+
+    Percent-encoding keeps the id recognisable and reversible: `a b` -> `a%20b`,
+    `1234567β9012` -> `1234567%CE%B29012`; an id made of the safe characters is unchanged.
+    """
+    return quote(value, safe=FIELD_SAFE, errors="surrogatepass")
 
 
 class ContextFilter(logging.Filter):
@@ -33,6 +49,10 @@ class ContextFilter(logging.Filter):
             record.correlation_id = correlation_id.get() or "-"
         if not hasattr(record, "tenant"):
             record.tenant = tenant.get() or "-"
+        # The raw values stay on the record (for handlers that keep fields apart);
+        # LOG_FORMAT prints these, which cannot break out of their field.
+        record.correlation_field = field_text(str(record.correlation_id))
+        record.tenant_field = field_text(str(record.tenant))
         return True
 
 

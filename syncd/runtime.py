@@ -18,12 +18,19 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from syncd.config import ConfigError, LoadedConfig, TenantConfig
+from syncd.config import (
+    DEFAULT_API_VERSION,
+    ConfigError,
+    LoadedConfig,
+    ProcessRole,
+    TenantConfig,
+)
 from syncd.core.scheduler import Scheduler
 from syncd.graph.auth import MsalTokenProvider, token_provider_from_config
 from syncd.graph.client import GraphClient
 from syncd.graph.http import build_session
-from syncd.ledger.db import ensure_migrated, make_engine
+from syncd.ledger.db import ensure_migrated, make_engine, private_directory
+from syncd.ledger.meeting_locks import meeting_locks_for
 from syncd.salesforce import ClientCredentialsLogin, SalesforceClient, client_from_config
 from syncd.salesforce import build_session as build_salesforce_session
 from syncd.sync.service import SyncService
@@ -141,7 +148,7 @@ def load_master_key(config: LoadedConfig) -> bytes:
         return value
     path = config.settings.state_dir / "master.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(path.parent)  # the state directory: 0700 whatever the umask
         # Written aside, then linked into place: processes starting together
         # (a daemon and API processes sharing state_dir) all end up with the one
         # key that won, and none reads a half-written file.
@@ -170,6 +177,7 @@ def sandbox_specs(config: LoadedConfig) -> list[Any]:
             users=t.sandbox.users,
             seed=t.sandbox.seed,
             salesforce_events=t.sandbox.salesforce_events,
+            shared_activities=t.sandbox.shared_activities,
         )
         for t in config.tenants.values()
         if t.provider == "sandbox"
@@ -200,7 +208,7 @@ def connection_of(running: Any, names: list[str]) -> SandboxConnection:
 
 
 def _sandbox_graph(
-    config: LoadedConfig, tenant: TenantConfig, connection: SandboxConnection
+    config: LoadedConfig, tenant: TenantConfig, connection: SandboxConnection, *, in_flight: int
 ) -> GraphClient:
     app = connection.apps.get(tenant.name)
     if app is None:
@@ -219,10 +227,11 @@ def _sandbox_graph(
         tokens=tokens,
         session=session,
         tuning=config.settings.graph,
+        in_flight_per_mailbox=in_flight,
     )
 
 
-def _microsoft_graph(config: LoadedConfig, tenant: TenantConfig) -> GraphClient:
+def _microsoft_graph(config: LoadedConfig, tenant: TenantConfig, *, in_flight: int) -> GraphClient:
     assert tenant.microsoft is not None
     session = build_session(tenant.microsoft.ca_file)
     return GraphClient(
@@ -230,6 +239,7 @@ def _microsoft_graph(config: LoadedConfig, tenant: TenantConfig) -> GraphClient:
         tokens=token_provider_from_config(tenant.microsoft, session),
         session=session,
         tuning=config.settings.graph,
+        in_flight_per_mailbox=in_flight,
     )
 
 
@@ -238,8 +248,21 @@ def build_runtime(
     *,
     clock: Callable[[], datetime] | None = None,
     sandbox: SandboxConnection | None = None,
+    role: ProcessRole = "daemon",
 ) -> Runtime:
-    """Build the runtime; starts an in-process sandbox when a tenant needs one."""
+    """Build the runtime; starts an in-process sandbox when a tenant needs one.
+
+    `role` says which faces this process serves: its Graph clients keep to that role's
+    share of each mailbox's concurrent requests (config.GraphTuning).
+    """
+    tuning = config.settings.graph
+    if role != "daemon" and tuning.api_processes == 0:
+        raise ConfigError(
+            "this process serves the Scheduler API but [graph] api_processes is 0: count it "
+            "(and every other API process), so the mailboxes' 4 concurrent requests are "
+            "shared out right"
+        )
+    in_flight = tuning.in_flight_for(role)
     engine = make_engine(config.database_url)
     ensure_migrated(engine)
     runtime = Runtime(
@@ -251,24 +274,41 @@ def build_runtime(
         schedulers={},
     )
     runtime.closers.append(engine.dispose)
+    # One set of per-meeting locks for every tenant of this process (on PostgreSQL: one
+    # connection holding them all).
+    meeting_locks = meeting_locks_for(engine)
+    runtime.closers.append(meeting_locks.close)
     sandbox_tenants = [t for t in config.tenants.values() if t.provider == "sandbox"]
     embedded: SandboxConnection | None = sandbox
     for tenant in config.tenants.values():
         if tenant.provider == "microsoft":
-            graph = _microsoft_graph(config, tenant)
+            graph = _microsoft_graph(config, tenant, in_flight=in_flight)
         elif tenant.sandbox.connection_file is not None:
             connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
             runtime.connections[tenant.name] = connection
-            graph = _sandbox_graph(config, tenant, connection)
+            graph = _sandbox_graph(config, tenant, connection, in_flight=in_flight)
         else:
             if embedded is None:
                 embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
             runtime.connections[tenant.name] = embedded
-            graph = _sandbox_graph(config, tenant, embedded)
+            graph = _sandbox_graph(config, tenant, embedded, in_flight=in_flight)
         runtime.graphs[tenant.name] = graph
         runtime.closers.append(graph.close)
-        runtime.schedulers[tenant.name] = Scheduler(tenant, engine, graph, clock=runtime.clock)
+        runtime.schedulers[tenant.name] = Scheduler(
+            tenant, engine, graph, clock=runtime.clock, locks=meeting_locks
+        )
     return runtime
+
+
+def salesforce_client_for(
+    tenant: TenantConfig, clock: Callable[[], datetime] = _now
+) -> SalesforceClient:
+    """The tenant's Salesforce client outside a runtime (`syncd config check --salesforce`);
+    a sandbox tenant's org is reached only through its `connection_file`."""
+    connection = None
+    if tenant.provider == "sandbox" and tenant.sandbox.connection_file is not None:
+        connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
+    return _salesforce_client(tenant, connection, clock)
 
 
 def _salesforce_client(
@@ -296,7 +336,9 @@ def _salesforce_client(
     return SalesforceClient(
         login=login,
         session=session,
-        api_version=tenant.salesforce.login.api_version if tenant.salesforce.login else "59.0",
+        api_version=(
+            tenant.salesforce.login.api_version if tenant.salesforce.login else DEFAULT_API_VERSION
+        ),
         clock=clock,
     )
 

@@ -76,7 +76,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     # missed run) are what an operator needs.
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, log.getEffectiveLevel()))
     stop = threading.Event()
-    runtime = build_runtime(config)
+    runtime = build_runtime(config, role="daemon+api" if api else "daemon")
     server: _ApiServer | None = None
     try:
         # Replicas share the tenants through leases; a pass whose lease was lost
@@ -118,9 +118,11 @@ def _serve_api_in_background(runtime: Runtime, host: str, port: int) -> _ApiServ
     import uvicorn
 
     from syncd.api.app import create_app
+    from syncd.api.server import api_server_config
 
+    settings = runtime.config.settings.api
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+        api_server_config(create_app(runtime), settings=settings, host=host, port=port)
     )
     # Off the main thread uvicorn installs no signal handlers: SIGTERM stays the daemon's.
     thread = threading.Thread(target=server.run, name="syncd-api", daemon=True)

@@ -18,7 +18,13 @@ from tests.support import SEED_MAILBOX, TENANTS, ThreadedServer, write_test_conf
 # Every secret minted during the run is recorded, and the session fails if any
 # log line of any test holds one (see tests/security/log_scan.py).
 # tests/scale_out/store_plugin.py: the SQLite and the PostgreSQL run of the suite.
-pytest_plugins = ["tests.security.log_scan", "tests.scale_out.store_plugin"]
+# tests/graph_schema/plugin.py: every Graph body syncd sends and every event the sandbox
+# returns is held to Microsoft's published v1.0 metadata.
+pytest_plugins = [
+    "tests.security.log_scan",
+    "tests.scale_out.store_plugin",
+    "tests.graph_schema.plugin",
+]
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,10 @@ def create_app(runtime: Runtime, *, brute_force: BruteForcePolicy | None = None)
         title="syncd Scheduler API",
         version=__version__,
         description=DESCRIPTION,
+        # Starlette's trailing-slash redirect builds its Location from the Host
+        # header, which the caller chooses; a path with a stray "/" answers
+        # RouteNotFound instead (the paths are fixed by the API's documentation).
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     app.state.authenticator = Authenticator.from_runtime(runtime, brute_force)

@@ -23,13 +23,21 @@ log = logging.getLogger("syncd.api")
 
 CORRELATION_HEADER = "X-Correlation-Id"
 CORRELATION_PARAM = "salesforcecorrelationid"
+_PATH_SAFE = "/%:@!$&'()*+,;=~"
 
 
 def header_safe(value: str) -> str:
-    """A correlation id as an HTTP header value (non-ASCII percent-encoded)."""
-    if value.isascii() and value.isprintable():
-        return value
-    return quote(value, safe="-._~!$&'()*+,;=:@/")
+    """A correlation id as an HTTP header value: the same text as in the log lines
+    (percent-encoded outside [A-Za-z0-9._:~-]), so the two can be matched."""
+    return logs.field_text(value)
+
+
+def logged_path(scope: Scope) -> str:
+    """The path as sent (still percent-encoded): a decoded `%0A` would start a new log line."""
+    raw = scope.get("raw_path")
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else scope.get("path", "")
+    # Existing escapes stay as sent; spaces, brackets, controls and non-ASCII get encoded.
+    return quote(text, safe=_PATH_SAFE)
 
 
 def query_correlation_id(query_string: bytes) -> str | None:
@@ -73,12 +81,12 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_context)
         except Exception:
-            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            log.exception("unexpected error on %s %s", scope["method"], logged_path(scope))
             if status:
                 raise  # the response is under way; nothing sane can be sent any more
             await internal_error_response()(scope, receive, send_with_context)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s -> %s in %.0f ms", scope["method"], scope["path"], status, elapsed)
+            log.info("%s %s -> %s in %.0f ms", scope["method"], logged_path(scope), status, elapsed)
             logs.tenant.reset(tenant_token)
             logs.correlation_id.reset(cid_token)

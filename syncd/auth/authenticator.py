@@ -17,7 +17,7 @@ from syncd.auth.errors import AuthError
 from syncd.auth.hmac_auth import HMAC_CHALLENGE, HmacVerifier, has_hmac_headers
 from syncd.auth.legacy import BASIC_CHALLENGE, LegacyLogins
 from syncd.auth.oauth import BEARER_CHALLENGE, TokenService, parse_basic
-from syncd.auth.throttle import BruteForceGuard, BruteForcePolicy, failure_key
+from syncd.auth.throttle import BruteForceGuard, BruteForcePolicy, caller_key
 from syncd.config import ApiServerConfig, TenantConfig
 from syncd.domain import ErrorCode
 
@@ -80,18 +80,21 @@ class Authenticator:
         if scheme.lower() == "bearer":
             if not credentials.strip():
                 raise self._unauthorized("the Bearer token is missing after 'Bearer '")
-            return self.tokens.authenticate(credentials.strip(), remote_addr=request.remote_addr)
+            return self.tokens.authenticate(credentials.strip())
         if scheme.lower() == "basic":
             return self._basic(authorization, request.remote_addr)
+        # Nothing of the header is echoed, not even its first word: a caller that
+        # sends a bare token or password there would see it in the answer and the log.
         raise self._unauthorized(
-            f"unsupported Authorization scheme '{scheme[:20]}'; use Bearer, HMAC headers or Basic"
+            "unsupported Authorization scheme; use Bearer, HMAC headers (X-Syncd-*) or Basic"
         )
 
     def _basic(self, authorization: str, remote_addr: str) -> Caller:
         user, password = parse_basic(authorization) or ("", "")
         if not self.legacy.enabled:
             return self.legacy.verify(user, password)  # raises "disabled"
-        keys = [failure_key("user", user), failure_key("addr", remote_addr)]
+        # Charged to this username from this source only (see syncd.auth.throttle).
+        keys = [caller_key("user", remote_addr, user)]
         wait = self.guard.retry_after(keys)
         if wait is not None:
             raise AuthError(

@@ -3,6 +3,12 @@
 Replay protection stores each accepted signature in the ledger (`hmac_nonce`,
 primary key = signature) until its timestamp goes stale, so a replay is refused
 by any process sharing the ledger.
+
+An unknown client id, another method's client and a wrong signature all get
+the one answer `SIGNATURE_REFUSED`, after the same work (a signature computed
+with a stand-in secret for an unknown id): a caller learns nothing about which
+ids exist until it signs correctly, and only then hears of revocation or a
+tenant that turned HMAC off.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from syncd.auth.hmac_scheme import (
     compute_signature,
     derive_secret,
 )
-from syncd.auth.throttle import BruteForceGuard, failure_key
+from syncd.auth.throttle import BruteForceGuard, caller_key
 from syncd.auth.tokens import same
 from syncd.config import TenantConfig
 from syncd.domain import ErrorCode
@@ -31,6 +37,10 @@ from syncd.ledger.models import ApiClient, HmacNonce
 
 HMAC_CHALLENGE = 'SyncdHmac realm="syncd"'
 _PURGE_EVERY = timedelta(minutes=1)
+SIGNATURE_REFUSED = (
+    "the HMAC signature does not match this request, or the client is unknown or revoked; "
+    "sign METHOD, path, query, timestamp and the body's SHA-256 as documented (sign_request)"
+)
 
 
 def _refused(message: str) -> AuthError:
@@ -77,7 +87,8 @@ class HmacVerifier:
             raise _refused(f"HMAC authentication needs the header(s) {', '.join(missing)}")
         if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 12:
             raise _refused(f"{HEADER_TIMESTAMP} must be the Unix time in whole seconds")
-        keys = [failure_key("client", client_id), failure_key("addr", request.remote_addr)]
+        # Charged to this client from this source only (see syncd.auth.throttle).
+        keys = [caller_key("client", request.remote_addr, client_id)]
         wait = self.guard.retry_after(keys)
         if wait is not None:
             raise AuthError(
@@ -85,17 +96,27 @@ class HmacVerifier:
                 f"too many failed attempts; retry in {wait} seconds",
                 retry_after=wait,
             )
-        tenant, generation = self._client(client_id, keys)
-        secret = derive_secret(self.master_key, tenant.name, client_id, generation)
+        with session_scope(self.engine) as session:
+            client = session.get(ApiClient, client_id)
+        known = client is not None and client.method == "hmac"
+        # An unknown id is checked against a stand-in secret: the same work, the same answer.
+        secret = derive_secret(
+            self.master_key,
+            client.tenant if client is not None and known else "",
+            client_id,
+            client.secret_generation if client is not None and known else 0,
+        )
         expected = compute_signature(
             secret, request.method, request.raw_path, request.query_string, stamp, request.body
         )
-        if not same(given, expected):
+        if not (same(given, expected) and known):
             self.guard.record_failure(keys)
-            raise _refused(
-                "the HMAC signature does not match this request; sign METHOD, path, query, "
-                "timestamp and the body's SHA-256 as documented (sign_request)"
-            )
+            raise _refused(SIGNATURE_REFUSED)
+        assert client is not None
+        if client.revoked_at is not None:
+            self.guard.record_failure(keys)
+            raise _refused(f"HMAC client '{client_id}' was revoked")
+        tenant = self._tenant(client.tenant)
         now = self.clock()
         skew = tenant.api.hmac.max_skew_seconds
         offset = int(stamp) - int(now.timestamp())
@@ -107,24 +128,18 @@ class HmacVerifier:
         self._remember(given, client_id, datetime.fromtimestamp(int(stamp) + skew, now.tzinfo))
         return Caller(tenant=tenant.name, client_id=client_id, method="hmac")
 
-    def _client(self, client_id: str, keys: list[str]) -> tuple[TenantConfig, int]:
-        with session_scope(self.engine) as session:
-            client = session.get(ApiClient, client_id)
-        if client is None or client.method != "hmac":
-            self.guard.record_failure(keys)
-            raise _refused(f"no HMAC client '{client_id}'")
-        if client.revoked_at is not None:
-            raise _refused(f"HMAC client '{client_id}' was revoked")
-        tenant = self.tenants.get(client.tenant)
+    def _tenant(self, name: str) -> TenantConfig:
+        """The signing client's tenant, if it accepts HMAC (told only to a correct signer)."""
+        tenant = self.tenants.get(name)
         if tenant is None:
-            raise AuthError(ErrorCode.FORBIDDEN, f"tenant '{client.tenant}' is not configured")
+            raise AuthError(ErrorCode.FORBIDDEN, f"tenant '{name}' is not configured")
         if not tenant.api.hmac.enabled:
             raise AuthError(
                 ErrorCode.FORBIDDEN,
                 f"HMAC authentication is disabled for tenant '{tenant.name}'; "
                 f"enabled: {describe_enabled(tenant)}",
             )
-        return tenant, client.secret_generation
+        return tenant
 
     def _remember(self, signature: str, client_id: str, expires_at: datetime) -> None:
         now = self.clock()

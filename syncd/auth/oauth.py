@@ -4,6 +4,12 @@ Grants (RFC 6749): `refresh_token` (rotating: every use returns a new refresh
 token and marks the old one used; presenting a used one again revokes its
 whole family, per the OAuth 2.0 Security BCP) and `client_credentials`.
 Access tokens are random, stored only as SHA-256 hashes, and short-lived.
+
+A caller that proves nothing gets one answer whatever client id it names
+(unknown, revoked or real): 401 `invalid_client` with the same description and
+headers (RFC 6749 §5.2), so the token endpoint tells nobody which ids exist.
+Only a caller holding a credential of the client (its secret, or a refresh
+token issued to it) learns more: revoked, expired, spent, tenant disabled.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from sqlalchemy import Engine, delete, update
 from syncd.auth.caller import Caller, describe_enabled
 from syncd.auth.clients import ACCESS_TOKEN_PREFIX, store_refresh_token
 from syncd.auth.errors import AuthError, OAuthError
-from syncd.auth.throttle import BruteForceGuard, failure_key
+from syncd.auth.throttle import BruteForceGuard, caller_key, token_key
 from syncd.auth.tokens import hash_secret, new_secret, same
 from syncd.config import ApiServerConfig, TenantConfig
 from syncd.domain import ErrorCode, utc
@@ -29,6 +35,22 @@ from syncd.ledger.models import AccessToken, ApiClient, RefreshToken
 
 BEARER_CHALLENGE = 'Bearer realm="syncd"'
 _PURGE_EVERY = timedelta(minutes=5)
+#: Compared against when the client has no secret hash, so that the work done
+#: does not depend on whether the client id exists.
+_NO_HASH = hash_secret("no client")
+
+
+def invalid_client(description: str | None = None) -> OAuthError:
+    """RFC 6749 §5.2 invalid_client; without a description, the one answer for every
+    client id when the caller proved nothing."""
+    return OAuthError(
+        "invalid_client",
+        description
+        or "client authentication failed: unknown or revoked client, or a client_secret or "
+        "refresh_token that is not this client's",
+        status=401,
+        headers={"WWW-Authenticate": 'Basic realm="syncd"'},
+    )
 
 
 def parse_basic(header: str | None) -> tuple[str, str] | None:
@@ -82,7 +104,9 @@ class TokenService:
             client_id, client_secret = basic_id, basic_secret
         if not client_id:
             raise OAuthError("invalid_request", "client_id is required")
-        keys = [failure_key("client", client_id), failure_key("addr", remote_addr)]
+        # Charged to this client from this source only: failures elsewhere, or in the
+        # name of another client, never refuse this caller (see syncd.auth.throttle).
+        keys = [caller_key("client", remote_addr, client_id)]
         wait = self.guard.retry_after(keys)
         if wait is not None:
             raise OAuthError(
@@ -116,10 +140,20 @@ class TokenService:
         now = self.clock()
         token_hash = hash_secret(refresh_token)
         with session_scope(self.engine) as session:
-            client = self._oauth_client(session, client_id, client_secret)
+            client = session.get(ApiClient, client_id)
             row = session.get(RefreshToken, token_hash)
-            if row is None or row.client_id != client.client_id:
-                raise OAuthError("invalid_grant", "the refresh token is not valid for this client")
+            secret_ok = client_secret is None or _secret_matches(client, client_secret)
+            issued_to_client = (
+                client is not None
+                and client.method == "oauth"
+                and row is not None
+                and row.client_id == client.client_id
+            )
+            if not (issued_to_client and secret_ok):
+                raise invalid_client()
+            assert client is not None and row is not None
+            # The caller holds a refresh token issued to this client: it may learn more.
+            self._check_client(client)
             if row.revoked_at is not None:
                 raise OAuthError("invalid_grant", "the refresh token was revoked")
             if utc(row.expires_at) <= now:
@@ -170,34 +204,22 @@ class TokenService:
         self, client_id: str, client_secret: str | None
     ) -> dict[str, Any]:
         if not client_secret:
-            raise OAuthError(
-                "invalid_client",
-                "client_credentials needs client_secret (form field or HTTP Basic)",
-                status=401,
-                headers={"WWW-Authenticate": 'Basic realm="syncd"'},
-            )
+            raise invalid_client("client_credentials needs client_secret (form or HTTP Basic)")
         now = self.clock()
         with session_scope(self.engine) as session:
-            client = self._oauth_client(session, client_id, client_secret)
+            client = session.get(ApiClient, client_id)
+            if not _secret_matches(client, client_secret):
+                raise invalid_client()
+            assert client is not None
+            self._check_client(client)
             return self._issue_access(session, client, now)
 
-    def _oauth_client(self, session: Any, client_id: str, client_secret: str | None) -> ApiClient:
-        client = session.get(ApiClient, client_id)
-        secret_ok = (
-            client is not None
-            and client.secret_hash is not None
-            and client_secret is not None
-            and same(hash_secret(client_secret), client.secret_hash)
-        )
-        if client is None or client.method != "oauth" or (client_secret and not secret_ok):
-            raise OAuthError(
-                "invalid_client",
-                "unknown client or wrong client_secret",
-                status=401,
-                headers={"WWW-Authenticate": 'Basic realm="syncd"'},
-            )
+    def _check_client(self, client: ApiClient) -> None:
+        """What a caller holding one of the client's credentials is told is wrong, if anything."""
         if client.revoked_at is not None:
-            raise OAuthError("invalid_grant", "this client was revoked")
+            raise invalid_client(
+                "this client was revoked; mint a new one with `syncd clients create`"
+            )
         tenant = self.tenants.get(client.tenant)
         if tenant is None:
             raise OAuthError(
@@ -209,7 +231,6 @@ class TokenService:
                 f"OAuth 2.0 is disabled for tenant '{tenant.name}'; "
                 f"enabled: {describe_enabled(tenant)}",
             )
-        return client
 
     def _issue_access(self, session: Any, client: ApiClient, now: datetime) -> dict[str, Any]:
         token = new_secret(ACCESS_TOKEN_PREFIX)
@@ -230,14 +251,16 @@ class TokenService:
 
     # ------------------------------------------------------------ bearer tokens
 
-    def authenticate(self, token: str, *, remote_addr: str) -> Caller:
+    def authenticate(self, token: str) -> Caller:
         """The caller a bearer token stands for, or AuthError (RFC 6750 challenge).
 
-        An unknown token counts as a failed guess of the remote address; an
-        expired one does not (it was real once).
+        An unknown token counts against that token alone (its fingerprint), not
+        the address it came from: a caller repeating a bad token is slowed down,
+        while other callers behind the same address, each with a valid token,
+        are not. An expired token does not count (it was real once).
         """
-        address_key = [failure_key("addr", remote_addr)]
-        wait = self.guard.retry_after(address_key)
+        token_keys = [token_key(token)]
+        wait = self.guard.retry_after(token_keys)
         if wait is not None:
             raise AuthError(
                 ErrorCode.THROTTLED,
@@ -249,7 +272,7 @@ class TokenService:
             row = session.get(AccessToken, hash_secret(token))
             client = session.get(ApiClient, row.client_id) if row is not None else None
         if row is None:
-            self.guard.record_failure(address_key)
+            self.guard.record_failure(token_keys)
             raise _invalid_token("the access token is not valid")
         if utc(row.expires_at) <= now:
             raise _invalid_token(
@@ -267,6 +290,14 @@ class TokenService:
                 f"enabled: {describe_enabled(tenant)}",
             )
         return Caller(tenant=row.tenant, client_id=row.client_id, method="oauth")
+
+
+def _secret_matches(client: ApiClient | None, client_secret: str) -> bool:
+    """Is this the secret of an OAuth client? Constant time, and the same work for a
+    client id that does not exist."""
+    stored = client.secret_hash if client is not None and client.secret_hash else _NO_HASH
+    matches = same(hash_secret(client_secret), stored)
+    return matches and client is not None and client.method == "oauth" and stored != _NO_HASH
 
 
 def _invalid_token(description: str) -> AuthError:

@@ -1,7 +1,11 @@
 """Brute-force slow-down: failed credential attempts are counted in the ledger.
 
 Counting in the database (not in memory) makes the limit hold across API
-processes and replicas. A key is "client:<id>", "user:<name>" or "addr:<ip>".
+processes and replicas. A failure is charged to the pair (source, client id) or
+(source, username), see `caller_key`, or to an unknown bearer token itself, see
+`token_key`: never to a client id or an address alone, so nobody can lock a
+client out by failing in its name from elsewhere, and one bad caller behind a
+shared proxy address does not block the callers beside it.
 Once a key has `max_failures` failures inside `window_seconds`, further
 attempts are refused until `delay` seconds after the latest failure, where
 delay doubles with every further failure, from `base_delay_seconds` up to
@@ -11,6 +15,7 @@ delay doubles with every further failure, from `base_delay_seconds` up to
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +29,6 @@ from syncd.ledger.db import session_scope
 from syncd.ledger.models import AuthFailure
 
 _PURGE_EVERY = timedelta(minutes=1)
-_MAX_KEY_VALUE = 100
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,39 @@ class BruteForcePolicy:
     max_delay_seconds: int = 300
 
 
-def failure_key(kind: str, value: str) -> str:
-    """A readable key for short printable values, a hash for anything else."""
-    if value and len(value) <= _MAX_KEY_VALUE and value.isascii() and value.isprintable():
-        return f"{kind}:{value}"
-    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-    return f"{kind}#sha256:{digest}"
+def source_of(remote_addr: str) -> str:
+    """The source a failure is charged to: the IPv4 address, or the IPv6 /64.
+
+    One IPv6 host usually holds a whole /64, so counting single IPv6 addresses
+    would let it try again from a fresh address each time. Anything that is
+    not an IP address (a Unix socket peer) is kept as a short hash.
+    """
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return f"peer#{_digest(remote_addr)[:16]}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def caller_key(kind: str, remote_addr: str, principal: str) -> str:
+    """The key of one principal (client id, username) tried from one source.
+
+    The principal is hashed: a confused caller may send a secret where its id belongs.
+    """
+    return f"{kind}:{source_of(remote_addr)}|{_digest(principal)[:32]}"
+
+
+def token_key(token: str) -> str:
+    """The key of a bearer token nobody issued: its fingerprint, never the token."""
+    return f"token#sha256:{_digest(token)}"
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class BruteForceGuard:

@@ -123,7 +123,8 @@ def event_content(meeting: Meeting, *, teams_keyword: str) -> dict[str, Any]:
         "sensitivity": "private" if meeting.is_private else "normal",
     }
     if meeting.recurrence is not None:
-        content["recurrence"] = json.loads(json.dumps(meeting.recurrence))
+        recurrence = recurrence_mapping.graph_recurrence(meeting.recurrence)
+        content["recurrence"] = json.loads(json.dumps(recurrence))
     return content
 
 
@@ -165,9 +166,22 @@ def content_changes(
         if name == "attendees":
             if _normalise_attendees(old) != _normalise_attendees(new):
                 changes[name] = new
+        elif name in ("start", "end", "recurrence"):
+            if not recurrence_mapping.same_times(name, old, new):
+                changes[name] = new
         elif old != new:
             changes[name] = new
-    if "body" in changes and join_url and desired.get("isOnlineMeeting"):
+    if previous.get("isOnlineMeeting") and not desired.get("isOnlineMeeting"):
+        # Teams cannot be switched off: "After you set isOnlineMeeting to true, Microsoft
+        # Graph initializes onlineMeeting. Subsequently Outlook ignores any further
+        # changes to isOnlineMeeting, and the meeting remains available online", and
+        # onlineMeetingProvider cannot change again either
+        # (https://learn.microsoft.com/graph/api/resources/event#properties). So nothing
+        # asks for it; the meeting keeps its join link (see `online_kept`).
+        changes.pop("isOnlineMeeting", None)
+        changes.pop("onlineMeetingProvider", None)
+    online = desired.get("isOnlineMeeting") or previous.get("isOnlineMeeting")
+    if "body" in changes and join_url and online:
         # The Teams join block lives in the body; replacing the body would drop
         # it, so the link is appended again (the contract's "appended to Body").
         content = changes["body"]["content"]
@@ -178,6 +192,17 @@ def content_changes(
     if changes.get("isOnlineMeeting") is False:
         changes.pop("onlineMeetingProvider", None)
     return changes
+
+
+def online_kept(previous: Mapping[str, Any], content: Mapping[str, Any]) -> dict[str, Any]:
+    """`content` as Outlook holds it once sent over `previous` (what Outlook had): a
+    meeting that was online stays online with its provider, whatever `content` says
+    (resources/event, isOnlineMeeting; see `content_changes`). The ledger keeps this as
+    what was sent, so it shows what Outlook shows."""
+    if not previous.get("isOnlineMeeting") or content.get("isOnlineMeeting"):
+        return dict(content)
+    provider = previous.get("onlineMeetingProvider") or "teamsForBusiness"
+    return {**content, "isOnlineMeeting": True, "onlineMeetingProvider": provider}
 
 
 def response_of(graph_response: str | None) -> ResponseStatus:

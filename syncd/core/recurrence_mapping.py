@@ -13,53 +13,27 @@
   time must be set to midnight and be in the same time zone"). syncd writes the
   Salesforce dates at midnight in the organizer's mailbox time zone
   (https://learn.microsoft.com/en-us/graph/api/user-get-mailboxsettings).
+- Every zone is written under its Windows name (`syncd.timezones`): Graph takes Windows
+  names and only a listed few IANA names
+  (https://learn.microsoft.com/en-us/graph/api/resources/datetimetimezone), so a series in
+  Europe/Amsterdam goes out as "W. Europe Standard Time".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from syncd import timezones
 from syncd.domain import utc
-
-#: Windows zone names (what mailboxSettings returns by default) and their IANA ids, for
-#: the zones syncd has to compute wall-clock times in. Graph accepts either form.
-WINDOWS_ZONES = {
-    "utc": "UTC",
-    "coordinated universal time": "UTC",
-    "gmt standard time": "Europe/London",
-    "greenwich standard time": "Atlantic/Reykjavik",
-    "w. europe standard time": "Europe/Berlin",
-    "romance standard time": "Europe/Paris",
-    "central europe standard time": "Europe/Budapest",
-    "central european standard time": "Europe/Warsaw",
-    "e. europe standard time": "Europe/Chisinau",
-    "fle standard time": "Europe/Kiev",
-    "russian standard time": "Europe/Moscow",
-    "india standard time": "Asia/Kolkata",
-    "singapore standard time": "Asia/Singapore",
-    "china standard time": "Asia/Shanghai",
-    "tokyo standard time": "Asia/Tokyo",
-    "aus eastern standard time": "Australia/Sydney",
-    "new zealand standard time": "Pacific/Auckland",
-    "eastern standard time": "America/New_York",
-    "central standard time": "America/Chicago",
-    "mountain standard time": "America/Denver",
-    "us mountain standard time": "America/Phoenix",
-    "pacific standard time": "America/Los_Angeles",
-    "alaskan standard time": "America/Anchorage",
-    "hawaiian standard time": "Pacific/Honolulu",
-    "e. south america standard time": "America/Sao_Paulo",
-}
 
 
 def zone_info(name: str) -> ZoneInfo | None:
-    """The zone for an IANA or (common) Windows name; None when unknown."""
-    key = WINDOWS_ZONES.get(name.strip().lower(), name.strip())
-    try:
-        return ZoneInfo(key)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    """The rules of a Windows or IANA zone name; None when syncd cannot send that zone."""
+    found = timezones.find(name)
+    return found.info if found is not None else None
 
 
 def graph_time(value: datetime, zone: str | None, *, all_day: bool = False) -> dict[str, str]:
@@ -67,15 +41,53 @@ def graph_time(value: datetime, zone: str | None, *, all_day: bool = False) -> d
 
     No zone: UTC, as single meetings have always been written. All-day: the value's
     calendar date (Salesforce keeps all-day dates at midnight UTC) at midnight in
-    `zone`. Otherwise the wall-clock time in `zone`.
+    `zone`. Otherwise the wall-clock time in `zone`. The zone goes out under its Windows
+    name; one no table knows raises `timezones.UnknownTimeZone`.
     """
     instant = utc(value)
     if zone is None:
         return {"dateTime": instant.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"}
+    found = timezones.lookup(zone)
     if all_day:
-        return {"dateTime": instant.strftime("%Y-%m-%dT00:00:00"), "timeZone": zone}
-    info = zone_info(zone)
-    if info is None:
-        raise ValueError(f"unknown time zone {zone!r}")
-    local = instant.astimezone(info)
-    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": zone}
+        return {"dateTime": instant.strftime("%Y-%m-%dT00:00:00"), "timeZone": found.windows}
+    local = instant.astimezone(found.info)
+    return {"dateTime": local.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": found.windows}
+
+
+def graph_recurrence(recurrence: Mapping[str, Any]) -> dict[str, Any]:
+    """A patternedRecurrence as Graph is given it: recurrenceTimeZone under its Windows name."""
+    pattern = dict(recurrence.get("pattern") or {})
+    span = dict(recurrence.get("range") or {})
+    if span.get("recurrenceTimeZone"):
+        span["recurrenceTimeZone"] = timezones.windows_name(str(span["recurrenceTimeZone"]))
+    return {**recurrence, "pattern": pattern, "range": span}
+
+
+def same_times(name: str, old: Any, new: Any) -> bool:
+    """Whether two values of an event's `start`, `end` or `recurrence` say the same thing,
+    a zone written under its IANA name and under its Windows name counting as one (ledgers
+    written before syncd sent Windows names hold the IANA ones: no PATCH for that alone)."""
+    if old == new:
+        return True
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return False
+    if name in ("start", "end"):
+        return old.get("dateTime") == new.get("dateTime") and _same_zone(
+            old.get("timeZone"), new.get("timeZone")
+        )
+    if name == "recurrence":
+        old_range, new_range = dict(old.get("range") or {}), dict(new.get("range") or {})
+        old_zone = old_range.pop("recurrenceTimeZone", None)
+        new_zone = new_range.pop("recurrenceTimeZone", None)
+        return (
+            old.get("pattern") == new.get("pattern")
+            and old_range == new_range
+            and _same_zone(old_zone, new_zone)
+        )
+    return False
+
+
+def _same_zone(first: Any, second: Any) -> bool:
+    if not isinstance(first, str) or not isinstance(second, str):
+        return first == second
+    return timezones.same_zone(first, second)

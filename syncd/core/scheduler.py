@@ -7,14 +7,16 @@ Exactly once: the intent is committed to the ledger before the Graph call and
 completed after it. A create carries a deterministic transactionId and the
 external-key extended property, so a retry after a crash never makes a second
 meeting and `resume()` can finish what a crash left half done.
+
+One operation at a time per meeting: each holds the meeting's lock (across threads and
+processes, syncd.ledger.meeting_locks) from its first ledger read to its last write, and
+a read (GET) never writes to Outlook.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,8 @@ from sqlmodel import Session, select
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
+from syncd.core.availability import FreeBusy
+from syncd.core.mailbox_memory import MailboxMemory
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.domain import (
     Availability,
@@ -33,22 +37,16 @@ from syncd.domain import (
     Meeting,
     MeetingChanges,
     MeetingStatus,
-    Slot,
     Source,
     SyncdError,
-    merge_slots,
     utc,
 )
 from syncd.ledger.db import session_scope
+from syncd.ledger.meeting_locks import MeetingLocks, meeting_locks_for
 from syncd.ledger.models import MeetingRecord, Tombstone
 
 log = logging.getLogger(__name__)
 
-#: getSchedule takes 20 addresses a request
-#: (https://learn.microsoft.com/graph/api/calendar-getschedule).
-_SCHEDULES_PER_REQUEST = 20
-#: Groups of 20 asked at once (the Graph session keeps 32 connections).
-_SCHEDULE_WORKERS = 32
 #: Fields read back from Graph for GET (responses and the join link).
 _READ_FIELDS = ("attendees", "onlineMeeting", "changeKey", "isCancelled")
 
@@ -121,15 +119,20 @@ class Scheduler:
         graph: GraphPort,
         *,
         clock: Callable[[], datetime] = _now,
+        locks: MeetingLocks | None = None,
     ) -> None:
+        """`locks`: the per-meeting locks of this process (one for all tenants of a
+        store); by default a set of its own, fitting the store."""
         self.tenant = tenant
         self.engine = engine
         self.graph = graph
         self.clock = clock
-        # Per-meeting locks, kept only while someone holds or waits for them (with
-        # that count), so the table stays as small as the work in flight.
-        self._locks: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
-        self._locks_guard = threading.Lock()
+        # Every operation on a meeting holds its lock, across threads and processes.
+        self._locks = locks if locks is not None else meeting_locks_for(engine)
+        ttl = timedelta(seconds=tenant.policy.missing_mailbox_ttl_seconds)
+        self._free_busy = FreeBusy(
+            tenant, graph, MailboxMemory(ttl, clock), organizer=self._a_recent_organizer
+        )
         self._find_statement = (
             select(MeetingRecord)
             .where(
@@ -362,9 +365,11 @@ class Scheduler:
             content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
             patch = em.content_changes(record.sent, content, join_url=record.join_url)
             if not patch:
-                if record.intent or record.status != MeetingStatus.SYNCED:
+                failed = record.last_error_code not in (None, WRITEBACK_REFUSED)
+                if record.intent or record.status != MeetingStatus.SYNCED or failed:
                     # Outlook already holds this content (e.g. a retried update
-                    # whose PATCH had landed): only the ledger is behind.
+                    # whose PATCH had landed, or a retry after an internal error):
+                    # only the ledger is behind.
                     record = self._write(
                         record,
                         request=meeting_to_request(desired),
@@ -396,8 +401,30 @@ class Scheduler:
         """Cancel with notice when there are attendees, delete otherwise."""
         with self._meeting_lock(source, external_id):
             record = self._live_record(source, external_id, organizer_email)
+            if record.intent == "create" and record.graph_event_id is None:
+                record = self._landed(record, correlation_id)
             record = self._write(record, intent="cancel")
             self._run_cancel(record, correlation_id)
+
+    def _landed(self, record: MeetingRecord, correlation_id: str | None) -> MeetingRecord:
+        """A create that failed as far as the ledger knows may still have reached Outlook
+        (its answer was lost): look for the event stamped with the meeting's key, so that
+        cancelling the meeting cancels that event too instead of leaving it behind."""
+        key = em.external_key(self.tenant.name, record.source, record.external_id)
+        try:
+            event = self.graph.find_event_by_property(
+                record.organizer_email,
+                em.EXTERNAL_KEY_PROPERTY_ID,
+                key,
+                correlation_id=correlation_id,
+            )
+        except SyncdError as error:
+            if error.code == ErrorCode.MAILBOX_NOT_FOUND:
+                return record  # no mailbox: nothing was created
+            raise
+        if event is None or event.get("isCancelled"):
+            return record
+        return self._write(record, graph_event_id=event["id"], change_key=event.get("changeKey"))
 
     def get(
         self,
@@ -411,32 +438,41 @@ class Scheduler:
 
         Without an organizer the id alone finds the meeting (ids are unique per
         tenant and source); a given organizer must match.
+
+        A read never writes to Outlook. It runs under the meeting's lock, so it sees
+        the ledger as the last write that held the lock left it (never a view a
+        DELETE has made stale meanwhile), and a create that did not complete (its
+        request failed, or its process died) is not finished here: that is the job
+        of the create's own retry, or of the daemon's resume.
         """
-        record = self._live_record(source, external_id, organizer_email)
-        if record.intent == "create" or not record.graph_event_id:
-            with self._meeting_lock(source, external_id):
-                record = self._run_create(self._reload(record), correlation_id, look_first=True)
-        assert record.graph_event_id
-        try:
-            event = self.graph.get_event(
-                record.organizer_email,
-                record.graph_event_id,
-                select=_READ_FIELDS,
-                correlation_id=correlation_id,
-            )
-        except SyncdError as error:
-            if error.code == ErrorCode.MEETING_NOT_FOUND:
+        with self._meeting_lock(source, external_id):
+            record = self._live_record(source, external_id, organizer_email)
+            if record.intent == "create" or not record.graph_event_id:
                 raise SyncdError(
                     ErrorCode.MEETING_NOT_FOUND,
-                    f"meeting '{external_id}' no longer exists in the Outlook calendar of "
-                    f"{record.organizer_email} (it was deleted there)",
-                ) from error
-            raise
-        responses = em.attendee_responses(event)
-        join_url = em.join_url_of(event) or record.join_url
-        self._write(
-            record, responses=responses, join_url=join_url, change_key=event.get("changeKey")
-        )
+                    f"meeting '{external_id}' is not in Outlook: the request that scheduled "
+                    "it did not complete; send that request again to schedule it",
+                )
+            try:
+                event = self.graph.get_event(
+                    record.organizer_email,
+                    record.graph_event_id,
+                    select=_READ_FIELDS,
+                    correlation_id=correlation_id,
+                )
+            except SyncdError as error:
+                if error.code == ErrorCode.MEETING_NOT_FOUND:
+                    raise SyncdError(
+                        ErrorCode.MEETING_NOT_FOUND,
+                        f"meeting '{external_id}' no longer exists in the Outlook calendar of "
+                        f"{record.organizer_email} (it was deleted there)",
+                    ) from error
+                raise
+            responses = em.attendee_responses(event)
+            join_url = em.join_url_of(event) or record.join_url
+            self._write(
+                record, responses=responses, join_url=join_url, change_key=event.get("changeKey")
+            )
         return request_to_meeting(
             external_id, record.request, responses=responses, join_url=join_url
         )
@@ -447,81 +483,32 @@ class Scheduler:
         start: datetime,
         end: datetime,
         *,
+        max_graph_requests: int | None = None,
         correlation_id: str | None = None,
     ) -> list[Availability]:
-        """Busy slots per address, merged and clipped to [start, end)."""
-        start, end = utc(start), utc(end)
-        self._check_times(start, end)
-        answers: dict[int, Availability] = {}
-        in_org: list[tuple[int, str]] = []
-        for index, email in enumerate(emails):
-            if not self.tenant.is_in_org(email):
-                answers[index] = Availability(
-                    email,
-                    ErrorCode.EXTERNAL_USER_NOT_SUPPORTED,
-                    error_message=f"{email} is outside the organization "
-                    f"({', '.join(self.tenant.mail_domains)}); availability is only "
-                    "available for in-org users",
-                )
-            else:
-                in_org.append((index, email))
-        if in_org:
-            addresses = [email for _, email in in_org]
-            items = self._schedules(addresses, start, end, correlation_id)
-            for (index, email), item in zip(in_org, items, strict=True):
-                answers[index] = self._availability_of(email, item, start, end)
-        return [answers[i] for i in range(len(emails))]
+        """Busy slots per address, merged and clipped to [start, end) (syncd.core.availability).
 
-    def _schedules(
-        self,
-        addresses: Sequence[str],
-        start: datetime,
-        end: datetime,
-        correlation_id: str | None,
-    ) -> list[dict[str, Any]]:
-        """Graph's scheduleInformation per address, in order.
-
-        getSchedule takes 20 addresses a request. Each group of 20 is asked through the
-        calendar of one of its own members, the groups side by side: through a single
-        mailbox they queued behind its 4 concurrent requests
-        (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits).
-        A member without a mailbox only moves its group's request on to the next member.
+        `max_graph_requests` bounds the Graph requests of this call (the Scheduler API
+        passes its tenant's `availability_max_graph_requests`); a call that needs more
+        for its first try is refused with INVALID_REQUEST.
         """
-        unique: dict[str, str] = {}
-        for address in addresses:
-            unique.setdefault(address.lower(), address)
-        people = list(unique.values())
-        groups = [
-            people[i : i + _SCHEDULES_PER_REQUEST]
-            for i in range(0, len(people), _SCHEDULES_PER_REQUEST)
-        ]
+        self._check_times(start, end)
+        return self._free_busy.availability(
+            emails, start, end, max_requests=max_graph_requests, correlation_id=correlation_id
+        )
 
-        def ask(group: list[str]) -> list[dict[str, Any]]:
-            message = "no mailbox to ask through"
-            for through in group:
-                try:
-                    return self.graph.get_schedule(
-                        through, group, start, end, correlation_id=correlation_id
-                    )
-                except SyncdError as error:
-                    if error.code != ErrorCode.MAILBOX_NOT_FOUND:
-                        raise
-                    message = error.message
-            # Not one of them has a mailbox: each gets the refusal as its own answer.
-            return [{"scheduleId": a, "error": {"message": message}} for a in group]
-
-        if len(groups) == 1:
-            results = [ask(groups[0])]
-        else:
-            workers = min(len(groups), _SCHEDULE_WORKERS)
-            with ThreadPoolExecutor(workers, thread_name_prefix="syncd-freebusy") as pool:
-                results = list(pool.map(ask, groups))
-        found = {
-            address.lower(): item
-            for group, items in zip(groups, results, strict=True)
-            for address, item in zip(group, items, strict=True)
-        }
-        return [found[address.lower()] for address in addresses]
+    def _a_recent_organizer(self) -> str | None:
+        """The organizer of the meeting synced last: a mailbox Outlook had lately."""
+        with Session(self.engine) as session:
+            return session.exec(
+                select(MeetingRecord.organizer_email)
+                .where(
+                    MeetingRecord.tenant == self.tenant.name,
+                    MeetingRecord.status == MeetingStatus.SYNCED.value,
+                )
+                .order_by(MeetingRecord.updated_at.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            ).first()
 
     def store_responses(self, record: MeetingRecord, responses: dict[str, Any]) -> None:
         """Keep the latest attendee responses read from Outlook."""
@@ -600,43 +587,14 @@ class Scheduler:
                 f"({', '.join(self.tenant.mail_domains)}); only in-org users can organize",
             )
 
-    def _availability_of(
-        self, email: str, item: dict[str, Any], start: datetime, end: datetime
-    ) -> Availability:
-        if item.get("error"):
-            message = item["error"].get("message") or "no calendar for this address"
-            return Availability(
-                email,
-                ErrorCode.MAILBOX_NOT_FOUND,
-                error_message=f"no free/busy information for {email}: {message}",
-            )
-        # Graph's free/busy docs show both "busy" and "Busy": compare without case.
-        busy = {status.casefold() for status in self.tenant.policy.unavailable_statuses}
-        slots = [
-            Slot(em.parse_graph_time(i.get("start")), em.parse_graph_time(i.get("end")))  # type: ignore[arg-type]
-            for i in item.get("scheduleItems") or []
-            if str(i.get("status", "")).casefold() in busy and i.get("start") and i.get("end")
-        ]
-        return Availability(email, ErrorCode.NO_ERROR, merge_slots(slots, start, end))
-
     # ---------------------------------------------------------------- ledger
 
     @contextmanager
     def _meeting_lock(self, source: Source | str, external_id: str) -> Iterator[None]:
-        key = (str(source), external_id)
-        with self._locks_guard:
-            lock, users = self._locks.get(key) or (threading.Lock(), 0)
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._locks_guard:
-                lock, users = self._locks[key]
-                if users > 1:
-                    self._locks[key] = (lock, users - 1)
-                else:
-                    del self._locks[key]
+        """Hold the meeting's lock (syncd.ledger.meeting_locks): read the ledger row
+        under it, never before, so no Graph write acts on a view another request changed."""
+        with self._locks.hold(self.tenant.name, str(source), external_id):
+            yield
 
     def _find(
         self, session: Session, source: Source | str, external_id: str
@@ -645,12 +603,6 @@ class Scheduler:
         # cost more CPU than running it.
         params = {"tenant": self.tenant.name, "source": str(source), "external_id": external_id}
         return session.exec(self._find_statement, params=params).first()
-
-    def _reload(self, record: MeetingRecord) -> MeetingRecord:
-        with Session(self.engine, expire_on_commit=False) as session:
-            fresh = session.get(MeetingRecord, record.id)
-        assert fresh is not None
-        return fresh
 
     def _live_record(
         self, source: Source | str, external_id: str, organizer_email: str | None
@@ -900,7 +852,7 @@ class Scheduler:
         join_url = em.join_url_of(event) if "onlineMeeting" in event else record.join_url
         return self._write(
             record,
-            sent=content,
+            sent=em.online_kept(record.sent, content),  # Teams stays on once on
             content_hash=em.content_hash(content),
             change_key=event.get("changeKey", record.change_key),
             join_url=join_url,

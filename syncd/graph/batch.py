@@ -4,6 +4,12 @@ Format and limits (20 requests a batch, answers possibly out of order, each
 inner request throttled on its own with its own Retry-After):
 https://learn.microsoft.com/graph/json-batching
 https://learn.microsoft.com/graph/throttling#throttling-and-batching
+
+The envelope answers 200 whenever it parses (json-batching), yet "The batch itself
+fails with a status code of 424 (Failed Dependency)" when a request inside it was
+throttled (throttling#throttling-and-batching). Both are read the same way: each
+request keeps the answer the envelope carries for it, and one without an answer is
+`FAILED_DEPENDENCY` (not done), to be sent again like a throttled one.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_REQUESTS_PER_BATCH = 20
+#: 424 Failed Dependency: the status of an envelope that failed whole
+#: (throttling#throttling-and-batching), of a request whose `dependsOn` failed
+#: (json-batching), and the stand-in answer of a request the envelope has no answer for.
+FAILED_DEPENDENCY = 424
 
 
 @dataclass(frozen=True)
@@ -72,3 +82,17 @@ def answers(body: Any, count: int) -> list[GraphResponse | None]:
             headers = {str(k).lower(): str(v) for k, v in (item.get("headers") or {}).items()}
             found[position] = GraphResponse(status, item.get("body"), headers)
     return found
+
+
+def answers_or_retry(
+    body: Any, count: int, envelope_headers: dict[str, str]
+) -> list[GraphResponse]:
+    """The inner responses in request order; a request without one gets a
+    `FAILED_DEPENDENCY` stand-in carrying the envelope's headers (its Retry-After, if
+    any), so it is sent again after the wait the envelope asked for."""
+    return [
+        found
+        if found is not None
+        else GraphResponse(FAILED_DEPENDENCY, None, dict(envelope_headers))
+        for found in answers(body, count)
+    ]

@@ -24,7 +24,14 @@ from syncd.config import GraphTuning
 from syncd.domain import ErrorCode, SyncdError, format_gmt, utc
 from syncd.graph import odata, schedule
 from syncd.graph.auth import TokenProvider
-from syncd.graph.batch import MAX_REQUESTS_PER_BATCH, GraphRequest, GraphResponse, answers, envelope
+from syncd.graph.batch import (
+    FAILED_DEPENDENCY,
+    MAX_REQUESTS_PER_BATCH,
+    GraphRequest,
+    GraphResponse,
+    answers_or_retry,
+    envelope,
+)
 from syncd.graph.correlation import (
     CorrelationLog,
     MappingNotes,
@@ -100,7 +107,10 @@ class GraphClient:
         tuning: GraphTuning = GraphTuning(),  # noqa: B008 - frozen pydantic model, safe to share
         sleep: Callable[[float], None] = time.sleep,
         log: logging.Logger | None = None,
+        in_flight_per_mailbox: int | None = None,
     ) -> None:
+        """`in_flight_per_mailbox`: this process's share of each mailbox's concurrent
+        requests (config.GraphTuning.in_flight_for); none = the whole allowance."""
         self._base = graph_url.rstrip("/")
         self._tokens = tokens
         self._session = session
@@ -109,16 +119,16 @@ class GraphClient:
         self._log = log or logging.getLogger("syncd.graph")
         stamp_context(self._log)
         self._timeout = (tuning.connect_timeout_seconds, tuning.read_timeout_seconds)
-        self._limiter = MailboxLimiter(tuning.max_in_flight_per_mailbox)
+        self._limiter = MailboxLimiter(in_flight_per_mailbox or tuning.max_in_flight_per_mailbox)
         self._notes = MappingNotes()
         self.counter = CallCounter()
 
     # ----------------------------------------------------------------- users
 
-
     def close(self) -> None:
         """Close pooled connections (a server waits for idle keep-alive ones)."""
         self._session.close()
+
     def get_user(self, email: str, *, correlation_id: str | None = None) -> dict[str, Any] | None:
         """The directory user for `email` (id, displayName, mail, userPrincipalName), or None
         when Graph knows no such user. A user without a mailbox has `mail` null
@@ -137,9 +147,13 @@ class GraphClient:
     ) -> dict[str, Any]:
         """Create the event `payload` (which carries transactionId and the syncd key property).
 
-        Retrying this POST is safe: Graph drops a create whose transactionId it
-        has already seen, so a timeout or reset connection cannot make a second
-        meeting. https://learn.microsoft.com/graph/api/resources/event#properties
+        Retrying this POST is safe: Graph uses the transactionId "to avoid redundant
+        POST operations in case of client retries"
+        (https://learn.microsoft.com/graph/api/resources/event#properties), so a timeout
+        or reset connection cannot make a second meeting; the repeated POST answers 201
+        with the event the first one made. No 409 is documented for it, so none is
+        expected here: any refusal is an error, and the core's next attempt looks the
+        event up by its syncd key before creating (find_event_by_property).
         """
         call = self._begin("create_event", correlation_id)
         action = "create an event"
@@ -152,12 +166,6 @@ class GraphClient:
             prefer_utc=True,
             action=action,
         )
-        if answer.status == 409:
-            # A create refused as a duplicate: the event exists, find it by its key.
-            existing = self._find_stamped(call, mailbox, payload)
-            if existing is not None:
-                call.log.info("create answered 409; the event exists: %s", existing.get("id"))
-                return existing
         return self._body(call, answer, action=action, mailbox=mailbox)
 
     def find_event_by_property(
@@ -566,13 +574,13 @@ class GraphClient:
                 positions = pending[first : first + MAX_REQUESTS_PER_BATCH]
                 replies = self._send_batch(call, [requests_[i] for i in positions])
                 results.update(zip(positions, replies, strict=True))
-            refused = [i for i in pending if results[i].status in RETRY_STATUSES]
+            refused = [i for i in pending if _send_again(results[i])]
             self.counter.throttled(sum(1 for i in refused if results[i].status == 429))
             # "retry all the failed requests in a new batch after the longest retry-after value"
             # https://learn.microsoft.com/graph/throttling#throttling-and-batching
             waits = [parse_retry_after(results[i].headers.get("retry-after")) for i in refused]
             longest = max((w for w in waits if w is not None), default=None)
-            reason = f"{len(refused)} request(s) of a $batch refused for now"
+            reason = f"{len(refused)} request(s) of a $batch refused or not done for now"
             if not refused or not self._wait(call, longest, reason):
                 break
             pending = refused
@@ -595,18 +603,14 @@ class GraphClient:
             body=envelope(chunk),
         )
         answer = self._exchange(call, wire)
-        if not answer.ok:
+        if answer.status == FAILED_DEPENDENCY:
+            # The batch failed whole, as Graph does when a request in it was throttled
+            # (https://learn.microsoft.com/graph/throttling#throttling-and-batching): each
+            # request keeps the answer the envelope carries, the others are sent again.
+            call.log.info("%s: the $batch failed whole (HTTP 424)", wire.label)
+        elif not answer.ok:
             raise self._error(call, answer, action=action, mailbox=None)
-        inner = answers(answer.body, len(chunk))
-        missing = [f"{r.method} {r.url}" for r, a in zip(chunk, inner, strict=True) if a is None]
-        if missing:
-            raise SyncdError(
-                ErrorCode.UPSTREAM_UNAVAILABLE,
-                f"Graph's $batch answer lacks responses for {len(missing)} request(s), "
-                f"e.g. {missing[0]}. Retry later.",
-                retry_after=1.0,
-            )
-        return [a for a in inner if a is not None]
+        return answers_or_retry(answer.body, len(chunk), answer.headers)
 
     def _find(
         self, call: _Call, mailbox: str, property_id: str, value: str
@@ -632,15 +636,6 @@ class GraphClient:
                 ", ".join(str(e.get("id")) for e in matches),
             )
         return min(matches, key=lambda e: str(e.get("createdDateTime", "")))
-
-    def _find_stamped(
-        self, call: _Call, mailbox: str, payload: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """The event carrying the key property that `payload` stamps, if any."""
-        for prop in payload.get("singleValueExtendedProperties") or []:
-            if isinstance(prop, dict) and prop.get("id") and prop.get("value") is not None:
-                return self._find(call, mailbox, str(prop["id"]), str(prop["value"]))
-        return None
 
     def _list(self, call: _Call, path: str, *, mailbox: str, action: str) -> list[dict[str, Any]]:
         """Every item of a collection, following `@odata.nextLink` (https://learn.microsoft.com/graph/paging)."""
@@ -736,6 +731,12 @@ def _response(raw: requests.Response) -> GraphResponse:
         else:
             body = raw.text
     return GraphResponse(raw.status_code, body, headers)
+
+
+def _send_again(answer: GraphResponse) -> bool:
+    """Whether a request of a $batch is sent again: refused for now (429/503/504), or not
+    done because the batch failed whole or had no answer for it (424)."""
+    return answer.status in RETRY_STATUSES or answer.status == FAILED_DEPENDENCY
 
 
 def _carries(event: Mapping[str, Any], property_id: str, value: str) -> bool:

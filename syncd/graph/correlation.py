@@ -6,7 +6,9 @@ Graph wants a GUID in `client-request-id` and echoes it back when asked with
 https://learn.microsoft.com/graph/best-practices-concept#reliability-and-support
 
 Log lines get the correlation id the way all of syncd does (`syncd.logs`): from
-the context variable, which `ContextFilter` copies onto each record.
+the context variable, which `ContextFilter` copies onto each record, printed
+percent-encoded outside `[A-Za-z0-9._:~-]` so that a caller's id cannot forge
+the fields after it.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def correlation_log(
     mapped = correlation_id is not None and correlation_id.lower() != request_id
     if mapped and notes.first_time(correlation_id):  # type: ignore[arg-type]
         adapter.debug(
-            "correlation id %r is not a GUID; Graph receives client-request-id %s for it",
-            correlation_id,
+            "correlation id %s is not a GUID; Graph receives client-request-id %s for it",
+            logs.field_text(correlation_id),  # type: ignore[arg-type]
             request_id,
         )
     return adapter

@@ -101,6 +101,15 @@ def graph_error(
             f"{graph_says}. Retry shortly.",
             retry_after=retry_after or 1.0,
         )
+    if status == 424:
+        # A request of a $batch that was not carried out: the batch failed whole, as it
+        # does when a request in it is throttled (throttling#throttling-and-batching).
+        return SyncdError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"Graph did not carry out the request to {action}{where}: its $batch failed "
+            f"as a whole (HTTP 424), also after retries: {graph_says}. Retry later.",
+            retry_after=retry_after or 1.0,
+        )
     if status == 429:
         return SyncdError(
             ErrorCode.THROTTLED,

@@ -3,6 +3,10 @@
 Outlook allows 4 concurrent requests per app and mailbox and answers 429
 ("MailboxConcurrency") beyond that:
 https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits
+The 4 belong to the app, not to a process: the sync and the Scheduler API processes
+share them, so N here is one process's share (config.GraphTuning.in_flight_for), the
+shares adding up to at most 4. A split, not a lock between processes: replicas on
+PostgreSQL run on several machines, where no file lock reaches.
 """
 
 from __future__ import annotations

@@ -15,6 +15,8 @@ from typing import Any
 from syncd.domain import utc
 
 MAX_SCHEDULES_PER_CALL = 20
+#: responseCode of the error item made up for an address Graph sent nothing for.
+NO_ANSWER = "NoAnswer"
 #: The period must be *under* 62 days.
 MAX_PERIOD_MINUTES = 62 * 24 * 60 - 1
 
@@ -46,6 +48,11 @@ def split_period(start: datetime, end: datetime, interval_minutes: int) -> list[
         periods.append((cursor, min(cursor + step, end)))
         cursor += step
     return periods
+
+
+def requests_per_group(start: datetime, end: datetime, interval_minutes: int) -> int:
+    """getSchedule requests that read [start, end) for one group of <= 20 addresses."""
+    return len(split_period(start, end, interval_minutes))
 
 
 def graph_time(value: datetime) -> dict[str, str]:
@@ -134,5 +141,5 @@ def _no_answer(address: str) -> dict[str, Any]:
         "scheduleId": address,
         "availabilityView": "",
         "scheduleItems": [],
-        "error": {"message": f"Graph sent no schedule for {address}", "responseCode": "NoAnswer"},
+        "error": {"message": f"Graph sent no schedule for {address}", "responseCode": NO_ANSWER},
     }

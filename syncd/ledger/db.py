@@ -3,10 +3,19 @@
 Two stores: SQLite (one host, the default) and PostgreSQL through psycopg 3
 (`postgresql+psycopg://`), for several daemon replicas and API processes over one
 database. The same tables, migrations and queries serve both.
+
+A SQLite ledger holds subjects, bodies and addresses, so its file is 0600 and a
+directory made for it 0700, whatever the umask. On Unix SQLite creates the
+`-wal` and `-shm` files with the database file's own permissions (check-in
+e5d180ee, https://sqlite.org/src/info/e5d180ee; findCreateFileMode in
+src/os_unix.c), so they follow; ones left looser by an older syncd are
+tightened before each new connection.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,15 +63,65 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+#: The files of one SQLite database in WAL mode.
+SQLITE_SUFFIXES = ("", "-wal", "-shm")
+
+
+def private_directory(path: Path) -> None:
+    """Create `path` and its missing parents as 0700, whatever the umask.
+
+    Directories that exist already keep their mode: they may be shared, or
+    set up by the operator (systemd's StateDirectoryMode=).
+    """
+    missing = []
+    current = path
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:
+            continue  # made by another process meanwhile
+        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty file 0600 unless it exists (SQLite takes an empty file as a new
+    database, and would otherwise create it 0644 under the usual umask)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE_MODE)  # the open mode is masked by the umask
+
+
+def tighten_sqlite_files(database: Path) -> None:
+    """Take group and other bits off the database and its -wal/-shm files, where set."""
+    for suffix in SQLITE_SUFFIXES:
+        path = Path(f"{database}{suffix}")
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        if stat.S_IMODE(info.st_mode) & 0o077 and info.st_uid == os.geteuid():
+            os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and private files."""
     url = testing.routed(normalize_url(url))
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
+    database_file: Path | None = None
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            database_file = Path(database)
+            private_directory(database_file.parent)
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     elif parsed.get_backend_name() == "postgresql":
         # A connection the pool keeps can outlive a server restart or failover:
@@ -72,6 +131,15 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if database_file is not None:
+        private = database_file
+
+        def _private_files(*_connect_args: Any) -> None:
+            # Before SQLite opens the file (it would create it 0644 under the usual umask).
+            create_private_file(private)
+            tighten_sqlite_files(private)
+
+        event.listen(engine, "do_connect", _private_files)
     return engine
 
 

@@ -10,25 +10,33 @@ from syncd.salesforce.login import (
     JwtBearerLogin,
     Login,
     SalesforceSession,
+    jwt_audience,
     login_from_config,
 )
+from syncd.salesforce.org_shape import FULL_SHAPE, OrgShape, read_shape
 from syncd.salesforce.replication import DeletedRecord, DeletedResult
 from syncd.salesforce.soql import soql
 from syncd.salesforce.usage import ApiUsage
+from syncd.salesforce.values import sf_datetime
 
 __all__ = [
+    "FULL_SHAPE",
     "ApiUsage",
     "ClientCredentialsLogin",
     "DeletedRecord",
     "DeletedResult",
     "JwtBearerLogin",
     "Login",
+    "OrgShape",
     "RecordResult",
     "SalesforceClient",
     "SalesforceSession",
     "WindowMissed",
     "build_session",
     "client_from_config",
+    "jwt_audience",
     "login_from_config",
+    "read_shape",
+    "sf_datetime",
     "soql",
 ]

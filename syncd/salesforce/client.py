@@ -27,7 +27,7 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from syncd.config import SalesforceLogin
+from syncd.config import DEFAULT_API_VERSION, SalesforceLogin
 from syncd.domain import ErrorCode, SyncdError
 from syncd.salesforce import composite, errors
 from syncd.salesforce.backoff import Backoff, limit_backoff, transient_backoff
@@ -65,7 +65,7 @@ class SalesforceClient:
         *,
         login: Login,
         session: requests.Session,
-        api_version: str = "59.0",
+        api_version: str = DEFAULT_API_VERSION,
         sleep: Callable[[float], None] = time.sleep,
         clock: Clock = utc_now,
         max_limit_wait_seconds: float = 900,
@@ -89,6 +89,8 @@ class SalesforceClient:
         self._current: SalesforceSession | None = None
         self._instance = "(not yet logged in)"
         self._logged_in_before = False
+        #: describe results of the current session (sObject name -> describe body)
+        self._described: dict[str, dict[str, Any]] = {}
         self.usage = ApiUsage()
 
     def close(self) -> None:
@@ -172,6 +174,33 @@ class SalesforceClient:
             lambda api: api.sobject(sobject).deleted(start, end),
         )
         return deleted_result(body, sobject=sobject, instance=self._instance)
+
+    # ------------------------------------------------------------ describe
+
+    def describe(self, sobject: str) -> dict[str, Any]:
+        """The sObject Describe of `sobject` (its fields as this org and API version show
+        them), read once per session: org settings such as Shared Activities decide which
+        fields exist, and a new login reads them again.
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_describe.htm
+        """
+        check_sobject(sobject)
+        with self._lock:
+            known = self._described.get(sobject)
+        if known is not None:
+            return known
+        body = self._call(
+            "describe", f"describe {sobject}", lambda api: api.sobject(sobject).describe()
+        )
+        if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+            raise SyncdError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"Salesforce {self._instance} answered the describe of {sobject} without "
+                "a fields list. Retry later.",
+                retry_after=30.0,
+            )
+        with self._lock:
+            self._described[sobject] = body
+        return body
 
     # -------------------------------------------------------------- writes
 
@@ -284,6 +313,7 @@ class SalesforceClient:
         with self._lock:
             if self._current is None:
                 self._current = self._login.login()
+                self._described.clear()
                 self._instance = urlsplit(self._current.instance_url).netloc
                 self.usage.login(again=self._logged_in_before)
                 self._logged_in_before = True

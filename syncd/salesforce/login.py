@@ -13,6 +13,7 @@ Messages name the login URL and client id; never the secret, key or assertion.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,19 @@ _log = logging.getLogger("syncd.salesforce.login")
 Clock = Callable[[], datetime]
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: JWT audiences: "https://login.salesforce.com, https://test.salesforce.com, or
+#: https://site.force.com/customers if implementing for an Experience Cloud site" -- the
+#: authorization server's URL, not the My Domain URL the token is asked for at.
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
+#: Login hosts of sandbox orgs, as forcedotcom/sfdx-core tells them apart
+#: (src/util/sfdcUrl.ts, isSandboxUrl; its DNS CNAME lookup is left out).
+_SANDBOX_HOSTS = (
+    re.compile(r"^test\.salesforce\.com$"),
+    re.compile(r"\.sandbox\.my\.salesforce\.com$"),
+    re.compile(r"(^|\.)cs\d+(\.my)?\.salesforce\.com$"),
+    re.compile(r"(^|\.)[a-z]{3}\d+s\.sfdc-.+\.(salesforce|force)\.com$"),
+)
 #: "exp ... within 3 minutes after the JWT is issued" (the JWT bearer flow page).
 JWT_LIFETIME = timedelta(minutes=3)
 #: Token endpoint errors that a later attempt may not repeat.
@@ -41,6 +55,17 @@ _TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def jwt_audience(login_url: str) -> str:
+    """The JWT `aud` for an org logged in to at `login_url`: test.salesforce.com for a
+    sandbox org (test.salesforce.com, *.sandbox.my.salesforce.com, csNN instances),
+    login.salesforce.com otherwise -- as sfdx-core's getJwtAudienceUrl decides.
+    An Experience Cloud site sets its own URL as `audience` in the configuration."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    if any(pattern.search(host) for pattern in _SANDBOX_HOSTS):
+        return SANDBOX_AUDIENCE
+    return PRODUCTION_AUDIENCE
 
 
 @dataclass(frozen=True)
@@ -147,7 +172,9 @@ class _TokenEndpoint:
 class JwtBearerLogin:
     """OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the connected app's key.
 
-    Claims: iss = consumer key, sub = username, aud = login URL, exp = now + 3 min.
+    Claims: iss = consumer key, sub = username, aud = `audience` (default
+    `jwt_audience(login_url)`), exp = now + 3 min. The assertion is posted to the login
+    URL (the org's My Domain URL works), but that URL is never the audience.
     """
 
     def __init__(
@@ -176,7 +203,7 @@ class JwtBearerLogin:
             ),
         )
         self._username = username
-        self._audience = (audience or login_url).rstrip("/")
+        self._audience = (audience or jwt_audience(login_url)).rstrip("/")
         self._key = _rsa_key(private_key, self._endpoint.who)
         self._clock = clock
 
@@ -249,6 +276,7 @@ def login_from_config(
                 username=cfg.username,
                 private_key=cfg.private_key.read(),
                 session=session,
+                audience=cfg.audience,
                 clock=clock,
             )
         assert cfg.client_secret is not None

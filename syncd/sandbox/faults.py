@@ -1,4 +1,5 @@
-"""Fault injection: latency, random server errors, forced statuses, dropped connections.
+"""Fault injection: latency, random server errors, forced statuses, dropped connections,
+$batch envelopes that fail whole.
 
 Everything is seeded so a run with the same seed and the same request order
 sees the same faults. Settable from Python and through the admin API.
@@ -33,6 +34,23 @@ class ForcedFailure:
         return self.mailbox is None or self.mailbox.lower() in mailbox_keys
 
 
+@dataclass(frozen=True)
+class BatchFailure:
+    """One `$batch` envelope that fails as a whole.
+
+    "Requests in a batch are evaluated individually against throttling limits and if any
+    request exceeds the limits, it fails with a status of 429 ... The batch itself fails
+    with a status code of 424 (Failed Dependency)"
+    (https://learn.microsoft.com/en-us/graph/throttling#throttling-and-batching).
+    `run_requests`: the inner requests are carried out and their answers come in the
+    failed envelope (as that page describes); without it nothing is done and the
+    envelope carries only an error.
+    """
+
+    status: int = 424
+    run_requests: bool = True
+
+
 class Faults:
     """Mutable fault settings shared by the HTTP layer and the Graph pipeline."""
 
@@ -41,6 +59,10 @@ class Faults:
         self._seed = seed
         self._rng = random.Random(seed)
         self._queue: deque[ForcedFailure] = deque()
+        self._batch_queue: deque[BatchFailure] = deque()
+        #: The envelope's status when a request inside it was throttled (429): 200 as
+        #: json-batching describes, or 424 as throttling#throttling-and-batching does.
+        self.throttled_batch_status = 200
         self.latency_seconds = 0.0
         self.error_rate = 0.0
         self.error_statuses: tuple[int, ...] = DEFAULT_ERROR_STATUSES
@@ -55,6 +77,7 @@ class Faults:
             "error_rate": float,
             "retry_after_seconds": int,
             "reset_connection_rate": float,
+            "throttled_batch_status": int,
         }
         with self._lock:
             for name, value in settings.items():
@@ -67,12 +90,16 @@ class Faults:
                     self._rng = random.Random(self._seed)
                 elif name == "fail_next":
                     self._queue.extend(_as_failures(value))
+                elif name == "fail_next_batch":
+                    self._batch_queue.extend(_as_batch_failures(value))
                 elif name in allowed:
                     setattr(self, name, allowed[name](value))
                 else:
                     raise ValueError(f"unknown fault setting {name!r}")
             if not 0.0 <= self.error_rate <= 1.0:
                 raise ValueError(f"error_rate must be within 0..1, got {self.error_rate}")
+            if self.throttled_batch_status not in (200, 424):
+                raise ValueError("throttled_batch_status must be 200 or 424")
 
     def fail_next(self, *failures: int | ForcedFailure, mailbox: str | None = None) -> None:
         """Queue statuses for the next Graph requests, e.g. fail_next(429, 503)."""
@@ -82,6 +109,16 @@ class Faults:
         ]
         with self._lock:
             self._queue.extend(items)
+
+    def fail_next_batch(self, *failures: BatchFailure) -> None:
+        """Make the next `$batch` envelopes fail whole, e.g. fail_next_batch(BatchFailure())."""
+        with self._lock:
+            self._batch_queue.extend(failures or (BatchFailure(),))
+
+    def take_batch_failure(self) -> BatchFailure | None:
+        """The whole-batch failure this envelope should get, if one is queued."""
+        with self._lock:
+            return self._batch_queue.popleft() if self._batch_queue else None
 
     def pick(self, mailbox_keys: Iterable[str] = ()) -> ForcedFailure | None:
         """The failure this request should get, consuming the queue or the seeded dice."""
@@ -112,6 +149,8 @@ class Faults:
         """All knobs back to no faults; the dice restart from the seed."""
         with self._lock:
             self._queue.clear()
+            self._batch_queue.clear()
+            self.throttled_batch_status = 200
             self._rng = random.Random(self._seed)
             self.latency_seconds = 0.0
             self.error_rate = 0.0
@@ -131,6 +170,8 @@ class Faults:
                 "token_ttl_seconds": self.token_ttl_seconds,
                 "reset_connection_rate": self.reset_connection_rate,
                 "fail_next": [asdict(f) for f in self._queue],
+                "fail_next_batch": [asdict(f) for f in self._batch_queue],
+                "throttled_batch_status": self.throttled_batch_status,
             }
 
 
@@ -155,4 +196,23 @@ def _as_failures(value: Any) -> list[ForcedFailure]:
             )
         else:
             raise ValueError(f"cannot read {item!r} as a forced failure")
+    return failures
+
+
+def _as_batch_failures(value: Any) -> list[BatchFailure]:
+    """Accept [424] or [{"status": 424, "run_requests": false}]."""
+    if not isinstance(value, list):
+        raise ValueError("fail_next_batch must be a list of statuses or {status, run_requests}")
+    failures = []
+    for item in value:
+        if isinstance(item, BatchFailure):
+            failures.append(item)
+        elif isinstance(item, int):
+            failures.append(BatchFailure(item))
+        elif isinstance(item, dict):
+            failures.append(
+                BatchFailure(int(item.get("status", 424)), bool(item.get("run_requests", True)))
+            )
+        else:
+            raise ValueError(f"cannot read {item!r} as a batch failure")
     return failures

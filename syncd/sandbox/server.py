@@ -28,6 +28,7 @@ from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.microsoft.directory import Directory, Tenant, build_tenant, stable_uuid
 from syncd.sandbox.microsoft.state import MicrosoftState, build_state
 from syncd.sandbox.salesforce import (
+    OrgSettings,
     SalesforceOrg,
     SalesforceState,
     build_org,
@@ -67,6 +68,9 @@ def _serve(app: Any, host: str, port: int, tls: TlsFiles, name: str, timeout: fl
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=2,
+        # Callers are who connect: no forwarded header picks the address (uvicorn
+        # would believe X-Forwarded-For from 127.0.0.1 by default).
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     # Off the main thread uvicorn installs no signal handlers.
@@ -99,6 +103,8 @@ class SandboxTenantSpec:
     seed: int = 42
     #: Demo Events in the tenant's Salesforce org; None: the tenant has no org.
     salesforce_events: int | None = None
+    #: whether the tenant's org has Shared Activities enabled (EventRelation.IsInvitee)
+    shared_activities: bool = True
 
 
 @dataclass(frozen=True)
@@ -352,6 +358,7 @@ def _start_org(
         seed=spec.seed,
         domain=spec.domain,
         clock=clock,
+        settings=OrgSettings(shared_activities=spec.shared_activities),
     )
     state = build_salesforce_state(org)
     client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"

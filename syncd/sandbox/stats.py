@@ -3,13 +3,81 @@
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 #: How many routed Graph requests the request log keeps (the oldest drop out first).
 REQUEST_LOG_SIZE = 500
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GraphExchange:
+    """One Graph request and the sandbox's answer to it, for exchange observers.
+
+    Test instrumentation, not a Graph behaviour. A `$batch` envelope is one exchange
+    (its body and answer hold the inner requests and responses); each inner request is
+    also reported on its own with `inner=True`. Bodies are the live objects: an
+    observer reads them and must not change them.
+    """
+
+    method: str
+    path: str  # below /v1.0, as requested
+    headers: Mapping[str, str]  # the request's headers, lower-cased names
+    body: Any  # the parsed JSON request body, or None
+    status: int
+    answer: Any  # the JSON response body, or None
+    inner: bool
+
+
+ExchangeObserver = Callable[[GraphExchange], None]
+_observers: list[ExchangeObserver] = []
+_observers_lock = threading.Lock()
+
+
+def observe_exchanges(observer: ExchangeObserver) -> Callable[[], None]:
+    """Call `observer` with every Graph exchange of every sandbox in this process, until
+    the returned function is called. Off by default: with no observer nothing is built.
+
+    Used by the test suite to hold every body against Microsoft's published schema.
+    """
+    with _observers_lock:
+        _observers.append(observer)
+
+    def stop() -> None:
+        with _observers_lock:
+            if observer in _observers:
+                _observers.remove(observer)
+
+    return stop
+
+
+def report_exchange(
+    method: str,
+    path: str,
+    headers: Mapping[str, str],
+    body: Any,
+    status: int,
+    answer: Any,
+    *,
+    inner: bool,
+) -> None:
+    """Hand one exchange to the observers (a no-op without any)."""
+    if not _observers:
+        return
+    with _observers_lock:
+        observers = list(_observers)
+    exchange = GraphExchange(method.upper(), path, headers, body, status, answer, inner)
+    for observer in observers:
+        try:
+            observer(exchange)
+        except Exception:  # an observer's fault must never break the sandbox's answer
+            logger.exception("a Graph exchange observer failed on %s %s", method, path)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Carries a plan out through the scheduler core, several meetings at once.
 
 Per-mailbox politeness (at most 4 requests in flight, Retry-After) lives in the
-Graph client, so the executor may run many steps in parallel safely.
+Graph client, so the executor may run many steps in parallel safely. A step fails
+alone, whatever the error (a bug included): its reason goes to the ledger and to the
+write-back, and the other steps of the page carry on.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import ErrorCode, Source, SyncdError
 from syncd.logs import log_context
-from syncd.sync.plan import Action, Plan, Step
+from syncd.sync.plan import Action, Plan, Step, fault_reason
 from syncd.sync.writeback import Outcome
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,12 @@ class Executor:
                 log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
                 self._remember(step, error, earlier)
                 return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
+            except Exception as unexpected:  # one record's bug stays its own
+                error = internal_error(step, unexpected)
+                # The traceback is what a maintainer needs; it names code, not credentials.
+                log.error("event %s failed: %s", step.event_id, error.message, exc_info=unexpected)
+                self._remember(step, error, earlier)
+                return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
             if outcome.status == "Failed":
                 log.warning("event %s failed: %s", step.event_id, outcome.error)
             else:
@@ -94,6 +103,12 @@ class Executor:
     def _execute(self, step: Step) -> Outcome:
         scheduler = self.scheduler
         correlation = f"sf-{step.event_id}"
+        if step.action == Action.FAIL and step.fault is not None:
+            # Planned as a failure because reading or mapping the record hit a bug.
+            error = internal_error(step, step.fault)
+            log.error("event %s failed: %s", step.event_id, error.message, exc_info=step.fault)
+            scheduler.record_failure(step.event_id, error, Source.SALESFORCE)
+            return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
         if step.action == Action.FAIL:
             scheduler.record_invalid(step.event_id, step.reason, source=Source.SALESFORCE)
             return Outcome(step.event_id, "Failed", error=step.reason)
@@ -114,6 +129,28 @@ class Executor:
         record = scheduler.upsert(
             step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
         )
+        keyword = scheduler.tenant.policy.teams_keyword
+        if record.join_url and not em.is_teams_location(step.meeting.location, keyword):
+            # What Outlook shows, and so what the ledger and the write-back keep.
+            log.info(
+                "event %s stays a Teams meeting with its join link although its location no "
+                "longer says %r: Outlook keeps a meeting online once it is "
+                "(https://learn.microsoft.com/graph/api/resources/event#properties)",
+                step.event_id,
+                keyword,
+            )
         return Outcome(
             step.event_id, "Synced", graph_event_id=record.graph_event_id, join_url=record.join_url
         )
+
+
+def internal_error(step: Step, error: Exception) -> SyncdError:
+    """An unexpected error as the record's failure: an error syncd raises keeps its code,
+    anything else (a bug: KeyError, ValueError, AssertionError, ...) is an InternalError
+    whose message says what failed, so the ledger and Sync_Error__c show it."""
+    if isinstance(error, SyncdError):
+        return error
+    if step.fault is error:
+        return SyncdError(ErrorCode.INTERNAL_ERROR, step.reason)
+    doing = "cancel the meeting of" if step.action == Action.CANCEL else "write the meeting of"
+    return SyncdError(ErrorCode.INTERNAL_ERROR, fault_reason(doing, error))

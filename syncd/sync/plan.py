@@ -12,9 +12,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from syncd import timezones
 from syncd.core import event_mapping as em
-from syncd.domain import Meeting, MeetingStatus
-from syncd.sync.salesforce_event import Invalid, SalesforceEvent, to_meeting
+from syncd.domain import ErrorCode, Meeting, MeetingStatus
+from syncd.sync.salesforce_event import Invalid, SalesforceEvent, shown, to_meeting
 
 
 class Action(StrEnum):
@@ -55,6 +56,9 @@ class Step:
     organizer_email: str | None = None
     #: A create of a meeting Salesforce says exists (see `plan_event`).
     recover: bool = False
+    #: A FAIL step's unexpected error (a bug in syncd, see `plan_fault`): the executor
+    #: logs its traceback and records it as an internal error.
+    fault: Exception | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -91,17 +95,23 @@ def _hash(meeting: Meeting, teams_keyword: str) -> str:
     return em.content_hash(em.event_content(meeting, teams_keyword=teams_keyword))
 
 
-def with_organizer_zone(meeting: Meeting, ctx: PlanContext) -> Meeting:
-    """An all-day meeting lands on its dates in the organizer's mailbox time zone."""
+def with_organizer_zone(meeting: Meeting, ctx: PlanContext) -> Meeting | Invalid:
+    """An all-day meeting lands on its dates in the organizer's mailbox time zone; a zone
+    neither Windows nor CLDR knows makes it Invalid, with the zone named."""
     if not meeting.is_all_day or ctx.zone_of is None or meeting.time_zone is not None:
         return meeting
     zone = ctx.zone_of(meeting.organizer_email)
+    if zone and timezones.find(zone) is None:
+        source = f"the mailbox time zone of {meeting.organizer_email}"
+        return Invalid(meeting.external_id, timezones.UnknownTimeZone(zone, source=source).message)
     return replace(meeting, time_zone=zone) if zone else meeting
 
 
 def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext) -> Step:
     """Decide what to do with one parent Event."""
     mapped = to_meeting(event, in_org=ctx.in_org, teams_keyword=ctx.teams_keyword)
+    if not isinstance(mapped, Invalid):
+        mapped = with_organizer_zone(mapped, ctx)
     if isinstance(mapped, Invalid):
         if (
             row is not None
@@ -110,7 +120,6 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
         ):
             return Step(Action.SKIP, event.id, f"still invalid: {mapped.reason}")
         return Step(Action.FAIL, event.id, mapped.reason)
-    mapped = with_organizer_zone(mapped, ctx)
     live = row is not None and row.live
     if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
         return Step(Action.SKIP, event.id, "outside the sync window")
@@ -132,7 +141,10 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     # a new owner alone must count as a change, or the meeting stays with the old one.
     same_owner = row.organizer_email.casefold() == mapped.organizer_email.casefold()
     unchanged = same_owner and row.content_hash == _hash(mapped, ctx.teams_keyword)
-    if unchanged and row.status == MeetingStatus.SYNCED:
+    # A meeting an internal error hit while it stayed right in Outlook is planned again
+    # (after its back-off), so the failure is cleared and written back as Synced.
+    faulted = row.error_code == ErrorCode.INTERNAL_ERROR
+    if unchanged and row.status == MeetingStatus.SYNCED and not faulted:
         return Step(Action.SKIP, event.id, "unchanged since the last sync")
     if unchanged and row.next_attempt_at is not None and row.next_attempt_at > ctx.now:
         return Step(
@@ -144,18 +156,48 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     return Step(Action.UPDATE, event.id, reason, mapped)
 
 
+def fault_reason(doing: str, error: Exception) -> str:
+    """Why a record failed on an unexpected error, short enough for Sync_Error__c."""
+    return (
+        f"syncd failed to {doing} this Event ({shown(f'{type(error).__name__}: {error}')}); "
+        "an internal error, retried with back-off (syncd's log has the traceback)"
+    )
+
+
+def plan_fault(
+    event_id: str, doing: str, error: Exception, row: LedgerView | None, ctx: PlanContext
+) -> Step:
+    """The step for a record that an unexpected error (a bug, not bad data) kept syncd
+    from reading or planning: it fails alone, and waits out its back-off before the
+    next try, like any failure (its own write-back re-reads it within minutes)."""
+    waiting = row is not None and row.error_code == ErrorCode.INTERNAL_ERROR
+    if waiting and row is not None and row.next_attempt_at and row.next_attempt_at > ctx.now:
+        return Step(
+            Action.SKIP, event_id, f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}"
+        )
+    return Step(Action.FAIL, event_id, fault_reason(doing, error), fault=error)
+
+
 def plan_changes(
     events: Iterable[SalesforceEvent],
     deleted_ids: Iterable[str],
     ledger: Mapping[str, LedgerView],
     ctx: PlanContext,
 ) -> Plan:
-    """Plan an incremental poll: changed events and deletions."""
+    """Plan an incremental poll: changed events and deletions.
+
+    An unexpected error while planning one event fails that event alone (`plan_fault`).
+    """
     plan = Plan()
     seen: set[str] = set()
     for event in events:
         seen.add(event.id)
-        plan.add(plan_event(event, ledger.get(event.id), ctx))
+        row = ledger.get(event.id)
+        try:
+            step = plan_event(event, row, ctx)
+        except Exception as error:  # one record's bug must not stop the page
+            step = plan_fault(event.id, "map", error, row, ctx)
+        plan.add(step)
     for event_id in deleted_ids:
         if event_id in seen:
             continue

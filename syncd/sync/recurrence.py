@@ -41,17 +41,20 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
+from syncd import timezones
 from syncd.core import event_mapping as em
 from syncd.core.records import meeting_to_request
 from syncd.core.recurrence_mapping import zone_info
 from syncd.domain import ErrorCode, Meeting, MeetingStatus, Source, SyncdError, utc
 from syncd.ledger.db import session_scope
 from syncd.ledger.models import MeetingRecord
+from syncd.ledger.queries import view_of
 from syncd.logs import log_context
 from syncd.sync import queries as q
-from syncd.sync.plan import Action, Plan, PlanContext, Step, with_organizer_zone
+from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_fault, with_organizer_zone
 from syncd.sync.recurrence_patterns import Series, Unsupported, classic_pattern, rrule_pattern
 from syncd.sync.salesforce_event import Invalid, SalesforceEvent, parse_datetime, to_meeting
+from syncd.sync.series_recreated import RECREATED_REASON, adopt, find_predecessor
 from syncd.sync.writeback import Outcome, event_update, has_fields
 
 if TYPE_CHECKING:
@@ -63,6 +66,11 @@ log = logging.getLogger(__name__)
 ZONE_TTL_SECONDS = 3600.0
 #: The ledger request key that marks an occurrence row.
 SERIES_KEY = "series"
+#: Why a Lightning series record is skipped when the org does not show the series link.
+UNLINKED_REASON = (
+    "a Lightning series record: this org's API version shows no Event.ActivityRecurrence2Id, "
+    "so its occurrences are synced as single meetings (raise api_version to 65.0 or later)"
+)
 
 
 def _key(record_id: str | None) -> str:
@@ -70,14 +78,42 @@ def _key(record_id: str | None) -> str:
     return (record_id or "")[:15]
 
 
+#: GroupEventType of a Lightning series record, "which represents the recurrence pattern"
+#: (https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-task-event-recurring.html).
+SERIES_RECORD = "3"
+
+
 def role(event: SalesforceEvent) -> str:
-    """master | occurrence | single."""
-    parent = event.series.get("RecurrenceActivityId")
+    """master | occurrence | single | unlinked.
+
+    Classic: the main record (IsRecurrence) and its occurrences, whose
+    RecurrenceActivityId is the main record's id. Lightning: the series record
+    (GroupEventType 3) and its occurrences share one ActivityRecurrence2Id (CDC guide,
+    Recurring Activities). A series record in an org whose API version does not show
+    ActivityRecurrence2Id cannot find its occurrences: "unlinked" (not synced; its
+    occurrences are synced as single meetings).
+    """
+    series = event.series
+    if series.get("ActivityRecurrence2Id"):
+        return "master" if str(series.get("GroupEventType")) == SERIES_RECORD else "occurrence"
+    parent = series.get("RecurrenceActivityId")
     if parent and _key(str(parent)) != _key(event.id):
         return "occurrence"
-    if event.series.get("IsRecurrence") or event.series.get("IsRecurrence2"):
+    if series.get("IsRecurrence"):
         return "master"
+    if str(series.get("GroupEventType")) == SERIES_RECORD:
+        return "unlinked"
     return "single"
+
+
+def series_link(event: SalesforceEvent) -> tuple[str, bool]:
+    """The full id that identifies the series of a master or occurrence, and whether it is
+    a Lightning series (ActivityRecurrence2Id) rather than a classic one (main record id)."""
+    lightning = event.series.get("ActivityRecurrence2Id")
+    if lightning:
+        return str(lightning), True
+    parent = event.series.get("RecurrenceActivityId")
+    return (str(parent) if parent else event.id), False
 
 
 def excluded(event: SalesforceEvent) -> bool:
@@ -85,18 +121,32 @@ def excluded(event: SalesforceEvent) -> bool:
     return bool(event.series.get("IsRecurrence2Exclusion"))
 
 
-def series_of(master: SalesforceEvent, start: datetime) -> Series:
+def series_of(master: SalesforceEvent, start: datetime, *, all_day: bool = False) -> Series:
     """The Outlook pattern of a series' main record; Unsupported names what cannot be mapped."""
     fields = dict(master.series)
     if fields.get("IsRecurrence"):
         stamp = fields.get("RecurrenceStartDateTime")
         if isinstance(stamp, str):
             fields["RecurrenceStartDateTime"] = parse_datetime(stamp)
-        return classic_pattern(fields, start)
+        return classic_pattern(fields, start, all_day=all_day)
     text = str(fields.get("Recurrence2PatternText") or "")
     zone = str(fields.get("Recurrence2PatternTimeZone") or "UTC")
     first = parse_datetime(fields.get("Recurrence2PatternStartDate")) or start
-    return rrule_pattern(text, zone, first)
+    return rrule_pattern(text, zone, first, all_day=all_day)
+
+
+def first_date(meeting: Meeting, zone: timezones.Zone) -> date:
+    """The date a series' first occurrence falls on, as range.startDate must name it.
+
+    recurrenceRange.startDate "must be the same value as the start property of the
+    recurring event" (https://learn.microsoft.com/en-us/graph/api/resources/recurrencerange);
+    an earlier one lets the pattern start a day too soon (an extra first occurrence). An
+    all-day date is Salesforce's (kept at midnight UTC), whatever the organizer's zone; a
+    timed start's date is the one in the series' zone.
+    """
+    if meeting.is_all_day:
+        return utc(meeting.start).date()
+    return utc(meeting.start).astimezone(zone.info).date()
 
 
 def master_meeting(
@@ -107,19 +157,33 @@ def master_meeting(
     if isinstance(mapped, Invalid):
         return mapped
     try:
-        series = series_of(master, mapped.start)
+        series = series_of(master, mapped.start, all_day=mapped.is_all_day)
     except Unsupported as error:
         return Invalid(
             master.id, f"the recurring event's pattern cannot be an Outlook series: {error}"
         )
-    zone = series.time_zone
-    recurrence = series.recurrence
+    zone, source = series.time_zone, "the series' time zone in Salesforce"
     if mapped.is_all_day:
         # All-day series sit on their dates in the organizer's zone, like single ones.
-        mapped = with_organizer_zone(mapped, ctx)
+        placed = with_organizer_zone(mapped, ctx)
+        if isinstance(placed, Invalid):
+            reason = f"the recurring event cannot be an Outlook series: {placed.reason}"
+            return Invalid(master.id, reason)
+        mapped = placed
         zone = mapped.time_zone or "UTC"
-        recurrence = {**recurrence, "range": {**recurrence["range"], "recurrenceTimeZone": zone}}
-    return replace(mapped, time_zone=zone, recurrence=recurrence)
+        source = f"the mailbox time zone of {mapped.organizer_email}"
+    found = timezones.find(zone)
+    if found is None:
+        unknown = timezones.UnknownTimeZone(zone, source=source)
+        return Invalid(master.id, f"the recurring event cannot be an Outlook series: {unknown}")
+    # Graph is given the Windows name, and the first occurrence's date as startDate.
+    span = {
+        **series.recurrence["range"],
+        "recurrenceTimeZone": found.windows,
+        "startDate": first_date(mapped, found).isoformat(),
+    }
+    recurrence = {**series.recurrence, "range": span}
+    return replace(mapped, time_zone=found.windows, recurrence=recurrence)
 
 
 def _content(meeting: Meeting, teams_keyword: str) -> dict[str, Any]:
@@ -131,16 +195,24 @@ def local_date(instant: datetime, zone: str) -> date:
     return utc(instant).astimezone(info).date() if info else utc(instant).date()
 
 
+def occurrence_date(meeting: Meeting, zone: str) -> date:
+    """The date an occurrence Event sits on in its series: an all-day one's Salesforce date
+    (midnight UTC, the date Outlook shows in the organizer's zone), a timed one's date in
+    the series' zone."""
+    if meeting.is_all_day:
+        return utc(meeting.start).date()
+    return local_date(meeting.start, zone)
+
+
 def slot_meeting(master: Meeting, day: date) -> Meeting:
     """The occurrence the series itself puts on `day` (the master's time of day and length)."""
-    zone = master.time_zone or "UTC"
-    info = zone_info(zone)
-    assert info is not None
     if master.is_all_day:
+        # A date, not a time: no zone is needed (Salesforce keeps it at midnight UTC).
         start = datetime.combine(day, datetime.min.time(), tzinfo=utc(master.start).tzinfo)
     else:
-        clock = utc(master.start).astimezone(info).time()
-        start = utc(datetime.combine(day, clock, tzinfo=info))
+        zone = timezones.lookup(master.time_zone or "UTC", source="the series' time zone")
+        clock = utc(master.start).astimezone(zone.info).time()
+        start = utc(datetime.combine(day, clock, tzinfo=zone.info))
     return replace(master, start=start, end=start + (master.end - master.start), recurrence=None)
 
 
@@ -148,6 +220,9 @@ def slot_meeting(master: Meeting, day: date) -> Meeting:
 class _SeriesWork:
     master: SalesforceEvent | None
     occurrences: list[SalesforceEvent]
+    #: the id the series is found by (main record id, or ActivityRecurrence2Id)
+    link: str = ""
+    lightning: bool = False
 
 
 class ZoneCache:
@@ -197,16 +272,23 @@ class SeriesSync:
             kind = role(event)
             if kind == "single":
                 singles.append(event)
-            elif kind == "master":
-                groups.setdefault(_key(event.id), _SeriesWork(None, [])).master = event
+                continue
+            if kind == "unlinked":
+                report.counts[Action.SKIP.value] += 1
+                report.steps.append(Step(Action.SKIP, event.id, UNLINKED_REASON))
+                continue
+            link, lightning = series_link(event)
+            work = groups.setdefault(_key(link), _SeriesWork(None, [], link, lightning))
+            if kind == "master":
+                work.master = event
             else:
-                parent = _key(str(event.series["RecurrenceActivityId"]))
-                groups.setdefault(parent, _SeriesWork(None, [])).occurrences.append(event)
-        missing = [key for key, work in groups.items() if work.master is None]
+                work.occurrences.append(event)
+        missing = [work for work in groups.values() if work.master is None]
         if missing:
-            for master in self._read_events(missing):
-                if _key(master.id) in groups:
-                    groups[_key(master.id)].master = master
+            for master in self._read_masters(missing):
+                work = groups.get(_key(series_link(master)[0]))
+                if work is not None:
+                    work.master = master
         for key, work in groups.items():
             if work.master is None:
                 for occurrence in work.occurrences:
@@ -216,17 +298,43 @@ class SeriesSync:
                     )
                 continue
             with log_context(correlation=f"sf-{work.master.id}"):
-                self._series(work.master, work.occurrences, report, ctx, dry_run=dry_run)
+                try:
+                    self._series(work.master, work.occurrences, report, ctx, dry_run=dry_run)
+                except Exception as error:  # one series' bug must not stop the page
+                    self._series_fault(work.master, error, report, ctx, dry_run=dry_run)
         return singles
+
+    def _series_fault(
+        self,
+        master: SalesforceEvent,
+        error: Exception,
+        report: PassReport,
+        ctx: PlanContext,
+        *,
+        dry_run: bool,
+    ) -> None:
+        """A series that hit an unexpected error (a bug) fails alone, as plan.plan_fault
+        fails a single Event: its master is recorded failed and written back."""
+        row = self._records([master.id]).get(master.id)
+        view = view_of(row) if row is not None else None
+        plan = Plan([plan_fault(master.id, "sync the series of", error, view, ctx)])
+        if dry_run:
+            report.absorb(plan, ())
+            return
+        outcomes = self.service.executor.run(plan)
+        report.absorb(plan, outcomes)
+        self._write_back(outcomes)
 
     def _all_occurrences(
         self, master: SalesforceEvent, known: Sequence[SalesforceEvent]
     ) -> list[SalesforceEvent]:
         service = self.service
-        rows = list(
-            service.salesforce.query(q.occurrences_of([master.id], service._extra_fields()))
-        )
-        read = service._parse_page(rows) if rows else []
+        link, lightning = series_link(master)
+        query = q.lightning_series if lightning else q.occurrences_of
+        rows = list(service.salesforce.query(query([link], service._extra_fields())))
+        # Not the main record: a classic one carries its own id in RecurrenceActivityId,
+        # a Lightning series record shares the occurrences' ActivityRecurrence2Id.
+        read = [e for e in (service._parse_page(rows) if rows else []) if role(e) == "occurrence"]
         seen = {e.id for e in read}
         return [*read, *(e for e in known if e.id not in seen)]
 
@@ -234,6 +342,18 @@ class SeriesSync:
         service = self.service
         rows = list(service.salesforce.query(q.events_by_id(ids, service._extra_fields())))
         return service._parse_page(rows) if rows else []
+
+    def _read_masters(self, works: Sequence[_SeriesWork]) -> list[SalesforceEvent]:
+        """The main / series records of series whose occurrences alone were on the page."""
+        classic = [w.link for w in works if not w.lightning]
+        found = self._read_events(classic) if classic else []
+        links = [w.link for w in works if w.lightning]
+        if links:
+            service = self.service
+            query = q.lightning_series(links, service._extra_fields())
+            rows = list(service.salesforce.query(query))
+            found.extend(service._parse_page(rows) if rows else [])
+        return [e for e in found if role(e) == "master"]
 
     # ----------------------------------------------------------------- series
 
@@ -252,6 +372,14 @@ class SeriesSync:
         records = self._records([master.id, *(o.id for o in occurrences)])
         row = records.get(master.id)
         step = self._master_step(master, meeting, row, ctx, keyword)
+        # A critical change recreated the series in Salesforce: keep its Outlook series.
+        predecessor = (
+            find_predecessor(self, master, meeting)
+            if step.action == Action.CREATE and isinstance(meeting, Meeting)
+            else None
+        )
+        if predecessor is not None:
+            step = Step(Action.UPDATE, master.id, RECREATED_REASON, meeting)
         plan = Plan([step])
         outcomes: list[Outcome] = []
         if dry_run:
@@ -259,7 +387,16 @@ class SeriesSync:
                 plan.add(Step(Action.SKIP, occurrence.id, "occurrence of a series (dry run)"))
             report.absorb(plan, ())
             return
-        if step.action != Action.SKIP:
+        adopted = None
+        if predecessor is not None:
+            assert isinstance(meeting, Meeting)
+            adopted = adopt(self, master, meeting, predecessor)
+            if adopted is None:  # that Outlook series is gone: a new one after all
+                step = self._master_step(master, meeting, None, ctx, keyword)
+                plan = Plan([step])
+            else:
+                outcomes.append(adopted)
+        if adopted is None and step.action != Action.SKIP:
             outcomes.extend(service.executor.run(Plan([step])))
         master_row = self._records([master.id]).get(master.id)
         synced = (
@@ -314,8 +451,14 @@ class SeriesSync:
         if not live:
             return Step(Action.CREATE, master.id, "new recurring event in Salesforce", meeting)
         assert row is not None
-        unchanged = row.content_hash == em.content_hash(_content(meeting, keyword))
-        if unchanged and row.status == MeetingStatus.SYNCED:
+        content = _content(meeting, keyword)
+        # A series synced before syncd wrote Windows zone names holds the IANA ones: the
+        # same times under the other name are no change (`sent` is what Outlook holds).
+        unchanged = row.content_hash == em.content_hash(content) or (
+            row.status == MeetingStatus.SYNCED and not em.content_changes(row.sent, content)
+        )
+        faulted = row.last_error_code == ErrorCode.INTERNAL_ERROR  # retried to clear it
+        if unchanged and row.status == MeetingStatus.SYNCED and not faulted:
             return Step(Action.SKIP, master.id, "series unchanged since the last sync")
         if unchanged and row.next_attempt_at is not None and row.next_attempt_at > ctx.now:
             return Step(Action.SKIP, master.id, "failed before; waiting to retry")
@@ -360,7 +503,7 @@ class SeriesSync:
         original = (
             date.fromisoformat(info["originalDate"])
             if info.get("originalDate")
-            else local_date(mapped.start, zone)
+            else occurrence_date(mapped, zone)
         )
         expected = _content(slot_meeting(master, original), keyword)
         follows = desired == expected

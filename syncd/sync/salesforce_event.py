@@ -14,7 +14,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.domain import Attendee, Meeting
+from syncd.salesforce.org_shape import OPTIONAL_EVENT_FIELDS
 from syncd.sync.series_fields import SERIES_FIELDS
+
+#: The row fields kept in SalesforceEvent.series: the recurrence fields plus the
+#: Lightning series link (GroupEventType, ActivityRecurrence2Id) when the org has them.
+_SERIES_ROW_FIELDS = (*SERIES_FIELDS, *OPTIONAL_EVENT_FIELDS)
 
 #: Salesforce allows multi-day events of up to 14 days.
 MAX_EVENT_SPAN = timedelta(days=14)
@@ -67,7 +72,8 @@ class SalesforceEvent:
     outlook_event_id: str | None = None
     #: False when the query returned no Owner for an OwnerId (the User cannot be read).
     owner_found: bool = True
-    #: The recurrence fields of the row (series_fields.SERIES_FIELDS) that are set.
+    #: The recurrence fields of the row (series_fields.SERIES_FIELDS, GroupEventType,
+    #: ActivityRecurrence2Id) that are set.
     series: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
@@ -101,7 +107,12 @@ def _relation_email(relation: Mapping[str, Any] | None) -> tuple[str, str | None
 
 
 def parse_invitees(rows: Iterable[Mapping[str, Any]]) -> tuple[Invitee, ...]:
-    """EventRelation rows (with `TYPEOF Relation ... Email`) -> invitees."""
+    """EventRelation rows (with `TYPEOF Relation ... Email`) -> invitees.
+
+    A row without IsInvitee (an org without Shared Activities has no such field) is an
+    invitee: there "EventRelation records only represent invitees"
+    (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_eventrelation.htm).
+    """
     invitees = []
     for row in rows:
         if row.get("IsInvitee") is False:
@@ -147,7 +158,7 @@ def parse_event(
         invitees=parse_invitees(relations),
         outlook_event_id=row.get(outlook_id_field) if outlook_id_field else None,
         owner_found=bool(row.get("Owner")),
-        series={k: row[k] for k in SERIES_FIELDS if row.get(k) not in (None, False, "")},
+        series={k: row[k] for k in _SERIES_ROW_FIELDS if row.get(k) not in (None, False, "")},
     )
 
 

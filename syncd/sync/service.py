@@ -25,9 +25,18 @@ from syncd.domain import MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.salesforce.errors import WindowMissed
+from syncd.salesforce.org_shape import FULL_SHAPE, OrgShape, read_shape
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
-from syncd.sync.plan import Action, LedgerView, Plan, PlanContext, Step, plan_changes
+from syncd.sync.plan import (
+    Action,
+    LedgerView,
+    Plan,
+    PlanContext,
+    Step,
+    plan_changes,
+    plan_fault,
+)
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime, parse_event
 from syncd.sync.writeback import (
@@ -116,7 +125,7 @@ class PassReport:
             self.counts[action.value] += 1
         # The report keeps each step's action and reason, not the meeting it carried:
         # a pass over the whole org must not hold every meeting until it ends.
-        self.steps.extend(replace(step, meeting=None) for step in plan.steps)
+        self.steps.extend(replace(step, meeting=None, fault=None) for step in plan.steps)
 
 
 @dataclass
@@ -249,7 +258,18 @@ class SyncService:
         self.should_stop = should_stop
         self.executor = Executor(scheduler, workers=workers, should_stop=should_stop)
         self.fields = tenant.salesforce.fields
+        self._shape: OrgShape | None = None
         self.series = SeriesSync(self)
+
+    @property
+    def shape(self) -> OrgShape:
+        """Which optional fields the org has (Shared Activities' EventRelation.IsInvitee,
+        Event.ActivityRecurrence2Id), from describe; a query naming a missing field would
+        fail whole. A port without describe is taken to have them all."""
+        if self._shape is None:
+            describe = getattr(self.salesforce, "describe", None)
+            self._shape = read_shape(describe) if describe is not None else FULL_SHAPE
+        return self._shape
 
     # ------------------------------------------------------------------ poll
 
@@ -537,10 +557,11 @@ class SyncService:
         )
 
     def _extra_fields(self) -> tuple[str, ...]:
-        """The write-back fields read with each Event (see `_lost_writebacks`)."""
+        """The write-back fields read with each Event (see `_lost_writebacks`), and the
+        Lightning series link fields this org has (see `shape`)."""
         event = self.fields.event
         names = (event.outlook_event_id, event.sync_status, event.sync_error, event.teams_join_url)
-        return tuple(name for name in names if name)
+        return (*(name for name in names if name), *self.shape.optional_event_fields())
 
     def _set_watermark(self, feed: str, value: datetime) -> None:
         lq.set_watermark(self.engine, self.tenant.name, feed, value, self.clock())
@@ -575,10 +596,13 @@ class SyncService:
                 newest = stamp
         return newest, list(dict.fromkeys(ids))
 
+    def _relations_query(self, event_ids: Sequence[str]) -> str:
+        return q.relations_of(event_ids, shared_activities=self.shape.shared_activities)
+
     def _invitees_of(self, event_ids: Sequence[str]) -> dict[str, Any]:
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for ids in chunks(event_ids, PAGE):
-            for row in self.salesforce.query(q.relations_of(ids)):
+            for row in self.salesforce.query(self._relations_query(ids)):
                 grouped[row["EventId"]].append(row)
         return {
             event_id: parse_event({"Id": event_id}, rows).invitees
@@ -586,31 +610,54 @@ class SyncService:
         }
 
     def _parse_page(self, rows: Sequence[dict[str, Any]]) -> list[SalesforceEvent]:
+        """The readable Events of `rows` (see `_parse_rows`; the others are logged)."""
+        events, unreadable = self._parse_rows(rows)
+        for event_id, error in unreadable.items():
+            log.error("Event %s cannot be read: %s", event_id, error, exc_info=error)
+        return events
+
+    def _parse_rows(
+        self, rows: Sequence[dict[str, Any]]
+    ) -> tuple[list[SalesforceEvent], dict[str, Exception]]:
+        """The page's Events with their invitees, and the rows that could not be read
+        (Event id -> the unexpected error): one such row fails alone, not the page."""
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
         ids = [r["Id"] for r in rows]
-        for row in self.salesforce.query(q.relations_of(ids)) if ids else ():
+        for row in self.salesforce.query(self._relations_query(ids)) if ids else ():
             grouped[row["EventId"]].append(row)
-        return [
-            parse_event(
-                r,
-                grouped.get(r["Id"], ()),
-                outlook_id_field=self.fields.event.outlook_event_id or None,
-            )
-            for r in rows
-        ]
+        events: list[SalesforceEvent] = []
+        unreadable: dict[str, Exception] = {}
+        for r in rows:
+            try:
+                events.append(
+                    parse_event(
+                        r,
+                        grouped.get(r["Id"], ()),
+                        outlook_id_field=self.fields.event.outlook_event_id or None,
+                    )
+                )
+            except Exception as error:  # one record's bug must not stop the page
+                unreadable[str(r["Id"])] = error
+        return events, unreadable
 
     def _process(
         self, rows: Sequence[dict[str, Any]], report: PassReport, *, dry_run: bool
     ) -> None:
         report.records_read += len(rows)
-        parsed = self._parse_page(rows)
+        parsed, unreadable = self._parse_rows(rows)
         self._prefetch_zones(parsed)
         # Recurring series are handled as series (one Outlook series master each).
         events = self.series.process(parsed, report, self._context(), dry_run=dry_run)
         ledger = lq.ledger_views(
-            self.engine, self.tenant.name, Source.SALESFORCE, (e.id for e in events)
+            self.engine,
+            self.tenant.name,
+            Source.SALESFORCE,
+            [*(e.id for e in events), *unreadable],
         )
-        plan = plan_changes(events, (), ledger, self._context())
+        ctx = self._context()
+        plan = plan_changes(events, (), ledger, ctx)
+        for event_id, error in unreadable.items():
+            plan.add(plan_fault(event_id, "read", error, ledger.get(event_id), ctx))
         again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
         self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
 

@@ -4,6 +4,7 @@ responses on EventRelation, and availability snapshots on User.
 Field names come from the tenant's mapping; an empty name is not written.
 EventRelation Status holds only New / Accepted / Declined:
 https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_eventrelation.htm
+RespondedDate, a dateTime, takes milliseconds at most (syncd.salesforce.values).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from syncd.config import EventFieldMapping
 from syncd.domain import ResponseStatus, Slot, format_gmt
+from syncd.salesforce.values import sf_datetime
 from syncd.sync.salesforce_event import Invitee
 
 #: Salesforce long text areas hold 131,072 characters; stay well inside.
@@ -108,10 +110,22 @@ def relation_updates(
             "id": invitee.relation_row_id,
             "Status": status,
         }
-        if status != "New" and answer.get("time"):
-            record["RespondedDate"] = answer["time"]
+        responded = _responded(answer.get("time")) if status != "New" else None
+        if responded:
+            record["RespondedDate"] = responded
         updates.append(record)
     return updates
+
+
+def _responded(graph_time: Any) -> str | None:
+    """Graph's answer time (seven fractional digits) as Salesforce takes a dateTime:
+    milliseconds at most (see syncd.salesforce.values); None when it is no time."""
+    if not isinstance(graph_time, str) or not graph_time:
+        return None
+    try:
+        return sf_datetime(graph_time)
+    except ValueError:
+        return None
 
 
 def availability_snapshot(slots: Sequence[Slot], start: datetime, end: datetime) -> str:

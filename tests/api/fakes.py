@@ -93,6 +93,7 @@ class FakeScheduler:
         start: datetime,
         end: datetime,
         *,
+        max_graph_requests: int | None = None,
         correlation_id: str | None = None,
     ) -> list[Availability]:
         self._enter("availability", (list(emails), start, end), correlation_id)

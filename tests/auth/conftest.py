@@ -2,21 +2,30 @@
 
 Auth needs the ledger, the configuration and the clock, not Graph, so these
 tests serve the app over a stand-in scheduler (see tests/api/fakes.py).
+`serve_tenants(..., behind_proxy=True)` serves it the way `syncd serve` does
+(syncd.api.server) with 127.0.0.1 listed in `[api] trusted_proxies`: a test then
+speaks from any source address by sending `X-Forwarded-For`, as a proxy would.
 """
 
 from __future__ import annotations
 
 import itertools
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from syncd.api import create_app
-from syncd.config import TenantConfig
+from syncd.api.server import api_server_config
+from syncd.config import ApiServerConfig, TenantConfig
 from tests.api.fakes import (
     FakeRuntime,
     MutableClock,
@@ -38,8 +47,33 @@ class Served:
     clock: MutableClock
     url: str
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=10)
+    def client(self, source: str | None = None) -> httpx.Client:
+        """A client; with `source`, one whose requests the proxy forwards from that address."""
+        headers = {"X-Forwarded-For": source} if source else None
+        return httpx.Client(base_url=self.url, timeout=10, headers=headers)
+
+
+@contextmanager
+def serve_like_syncd(app: Any, settings: ApiServerConfig) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 with the uvicorn Config `syncd serve` builds; yields its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    config = api_server_config(app, settings=settings, host="127.0.0.1", port=0)
+    config.lifespan = "off"
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        sock.close()
 
 
 def default_tenants() -> tuple[TenantConfig, ...]:
@@ -61,13 +95,18 @@ def serve_tenants(auth_ledger_template: Path, tmp_path: Path) -> Iterator[Callab
     numbers = itertools.count()
     with ExitStack() as stack:
 
-        def start(*tenants: TenantConfig) -> Served:
+        def start(*tenants: TenantConfig, behind_proxy: bool = False) -> Served:
             target = tmp_path / f"ledger-{next(numbers)}.db"
             engine = migrated_copy(auth_ledger_template, target)
             stack.callback(engine.dispose)
             clock = MutableClock()
             runtime = fake_runtime(engine, *(tenants or default_tenants()), clock=clock)
-            url = stack.enter_context(serve(create_app(runtime)))
+            app = create_app(runtime)
+            if behind_proxy:
+                settings = ApiServerConfig(trusted_proxies=["127.0.0.1"])
+                url = stack.enter_context(serve_like_syncd(app, settings))
+            else:
+                url = stack.enter_context(serve(app))
             return Served(runtime=runtime, clock=clock, url=url)
 
         yield start

@@ -98,7 +98,7 @@ def test_missing_headers_and_unknown_clients_are_refused(served: Served) -> None
     assert_refused(answer, "X-Syncd-Timestamp, X-Syncd-Signature")
     ghost = {"client_id": "hmac_ghost", "secret": "s"}
     assert_refused(
-        signed(served, ghost, "POST", f"{AVAILABILITY}?{WINDOW}", BODY), "no HMAC client"
+        signed(served, ghost, "POST", f"{AVAILABILITY}?{WINDOW}", BODY), "client is unknown"
     )
     creds = hmac_client(served)
     headers = {

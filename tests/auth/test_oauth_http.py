@@ -74,7 +74,8 @@ def test_a_refresh_token_belongs_to_its_client(served: Served) -> None:
     mine, theirs = oauth_client(served), oauth_client(served)
     with served.client() as http:
         answer = refresh(http, theirs["client_id"], mine["refresh_token"])
-        assert_oauth_error(answer, 400, "invalid_grant")
+        # Another client's token proves nothing about this client: invalid_client.
+        assert_oauth_error(answer, 401, "invalid_client")
 
 
 def test_client_credentials_by_form_basic_or_json(served: Served) -> None:
@@ -149,7 +150,9 @@ def test_a_revoked_client_loses_its_tokens(served: Served) -> None:
         assert revoke_client(served.runtime.engine, created["client_id"])
         assert call_api(http, tokens["access_token"]).status_code == 401
         answer = refresh(http, created["client_id"], tokens["refresh_token"])
-        assert_oauth_error(answer, 400, "invalid_grant")
+        # The caller holds a token issued to the client, so it is told why.
+        body = assert_oauth_error(answer, 401, "invalid_client")
+        assert "revoked" in body["error_description"]
 
 
 def test_a_tenant_without_oauth_says_which_methods_it_accepts(served: Served) -> None:
@@ -202,26 +205,13 @@ def test_failed_attempts_slow_the_client_down_with_growing_waits(served: Served)
         assert http.post("/oauth/token", data=good).status_code == 200
 
 
-def test_failures_from_one_address_slow_down_every_client_id_it_tries(served: Served) -> None:
+def test_a_bad_bearer_token_sent_again_and_again_is_slowed_down(served: Served) -> None:
     with served.client() as http:
-        for number in range(5):
-            form = {
-                "grant_type": "client_credentials",
-                "client_id": f"c{number}",
-                "client_secret": "x",
-            }
-            assert http.post("/oauth/token", data=form).status_code == 401
-        form = {"grant_type": "client_credentials", "client_id": "fresh", "client_secret": "x"}
-        assert http.post("/oauth/token", data=form).status_code == 429
-
-
-def test_guessing_bearer_tokens_is_slowed_down_too(served: Served) -> None:
-    with served.client() as http:
-        for number in range(5):
-            answer = call_api(http, f"syat_guess{number}")
+        for _ in range(5):
+            answer = call_api(http, "syat_stale")
             assert answer.status_code == 401
             assert answer.json()["errorMessage"] == "the access token is not valid"
-        answer = call_api(http, "syat_guess5")
+        answer = call_api(http, "syat_stale")
         assert answer.status_code == 429
         assert answer.json()["errorCode"] == "Throttled"
         assert int(answer.headers["Retry-After"]) > 0

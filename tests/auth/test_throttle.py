@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from syncd.auth.throttle import BruteForceGuard, BruteForcePolicy, failure_key
+from syncd.auth.throttle import BruteForceGuard, BruteForcePolicy, caller_key, token_key
 from syncd.ledger.db import session_scope
 from syncd.ledger.models import AuthFailure
 from tests.api.fakes import MutableClock, migrated_copy
@@ -71,8 +71,11 @@ def test_a_custom_policy() -> None:
     assert [guard.delay_for(n) for n in range(1, 6)] == [0, 1, 2, 3, 3]
 
 
-def test_failure_keys_are_readable_or_hashed() -> None:
-    assert failure_key("client", "oauth_1a2b") == "client:oauth_1a2b"
-    hashed = failure_key("user", "späte\nzeile")
-    assert hashed.startswith("user#sha256:") and "\n" not in hashed
-    assert len(failure_key("client", "x" * 1000)) <= 128
+def test_failure_keys_fit_the_column_and_hold_no_credential() -> None:
+    key = caller_key("user", "2001:db8::1", "späte\nzeile")
+    assert key.startswith("user:2001:db8::/64|") and "\n" not in key
+    assert len(caller_key("client", "x" * 1000, "y" * 1000)) <= 128
+    assert caller_key("client", "192.0.2.1", "a") != caller_key("client", "192.0.2.1", "b")
+    token = "syat_" + "t" * 43
+    assert token_key(token).startswith("token#sha256:") and "syat" not in token_key(token)
+    assert len(token_key(token)) <= 128

@@ -358,7 +358,7 @@ def test_get_user_is_none_for_unknown_users(serve: Serve, make_client: MakeClien
     assert urlsplit(server.seen[1].path).path == f"/v1.0/users/{MAILBOX}"
 
 
-# ------------------------------------------------------- find / paging / 409
+# ------------------------------------------------------- find / paging / create
 
 
 def test_find_by_property_quotes_pages_and_checks_exact_value(
@@ -402,9 +402,10 @@ def test_next_link_to_another_host_is_not_followed(serve: Serve, make_client: Ma
     assert len(server.seen) == 1
 
 
-def test_create_refused_as_duplicate_returns_the_existing_event(
-    serve: Serve, make_client: MakeClient
-) -> None:
+def test_a_409_on_create_is_an_error_not_a_lookup(serve: Serve, make_client: MakeClient) -> None:
+    """Graph answers a repeated transactionId with 201 and the first event (resources/event,
+    transactionId); it documents no 409 for it, so the client does not guess one: the
+    error goes to the core, whose next attempt looks the event up by its key."""
     key = {
         "id": "String {8d3c2a5e-6f1b-4c7e-9a44-5b1f0e2d7c61} Name syncdExternalKey",
         "value": "k1",
@@ -412,16 +413,16 @@ def test_create_refused_as_duplicate_returns_the_existing_event(
 
     def handler(seen: Seen) -> Reply:
         if seen.method == "POST":
-            return graph_error(409, "ErrorDuplicateTransactionId", "duplicate")
+            return graph_error(409, "ErrorIrresolvableConflict", "conflict")
         return Reply(200, {"value": [{"id": "existing", "singleValueExtendedProperties": [key]}]})
 
     server = serve(handler)
     client = make_client(server.graph_url)
 
-    event = client.create_event(
-        MAILBOX, {"transactionId": "t", "singleValueExtendedProperties": [key]}
-    )
-    assert event["id"] == "existing"
+    with pytest.raises(SyncdError) as caught:
+        client.create_event(MAILBOX, {"transactionId": "t", "singleValueExtendedProperties": [key]})
+    assert caught.value.code is ErrorCode.UPSTREAM_UNAVAILABLE
+    assert [s.method for s in server.seen] == ["POST"]
 
 
 def test_cancel_posts_comment(serve: Serve, make_client: MakeClient) -> None:

@@ -18,8 +18,9 @@ from syncd.sandbox.salesforce.recurrence import (
     edit_series,
     exclude_occurrence,
 )
+from tests.sync_e2e.tenant_options import set_salesforce_fields
 
-from .conftest import COLLEAGUE, EVENT_ROUTE, EVENTS_ROUTE, ORGANIZER, World
+from .conftest import COLLEAGUE, EVENT_ROUTE, EVENTS_ROUTE, ORGANIZER, TENANT, World
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -136,7 +137,8 @@ def test_each_classic_pattern_becomes_one_outlook_series(world: World, kind: str
     _assert_one_series(world, series)
     body = world.graph_log("POST", EVENTS_ROUTE)[0].body
     assert body["recurrence"]["pattern"]["type"] == graph_type
-    assert body["start"]["timeZone"] == "Europe/Berlin"
+    # Graph is given the Windows name of the series' zone (syncd.timezones).
+    assert body["start"]["timeZone"] == "W. Europe Standard Time"
 
 
 def _first_day_on_or_after(start: datetime, *, day: int, month: int | None) -> datetime:
@@ -396,6 +398,7 @@ def test_a_series_cut_off_ends_the_outlook_series_there(world: World, model: str
 def test_series_responses_are_written_to_every_occurrence(world: World) -> None:
     world.sandbox.answers.configure(accepted=1, tentatively_accepted=0, declined=0, not_responded=0)
     series = _weekly(world)
+    set_salesforce_fields(world.config, TENANT, event_relation_status=True)  # off by default
     service = world.service()
     service.poll()
     colleague = world.org.find_user(COLLEAGUE)

@@ -176,9 +176,13 @@ def _differences(record: dict[str, Any], meeting: StoredEvent, attendees: set[st
     compare("subject", meeting.subject, record["Subject"] or "")
     compare("body", meeting.body_content, record["Description"] or "")
     compare("location", meeting.location.get("displayName") or "", record["Location"] or "")
-    compare("Teams", meeting.is_online_meeting, record["Location"] == TEAMS)
-    if record["Location"] == TEAMS and not meeting.join_url:
-        problems.append("a Teams meeting without a join link")
+    if record["Location"] == TEAMS:
+        compare("Teams", meeting.is_online_meeting, True)
+        if not meeting.join_url:
+            problems.append("a Teams meeting without a join link")
+    # Otherwise Outlook may still be online: Teams cannot be switched off once on
+    # (https://learn.microsoft.com/graph/api/resources/event), and the write-back then
+    # carries the join link Outlook shows (`_writeback`).
     compare("showAs", meeting.show_as, _SHOW_AS.get(str(record["ShowAs"] or "Busy").lower()))
     compare("sensitivity", meeting.sensitivity, "private" if record["IsPrivate"] else "normal")
     compare("attendees", sorted(a.address.casefold() for a in meeting.attendees), sorted(attendees))

@@ -61,7 +61,9 @@ def write_config(
         f"[sandbox]\nseed = {SANDBOX_SEED}\nusers = {USERS}\nsalesforce_events = 0\n"
         f'connection_file = "{connection_file}"\n\n'
         f"[salesforce.schedules]\npoll_seconds = {poll_seconds}\nresponses_seconds = 30\n"
-        "availability_seconds = 3600\nretry_failed_seconds = 30\n"
+        "availability_seconds = 3600\nretry_failed_seconds = 30\n\n"
+        # The checker expects answers on EventRelation too (off by default).
+        "[salesforce.fields]\nevent_relation_status = true\n"
     )
     path = root / "syncd.toml"
     text = 'tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n'

@@ -31,6 +31,8 @@ from .conftest import RecordingSleep, StaticLogin, ThenLogin, session_for
 
 CASSETTES = Path(__file__).resolve().parent.parent / "cassettes" / "salesforce"
 MY_DOMAIN = "https://MyDomainName.my.salesforce.com"
+#: The API version the cassettes were recorded with (the documentation examples).
+CASSETTE_API_VERSION = "59.0"
 #: The JWT bearer flow page's example token response names this instance.
 YOUR_INSTANCE = "https://yourInstance.salesforce.com"
 DOC_TOKEN = (
@@ -75,6 +77,7 @@ def _client(
     return SalesforceClient(
         login=login or StaticLogin(session_for(instance)),
         session=recorder.session,
+        api_version=CASSETTE_API_VERSION,
         clock=lambda: MAY_10_2013,
         sleep=RecordingSleep(),
     )

@@ -15,6 +15,7 @@ from simple_salesforce.exceptions import SalesforceExpiredSession
 from simple_salesforce.format import format_soql
 
 from syncd.sandbox.salesforce import SalesforceState
+from syncd.sandbox.salesforce.auth import PRODUCTION_AUDIENCE, SANDBOX_AUDIENCE
 
 from .conftest import API_VERSION
 from .helpers import TlsServer, jwt_assertion, rsa_key_and_certificate
@@ -42,7 +43,7 @@ def test_jwt_bearer_login_then_query(
     assert username is not None
     state.register_connected_app("3MVG9-consumer-key", certificate_pem=certificate)
     assertion = jwt_assertion(
-        key, client_id="3MVG9-consumer-key", username=username, audience=sf_server.base_url
+        key, client_id="3MVG9-consumer-key", username=username, audience=PRODUCTION_AUDIENCE
     )
     response = http.post(
         token_url(sf_server), data={"grant_type": JWT_GRANT, "assertion": assertion}
@@ -69,7 +70,10 @@ def test_jwt_bearer_login_then_query(
 @pytest.mark.parametrize(
     ("change", "error", "description"),
     [
-        ({"audience": "https://login.salesforce.com"}, "invalid_grant", "audience is invalid"),
+        # The org's own (My Domain / instance) URL is where the assertion is posted, never
+        # its audience; a production org does not take the sandbox audience either.
+        ({"audience": "<base_url>"}, "invalid_grant", "audience is invalid"),
+        ({"audience": SANDBOX_AUDIENCE}, "invalid_grant", "audience is invalid"),
         ({"lifetime": -120}, "invalid_grant", "expired authorization code"),
         ({"lifetime": 3600}, "invalid_grant", "invalid assertion: exp must be within 3 minutes"),
         ({"client_id": "unknown-app"}, "invalid_client_id", "client identifier invalid"),
@@ -94,9 +98,11 @@ def test_jwt_bearer_refusals(
     claims: dict[str, Any] = {
         "client_id": "app",
         "username": state.org.integration_username,
-        "audience": sf_server.base_url,
+        "audience": PRODUCTION_AUDIENCE,
         **change,
     }
+    if claims["audience"] == "<base_url>":
+        claims["audience"] = sf_server.base_url
     assertion = jwt_assertion(key, **claims)
     response = http.post(
         token_url(sf_server), data={"grant_type": JWT_GRANT, "assertion": assertion}
@@ -118,15 +124,59 @@ def test_jwt_signed_with_another_key_is_refused(
         other_key,
         client_id="app",
         username=str(state.org.integration_username),
-        audience=sf_server.base_url,
+        audience=PRODUCTION_AUDIENCE,
     )
     response = http.post(
         token_url(sf_server), data={"grant_type": JWT_GRANT, "assertion": assertion}
     )
     assert response.json() == {"error": "invalid_grant", "error_description": "invalid assertion"}
-    hs256 = jwt.encode({"iss": "app", "sub": "x", "aud": sf_server.base_url, "exp": 1}, "s" * 32)
+    hs256 = jwt.encode({"iss": "app", "sub": "x", "aud": PRODUCTION_AUDIENCE, "exp": 1}, "s" * 32)
     response = http.post(token_url(sf_server), data={"grant_type": JWT_GRANT, "assertion": hs256})
     assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    ("expected", "extra", "accepted", "refused"),
+    [
+        # A sandbox org wants test.salesforce.com and refuses login.salesforce.com.
+        (SANDBOX_AUDIENCE, [], SANDBOX_AUDIENCE, PRODUCTION_AUDIENCE),
+        # An Experience Cloud site's URL is an audience too.
+        (
+            PRODUCTION_AUDIENCE,
+            ["https://acme.my.site.com/customers"],
+            "https://acme.my.site.com/customers",
+            "https://acme.my.site.com",
+        ),
+    ],
+)
+def test_jwt_audience_follows_the_org(
+    state: SalesforceState,
+    sf_server: TlsServer,
+    http: requests.Session,
+    key_pair: tuple[bytes, bytes],
+    expected: str,
+    extra: list[str],
+    accepted: str,
+    refused: str,
+) -> None:
+    key, certificate = key_pair
+    state.register_connected_app("app", certificate_pem=certificate)
+    admin = f"{sf_server.base_url}/_sandbox/salesforce/settings"
+    settings = http.put(admin, json={"jwt_audience": expected, "extra_audiences": extra}).json()
+    assert settings["jwt_audience"] == expected
+    username = str(state.org.integration_username)
+
+    def ask(audience: str) -> requests.Response:
+        assertion = jwt_assertion(key, client_id="app", username=username, audience=audience)
+        return http.post(
+            token_url(sf_server), data={"grant_type": JWT_GRANT, "assertion": assertion}
+        )
+
+    assert ask(accepted).status_code == 200
+    assert ask(refused).json() == {
+        "error": "invalid_grant",
+        "error_description": "audience is invalid",
+    }
 
 
 def test_client_credentials_form_and_basic(

@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
@@ -68,9 +69,15 @@ def test_twenty_thousand_events_look_like_a_sales_org() -> None:
     assert all(is_valid_id(e.id) for e in parents[:1000])
     durations = Counter()
     invitee_counts = Counter()
+    zones = {u.id: ZoneInfo(u.TimeZoneSidKey) for u in org.data.rows("User")}
     for event in parents:
         start, end = event.StartDateTime, event.EndDateTime
-        assert T0.date() <= start.date() < T0.date() + timedelta(days=28)
+        # Working hours on a day of the window in the owner's zone (all-day: its date).
+        if event.IsAllDayEvent:
+            day = event.ActivityDate
+        else:
+            day = start.astimezone(zones[event.OwnerId]).date()
+        assert T0.date() <= day < T0.date() + timedelta(days=28)
         assert timedelta(0) <= end - start <= timedelta(days=14)
         if event.IsAllDayEvent:
             durations["all-day"] += 1

@@ -7,8 +7,10 @@ Secrets are recorded where they are made, not guessed from the text:
 - anything a test hands to `SecretLog.add` (passwords read from the environment).
 Log lines are every record that reaches the root logger, formatted with its
 exception text. A line leaks when it holds any 12-character run of a recorded
-secret (so a token cut short in a message still counts), or a syncd-prefixed
-token (`syat_`, `syrt_`, `sycs_`) minted where the recorder did not see it.
+secret (so a token cut short in a message still counts), any 8-character run
+that looks random (a fragment cut shorter still; see `looks_random`, which keeps
+words of a passphrase from counting), or a syncd-prefixed token (`syat_`,
+`syrt_`, `sycs_`) minted where the recorder did not see it.
 
 Used two ways:
 - tests/security/conftest.py records while the tests of tests/security run, and
@@ -36,6 +38,8 @@ import pytest
 MIN_SECRET = 16
 #: A leak is any run of this many characters of a secret.
 WINDOW = 12
+#: ... or any run of this many that looks random (`looks_random`).
+FRAGMENT = 8
 PREFIXED = re.compile(r"\bsy(?:at|rt|cs)_[A-Za-z0-9_-]{8,}")
 #: Modules that bound `derive_secret` by name at import.
 DERIVERS = ("syncd.auth.hmac_scheme", "syncd.auth.clients", "syncd.auth.hmac_auth", "syncd.auth")
@@ -132,23 +136,45 @@ class SecretLog:
     def leaks(self) -> list[Leak]:
         with self._lock:
             known = list(self.secrets)
-        windows: dict[str, str] = {}
+        windows: set[str] = set()
+        fragments: set[str] = set()
         for secret in known:
-            for start in range(len(secret) - WINDOW + 1):
-                windows.setdefault(secret[start : start + WINDOW], secret)
+            windows.update(_runs(secret, WINDOW))
+            fragments.update(run for run in _runs(secret, FRAGMENT) if looks_random(run))
         found = []
         for logger, line in list(self.lines):
-            hit = _first_window(line, windows) or _prefixed(line)
+            hit = (
+                _first_run(line, WINDOW, windows)
+                or _first_run(line, FRAGMENT, fragments)
+                or _prefixed(line)
+            )
             if hit is not None:
                 found.append(Leak(logger, line, hit))
         return found
 
 
-def _first_window(line: str, windows: dict[str, str]) -> str | None:
-    for start in range(len(line) - WINDOW + 1):
-        secret = windows.get(line[start : start + WINDOW])
-        if secret is not None:
-            return line[start : start + WINDOW]
+def looks_random(run: str) -> bool:
+    """Could `run` only have come from a secret, not from prose or a passphrase's words?
+
+    No whitespace, and a digit, `-`, `_` or other symbol, or two capitals. A random
+    token's 8-character run is like that 99 times in 100; "battery " or
+    "Password" never are.
+    """
+    if any(c.isspace() for c in run):
+        return False
+    if not run.isalpha():
+        return True
+    return sum(c.isupper() for c in run) >= 2
+
+
+def _runs(text: str, length: int) -> list[str]:
+    return [text[start : start + length] for start in range(len(text) - length + 1)]
+
+
+def _first_run(line: str, length: int, runs: set[str]) -> str | None:
+    for start in range(len(line) - length + 1):
+        if line[start : start + length] in runs:
+            return line[start : start + length]
     return None
 
 

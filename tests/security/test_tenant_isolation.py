@@ -132,8 +132,8 @@ def test_oauth_secrets_and_refresh_tokens_do_not_cross_tenants(
                 "refresh_token": demo["refresh_token"],
             },
         )
-        assert crossed_refresh.status_code == 400
-        assert crossed_refresh.json()["error"] == "invalid_grant"
+        assert crossed_refresh.status_code == 401
+        assert crossed_refresh.json()["error"] == "invalid_client"
         # Neither attempt spent or revoked demo's own refresh token.
         own = http.post(
             "/oauth/token",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from syncd.api import fields, openapi
-from syncd.api.deps import CallerDep, correlation, json_body, scheduler_for
+from syncd.api.deps import CallerDep, correlation, json_body, runtime_of, scheduler_for
 from syncd.api.errors import WireJSONResponse
 from syncd.api.parsing import CaseInsensitiveQuery, invalid, parse_model
 from syncd.api.routes.responses import AVAILABILITY_ERRORS
@@ -90,8 +90,15 @@ async def availability(request: Request, caller: CallerDep) -> WireJSONResponse:
     found = []
     if valid:
         scheduler = scheduler_for(request, caller)
+        # One request may cause only so many Graph requests (the tenant's policy).
+        policy = runtime_of(request).config.tenant(caller.tenant).policy
         found = await run_in_threadpool(
-            scheduler.availability, valid, window.start, window.end, correlation_id=correlation()
+            scheduler.availability,
+            valid,
+            window.start,
+            window.end,
+            max_graph_requests=policy.availability_max_graph_requests,
+            correlation_id=correlation(),
         )
     if len(found) != len(valid):
         raise RuntimeError(f"the core answered {len(found)} of {len(valid)} addresses")

@@ -5,6 +5,11 @@ Inner requests run through the same pipeline as HTTP requests (auth, throttling,
 faults), up to 4 at a time as Outlook does
 (https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits-for-json-batching);
 `dependsOn` sequences them and a failed dependency answers 424.
+
+The envelope answers 200 whenever it parses, as json-batching says; the fault knobs
+make it fail whole with 424 as https://learn.microsoft.com/en-us/graph/throttling#throttling-and-batching
+says it does when a request inside was throttled (`Faults.throttled_batch_status`), or
+on demand (`Faults.fail_next_batch`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+from syncd.sandbox.faults import Faults
 from syncd.sandbox.microsoft.errors import GraphError, bad_request, error_body
 from syncd.sandbox.microsoft.graph_types import GraphRequest, GraphResponse
 
@@ -136,10 +142,34 @@ def _failed_dependency(item: BatchItem, dependency: str, now: datetime) -> Graph
     return GraphResponse(424, body, {"request-id": request_id})
 
 
-async def run_batch(
-    outer: GraphRequest, items: list[BatchItem], dispatch: Dispatch, now: Callable[[], datetime]
+def _batch_not_run(
+    status: int, outer: GraphRequest, now: datetime, retry_after: int
 ) -> GraphResponse:
-    """Run the inner requests and collect `{"responses": [...]}` (always 200)."""
+    """A whole-batch failure before any inner request ran: an error body, no responses."""
+    request_id = str(uuid.uuid4())
+    body = error_body(
+        "FailedDependency",
+        "The batch failed as a whole; none of its requests was carried out.",
+        request_id,
+        outer.headers.get("client-request-id", request_id),
+        now,
+    )
+    return GraphResponse(status, body, {"request-id": request_id, "Retry-After": str(retry_after)})
+
+
+async def run_batch(
+    outer: GraphRequest,
+    items: list[BatchItem],
+    dispatch: Dispatch,
+    now: Callable[[], datetime],
+    faults: Faults | None = None,
+) -> GraphResponse:
+    """Run the inner requests and collect `{"responses": [...]}`: 200, or a whole-batch
+    failure (424) when the fault knobs ask for one (see the module docstring)."""
+    forced = faults.take_batch_failure() if faults is not None else None
+    if forced is not None and not forced.run_requests:
+        assert faults is not None
+        return _batch_not_run(forced.status, outer, now(), faults.retry_after_seconds)
     done = {item.id.lower(): asyncio.Event() for item in items}
     results: dict[str, GraphResponse] = {}
     gate = asyncio.Semaphore(PARALLEL)
@@ -165,7 +195,12 @@ async def run_batch(
 
     await asyncio.gather(*(run(item) for item in items))
     responses = [_render(item, results[item.id.lower()]) for item in items]
-    return GraphResponse(200, {"responses": responses})
+    status = 200
+    if forced is not None:
+        status = forced.status
+    elif faults is not None and any(r.status == 429 for r in results.values()):
+        status = faults.throttled_batch_status
+    return GraphResponse(status, {"responses": responses})
 
 
 def _render(item: BatchItem, response: GraphResponse) -> dict[str, Any]:

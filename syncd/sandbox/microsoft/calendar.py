@@ -19,7 +19,7 @@ from syncd.sandbox.microsoft.answers import Invite
 from syncd.sandbox.microsoft.directory import DirectoryUser
 from syncd.sandbox.microsoft.errors import GraphError, item_not_found
 from syncd.sandbox.microsoft.ids import IdFactory
-from syncd.sandbox.microsoft.recurrence import local_starts, rule_of
+from syncd.sandbox.microsoft.recurrence import check_range_start, local_starts, rule_of
 from syncd.sandbox.microsoft.timezones import resolve_zone
 
 # Fields an organizer's change copies to every invitee's copy of the meeting.
@@ -377,8 +377,23 @@ class EventStore:
                 raise GraphError(
                     400, "BadRequest", "The end of the event must not be before its start."
                 )
+            if "start" in fields or "recurrence" in fields:
+                check_range_start(
+                    fields.get("recurrence", event.recurrence),
+                    fields.get("start", event.start),
+                    fields.get("start_zone", event.start_zone),
+                )
             extended = fields.pop("extended", None)
             attendees = fields.pop("attendees", None)
+            if event.is_online_meeting:
+                # Once online, always online: "After you set isOnlineMeeting to true,
+                # Microsoft Graph initializes onlineMeeting. Subsequently Outlook ignores
+                # any further changes to isOnlineMeeting, and the meeting remains available
+                # online"; onlineMeetingProvider cannot change again either. The PATCH
+                # still succeeds (ignored, not refused).
+                # https://learn.microsoft.com/graph/api/resources/event#properties
+                fields.pop("is_online_meeting", None)
+                fields.pop("online_meeting_provider", None)
             self._apply(event, fields)
             self._sync_locations(event, fields)
             if extended:

@@ -8,16 +8,39 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 
-from syncd.sandbox.microsoft.names import (
-    DEMO_PEOPLE,
-    FIRST_NAMES,
-    LAST_NAMES,
-    MAILBOX_TIME_ZONES,
-)
+from syncd.sandbox.microsoft.names import DEMO_PEOPLE, FIRST_NAMES, LAST_NAMES
 from syncd.sandbox.microsoft.timezones import resolve_zone
 
 # Every tenth generated user (index 9, 19, ...) is unlicensed: no Exchange mailbox.
 NO_MAILBOX_EVERY = 10
+
+#: The mailbox time zones generated users get, as mailboxSettings reports them: Windows
+#: names (https://learn.microsoft.com/en-us/graph/api/resources/mailboxsettings), spread
+#: so that every kind of zone a tenant has is met: west of UTC, half- and quarter-hour
+#: offsets, no daylight saving, the southern hemisphere (whose summer time spans the new
+#: year), next to the date line, and Europe.
+MAILBOX_TIME_ZONES = (
+    "Pacific Standard Time",  # UTC-8/-7, US rules
+    "Eastern Standard Time",  # UTC-5/-4
+    "Central Standard Time",  # UTC-6/-5
+    "US Mountain Standard Time",  # Arizona, UTC-7 all year
+    "Hawaiian Standard Time",  # UTC-10, no daylight saving
+    "Newfoundland Standard Time",  # UTC-3:30/-2:30
+    "E. South America Standard Time",  # Brasilia, UTC-3, southern hemisphere
+    "Pacific SA Standard Time",  # Santiago, southern summer time
+    "GMT Standard Time",  # London, UTC+0/+1
+    "W. Europe Standard Time",  # Berlin
+    "Romance Standard Time",  # Paris
+    "FLE Standard Time",  # Helsinki, Kyiv, UTC+2/+3
+    "India Standard Time",  # UTC+5:30, no daylight saving
+    "Nepal Standard Time",  # UTC+5:45
+    "Tokyo Standard Time",  # UTC+9, no daylight saving
+    "Cen. Australia Standard Time",  # Adelaide, UTC+9:30/+10:30
+    "AUS Eastern Standard Time",  # Sydney, UTC+10/+11
+    "New Zealand Standard Time",  # Auckland, UTC+12/+13
+    "Fiji Standard Time",  # UTC+12, by the date line
+    "UTC",
+)
 
 
 @dataclass
@@ -112,6 +135,16 @@ class Directory:
                 time_zone=time_zone,
             )
             tenant.users.append(user)
+        return user
+
+    def set_time_zone(self, email: str, time_zone: str) -> DirectoryUser:
+        """Change a mailbox's time zone (what the user sets in Outlook's settings)."""
+        resolve_zone(time_zone)  # a zone Graph would not accept is refused here too
+        user = self.find_by_email(email)
+        if user is None:
+            raise KeyError(f"no user {email!r} in the sandbox directory")
+        with self._lock:
+            user.time_zone = time_zone
         return user
 
     def find_user(self, tenant_id: str, key: str) -> DirectoryUser | None:

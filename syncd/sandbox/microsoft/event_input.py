@@ -1,8 +1,12 @@
 """Reading an event payload (POST/PATCH body) into the store's fields, validating as Graph does.
 
 Properties: https://learn.microsoft.com/en-us/graph/api/resources/event
-Property names in request bodies are matched case-insensitively (Graph's own
-examples send "Comment", "Schedules"...).
+Property names in request bodies are matched case-insensitively (Microsoft's SDKs send
+the metadata's "Comment", "Schedules", its documentation "comment", "schedules"). A name
+the v1.0 schema does not declare, at any depth, is Graph's 400 RequestBodyRead
+(event_schema.py). Read-only properties are accepted and ignored: the documented update
+example sends originalStartTimeZone, originalEndTimeZone and responseStatus
+(https://learn.microsoft.com/graph/api/event-update).
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from syncd.sandbox.microsoft.errors import GraphError, bad_request
-from syncd.sandbox.microsoft.recurrence import parse_recurrence
+from syncd.sandbox.microsoft.event_schema import BODY_TYPES, check_names
+from syncd.sandbox.microsoft.recurrence import check_range_start, parse_recurrence
 from syncd.sandbox.microsoft.timezones import parse_datetime_timezone
 
 SHOW_AS = ("free", "tentative", "busy", "oof", "workingElsewhere", "unknown")
@@ -19,40 +24,9 @@ IMPORTANCE = ("low", "normal", "high")
 ATTENDEE_TYPES = ("required", "optional", "resource")
 PROVIDERS = ("unknown", "teamsForBusiness", "skypeForBusiness", "skypeForConsumer")
 
-# Read-only or server-computed properties: accepted in a body and ignored.
-IGNORED = {
-    "id",
-    "createdDatetime",
-    "lastModifiedDatetime",
-    "changeKey",
-    "icaluid",
-    "bodyPreview",
-    "hasAttachments",
-    "isOrganizer",
-    "isCancelled",
-    "organizer",
-    "responseStatus",
-    "type",
-    "webLink",
-    "onlineMeeting",
-    "onlineMeetingUrl",
-    "seriesMasterId",
-    "originalStartTimeZone",
-    "originalEndTimeZone",
-    "originalStart",
-    "isDraft",
-    "uid",
-    "occurrenceId",
-    "cancelledOccurrences",
-    "exceptionOccurrences",
-    "calendar",
-    "instances",
-    "attachments",
-    "extensions",
-    "multiValueExtendedProperties",
-}
-IGNORED_LOWER = {name.lower() for name in IGNORED}
-
+# The properties the sandbox applies: those event-update lists as updatable
+# (https://learn.microsoft.com/graph/api/event-update, "Request body") plus the
+# create-time allowNewTimeProposals, transactionId and singleValueExtendedProperties.
 KNOWN = {
     name.lower(): name
     for name in (
@@ -81,14 +55,9 @@ KNOWN = {
     )
 }
 
-
-def _unknown_property(name: str) -> GraphError:
-    return GraphError(
-        400,
-        "RequestBodyRead",
-        f"The property '{name}' does not exist on type 'microsoft.graph.event'. Make sure to "
-        "only use property names that are defined by the type or mark the type as open type.",
-    )
+# Declared by the schema but not applied: read-only or server-computed properties, and
+# relationships the sandbox does not model. Accepted in a body and ignored.
+IGNORED = tuple(name for name in BODY_TYPES["event"] if name.lower() not in KNOWN)
 
 
 def _enum(value: Any, allowed: tuple[str, ...], field: str) -> str:
@@ -150,21 +119,20 @@ def parse_event(payload: Any, *, partial: bool) -> dict[str, Any]:
     """Event fields under the store's names; `partial` (PATCH) leaves absent fields alone."""
     if not isinstance(payload, dict):
         raise bad_request("The request body must be a JSON object describing an event.")
+    check_names(payload, "event")
     fields: dict[str, Any] = {}
     for raw_name, value in payload.items():
-        name = str(raw_name)
-        lowered = name.lower()
-        if name.startswith("@") or lowered in IGNORED_LOWER:
-            continue
-        if lowered not in KNOWN:
-            raise _unknown_property(name)
-        _read_property(KNOWN[lowered], value, fields)
+        lowered = str(raw_name).lower()
+        if lowered in KNOWN:  # else an annotation, or a property in IGNORED
+            _read_property(KNOWN[lowered], value, fields)
     if not partial:
         for required in ("start", "end"):
             if required not in fields:
                 raise bad_request(f"The event needs a '{required}' dateTimeTimeZone.")
     if "start" in fields and "end" in fields and fields["end"] < fields["start"]:
         raise bad_request("The end of the event must not be before its start.")
+    if not partial and fields.get("recurrence") is not None:
+        check_range_start(fields["recurrence"], fields["start"], fields["start_zone"])
     return fields
 
 

@@ -21,6 +21,7 @@ from syncd.sandbox.microsoft.identity import AuthFailure, IssuedToken
 from syncd.sandbox.microsoft.odata import parse_prefer
 from syncd.sandbox.microsoft.schedule import get_schedule
 from syncd.sandbox.microsoft.state import MicrosoftState
+from syncd.sandbox.stats import report_exchange
 
 Handler = Callable[[HandlerContext], GraphResponse]
 
@@ -120,6 +121,15 @@ class GraphService:
         response.headers["request-id"] = request_id
         response.headers["client-request-id"] = client_request_id
         self.state.counters.status(response.status)
+        report_exchange(
+            request.method,
+            request.path,
+            request.headers,
+            request.body,
+            response.status,
+            response.body,
+            inner=request.inner,
+        )
         return response
 
     async def _dispatch(self, request: GraphRequest) -> GraphResponse:
@@ -175,7 +185,9 @@ class GraphService:
         self.state.counters.route("POST", "/$batch", None)
         self._inject_fault(())
         items = parse_batch(request.body, self.state.batch_limit)
-        return await run_batch(request, items, self.handle, self.state.clock.now)
+        return await run_batch(
+            request, items, self.handle, self.state.clock.now, faults=self.state.faults
+        )
 
     def _authenticate(self, request: GraphRequest) -> IssuedToken:
         try:

@@ -97,7 +97,11 @@ def create_event(ctx: HandlerContext) -> GraphResponse:
     """https://learn.microsoft.com/en-us/graph/api/user-post-events (201 + the event).
 
     A repeated POST with the same transactionId returns the event it created the
-    first time (resources/event, transactionId: "avoid redundant POST operations").
+    first time, with 201 like any create: transactionId exists "to avoid redundant POST
+    operations in case of client retries"
+    (https://learn.microsoft.com/en-us/graph/api/resources/event#properties). Neither page
+    names another status for the repeat; no 409 is invented here (the 201 is assumed from
+    that wording: a retry must get the answer the lost first attempt would have had).
     """
     assert ctx.user is not None
     fields = parse_event(ctx.request.body, partial=False)

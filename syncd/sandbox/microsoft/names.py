@@ -81,14 +81,3 @@ LAST_NAMES = (
     "Yilmaz",
     "Zimmer",
 )
-
-# Windows zone names, as Outlook stores a mailbox's time zone.
-MAILBOX_TIME_ZONES = (
-    "Pacific Standard Time",
-    "Eastern Standard Time",
-    "Central Standard Time",
-    "W. Europe Standard Time",
-    "GMT Standard Time",
-    "Romance Standard Time",
-    "UTC",
-)

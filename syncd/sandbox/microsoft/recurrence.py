@@ -11,10 +11,29 @@ on or after it that fits the pattern), endDate (inclusive), numberOfOccurrences,
 recurrenceTimeZone (defaults to the event's time zone):
 https://learn.microsoft.com/en-us/graph/api/resources/recurrencerange
 
-Occurrences keep the series master's local time of day in the master's start time zone,
+The expansion follows Exchange's meaning of these words, not RFC 5545's:
+
+- firstDayOfWeek defaults to sunday (recurrencepattern) and decides which days belong
+  to one week of an every-N-weeks pattern, as WKST does in the RFC (MS-OXCICAL's weekly
+  template: https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxcical/305b728b-8fb2-48d2-8709-7dab1686b9cc).
+- dayOfMonth larger than a month's length falls on that month's last day, for monthly
+  and yearly patterns alike, so February 29 yearly is February 28 in other years
+  (https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/dayofmonth).
+- Several daysOfWeek in a relative pattern make one occurrence: the index-th day of the
+  month that is any of them (recurrencepattern: "the event falls on the first day that
+  satisfies the pattern"; MS-OXOCAL MonthNth, "Nth Weekday of month":
+  https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxocal/6ac538f5-8ba0-4dfe-a383-09fab61136db).
+- numberOfOccurrences counts from startDate; endDate is inclusive (recurrencerange).
+
+Occurrences keep the series master's wall-clock time in the master's start time zone,
 so a weekly 09:00 Europe/Berlin meeting stays at 09:00 local across daylight saving
-(its UTC instant moves by an hour). The expansion engine (`expand_dates`) works on a
-neutral `Rule`, so the Salesforce sandbox can expand its own patterns with it too.
+(its UTC instant moves by an hour; MS-OXOCAL keeps a series' time as minutes after
+local midnight, StartTimeOffset:
+https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxocal/c8e2d103-f4e7-4de2-9cc9-0d8f8d8ef201).
+Assumed, as nothing documents it: an occurrence whose wall-clock time the clock skips
+moves forward by the gap (02:30 on the spring-forward day is 03:30), one whose time
+comes twice takes the first pass. The expansion engine (`expand_dates`) works on a
+neutral `Rule`, so the Salesforce sandbox can expand its classic patterns with it too.
 """
 
 from __future__ import annotations
@@ -22,10 +41,11 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.sandbox.microsoft.errors import bad_request
+from syncd.sandbox.microsoft.timezones import resolve_zone
 
 PATTERN_TYPES = (
     "daily",
@@ -125,6 +145,9 @@ def parse_recurrence(value: Any) -> dict[str, Any] | None:
         "recurrenceTimeZone": str(r.get("recurrencetimezone") or ""),
         "numberOfOccurrences": 0,
     }
+    if out_range["recurrenceTimeZone"]:
+        # The same names as dateTimeTimeZone.timeZone: Windows or a listed IANA name.
+        resolve_zone(out_range["recurrenceTimeZone"])
     if range_kind == "endDate":
         if not r.get("enddate"):
             raise bad_request("A recurrenceRange of type 'endDate' needs an 'endDate'.")
@@ -136,6 +159,28 @@ def parse_recurrence(value: Any) -> dict[str, Any] | None:
             r.get("numberofoccurrences"), "numberOfOccurrences", 1, 999
         )
     return {"pattern": pattern, "range": out_range}
+
+
+def check_range_start(recurrence: dict[str, Any] | None, start: datetime, start_zone: str) -> None:
+    """Refuse a series whose range.startDate is not the date of its start.
+
+    https://learn.microsoft.com/en-us/graph/api/resources/recurrencerange: startDate "Must
+    be the same value as the start property of the recurring event"; recurrenceTimeZone is
+    the "Time zone for the startDate and endDate properties ... If not specified, the time
+    zone of the event is used". What Graph does with another startDate is not documented
+    (the expansion would start at startDate, before the event's start); the sandbox
+    answers 400 (ASSUMED code and message), so a client that breaks the rule fails here.
+    """
+    if recurrence is None:
+        return
+    span = recurrence["range"]
+    zone_name = span.get("recurrenceTimeZone") or start_zone
+    day = start.astimezone(resolve_zone(zone_name)).date().isoformat()
+    if span["startDate"] != day:
+        raise bad_request(
+            f"The recurrence range's startDate {span['startDate']} must be the date of the "
+            f"event's start ({day} in '{zone_name}')."
+        )
 
 
 def rule_of(recurrence: dict[str, Any]) -> Rule:
@@ -167,11 +212,14 @@ def rule_of(recurrence: dict[str, Any]) -> Rule:
 
 
 def _month_day(year: int, month: int, day: int) -> date:
-    # "Day 31 of every month" falls on the last day of shorter months, as Outlook does.
+    # "Day 31 of every month" falls on the last day of shorter months, as Exchange does
+    # (https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/dayofmonth).
     return date(year, month, min(day, calendar.monthrange(year, month)[1]))
 
 
 def _nth_weekday(year: int, month: int, weekdays: frozenset[int], index: int) -> date | None:
+    # The index-th day of the month that is any of `weekdays`: one occurrence however many
+    # days are listed (MS-OXOCAL MonthNth, see the module's docstring).
     days = [
         date(year, month, d)
         for d in range(1, calendar.monthrange(year, month)[1] + 1)
@@ -243,8 +291,23 @@ def local_starts(first_start_local: datetime, rule: Rule, *, horizon: date) -> l
     built as a wall-clock time in that zone, so daylight saving moves its UTC instant.
     """
     zone = first_start_local.tzinfo
-    clock = first_start_local.timetz().replace(tzinfo=None)
+    # The wall-clock time alone (fold=0): a repeated hour means its first pass (assumed).
+    clock = first_start_local.timetz().replace(tzinfo=None, fold=0)
+    # Through UTC and back: a wall-clock time the clock skips moves forward by the gap.
     return [
-        datetime.combine(day, clock).replace(tzinfo=zone)
+        datetime.combine(day, clock).replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
         for day in expand_dates(rule, horizon=horizon)
+    ]
+
+
+def series_starts(
+    recurrence: dict[str, Any], first_start_local: datetime, *, horizon: date
+) -> list[datetime]:
+    """The UTC starts of a series: `recurrence` as a request gives it (validated like one),
+    the master's start as an aware wall-clock time in its zone."""
+    normalised = parse_recurrence(recurrence)
+    assert normalised is not None
+    return [
+        local.astimezone(UTC)
+        for local in local_starts(first_start_local, rule_of(normalised), horizon=horizon)
     ]

@@ -4,6 +4,10 @@ https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits
 (4 concurrent requests; 10,000 API requests in a 10 minute period; a mailbox
 over its limit does not affect another mailbox). Over a limit: 429 with Retry-After
 (https://learn.microsoft.com/en-us/graph/throttling).
+
+"Outlook service limits are evaluated for each app ID and mailbox combination": the
+count is per app (the token's client id) and mailbox, whichever process, connection or
+$batch a request comes through, so a daemon and API processes of one app share the 4.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ class Throttle:
         self._limits = limits or ThrottleLimits()
         self._in_flight: dict[tuple[str, str], int] = {}
         self._history: dict[tuple[str, str], deque[float]] = {}
+        # Test instrumentation, not a Graph behaviour: the most requests ever admitted
+        # at once per (app, mailbox), and how many were refused for concurrency.
+        self._peak: dict[tuple[str, str], int] = {}
+        self._concurrency_refusals = 0
 
     @property
     def limits(self) -> ThrottleLimits:
@@ -64,6 +72,23 @@ class Throttle:
         with self._lock:
             self._limits = ThrottleLimits()
             self._history.clear()
+            self._peak = dict(self._in_flight)
+            self._concurrency_refusals = 0
+
+    def peak_in_flight(self, mailbox_id: str | None = None) -> int:
+        """The most requests one app had in flight at once in one mailbox (in `mailbox_id`
+        only, when given) since the start or the last reset."""
+        with self._lock:
+            return max(
+                (n for (_, mailbox), n in self._peak.items() if mailbox_id in (None, mailbox)),
+                default=0,
+            )
+
+    @property
+    def concurrency_refusals(self) -> int:
+        """How many requests were answered 429 MailboxConcurrency."""
+        with self._lock:
+            return self._concurrency_refusals
 
     def acquire(self, client_id: str, mailbox_id: str) -> None:
         """Take a concurrency slot and a place in the window, or raise the 429."""
@@ -73,6 +98,7 @@ class Throttle:
             limits = self._limits
             in_flight = self._in_flight.get(key, 0)
             if limits.enabled and in_flight >= limits.concurrent_requests:
+                self._concurrency_refusals += 1
                 raise throttled(
                     "Application is over its MailboxConcurrency limit.",
                     limits.concurrency_retry_after,
@@ -89,6 +115,7 @@ class Throttle:
             # Only admitted requests count, so waiting Retry-After is always enough.
             window.append(now)
             self._in_flight[key] = in_flight + 1
+            self._peak[key] = max(self._peak.get(key, 0), in_flight + 1)
 
     def release(self, client_id: str, mailbox_id: str) -> None:
         key = (client_id.lower(), mailbox_id)

@@ -45,8 +45,16 @@ def _settings(state: SalesforceState) -> dict[str, Any]:
         "session_timeout_seconds": state.auth.session_timeout_seconds,
         "recycle_bin_days": state.org.settings.recycle_bin_days,
         "api_writes_touch_last_modified": state.org.settings.api_writes_touch_last_modified,
+        "shared_activities": state.org.settings.shared_activities,
+        "jwt_audience": state.auth.jwt_audience,
         "extra_audiences": sorted(state.auth.extra_audiences),
     }
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
 
 
 def _limits(state: SalesforceState) -> dict[str, int]:
@@ -166,6 +174,10 @@ def salesforce_admin_router(state: SalesforceState) -> APIRouter:
                 org.settings.api_writes_touch_last_modified = bool(
                     body["api_writes_touch_last_modified"]
                 )
+            if "shared_activities" in body:
+                org.settings.shared_activities = _flag(body["shared_activities"])
+            if "jwt_audience" in body:
+                state.auth.jwt_audience = str(body["jwt_audience"])
             if "extra_audiences" in body:
                 state.auth.extra_audiences = {str(a) for a in body["extra_audiences"]}
             return _settings(state)

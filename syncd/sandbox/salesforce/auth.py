@@ -1,9 +1,14 @@
 """Connected apps, the OAuth token endpoint (JWT bearer, client credentials) and sessions.
 
 JWT bearer flow (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm):
-RS256 assertion with iss = consumer key, sub = username, aud = the login URL,
-exp = within 3 minutes; checked against the certificate uploaded to the connected
-app. Its answer has access_token, scope, instance_url, id and token_type.
+RS256 assertion with iss = consumer key, sub = username, exp = within 3 minutes, and
+aud = "the authorization server's URL": https://login.salesforce.com,
+https://test.salesforce.com (sandbox orgs) or an Experience Cloud site URL -- never the
+org's My Domain or instance URL, even when the assertion is posted there. A wrong aud
+answers 400 invalid_grant "audience is invalid" (the text Salesforce answers, as
+integrators report it, e.g. https://www.useparagon.com/integration-error-solutions/salesforce-invalid-grant-audience-is-invalid).
+The signature is checked against the certificate uploaded to the connected app. The
+answer has access_token, scope, instance_url, id and token_type.
 Client credentials flow (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_client_credentials_flow.htm):
 client_id + client_secret (form fields or HTTP Basic); the session runs as the app's
 "run as" user; the answer adds issued_at and signature (Base64 HMAC-SHA256 of id +
@@ -35,6 +40,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from syncd.sandbox.salesforce.org import SalesforceOrg
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#: The JWT audiences of production orgs and of sandbox orgs (JWT bearer flow page).
+PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+SANDBOX_AUDIENCE = "https://test.salesforce.com"
 ASSERTION_MAX_LIFETIME = 180
 # Leeway for clocks that disagree by a little (the assertion is stamped by the client).
 ASSERTION_SKEW = 30
@@ -89,6 +97,9 @@ class Auth:
         self.org = org
         self.assertion_clock = assertion_clock
         self.session_timeout_seconds = session_timeout_seconds
+        #: the aud this org expects: PRODUCTION_AUDIENCE, or SANDBOX_AUDIENCE for a sandbox org
+        self.jwt_audience = PRODUCTION_AUDIENCE
+        #: Experience Cloud site URLs, also accepted as aud
         self.extra_audiences: set[str] = set()
         self._lock = threading.Lock()
         self._apps: dict[str, ConnectedApp] = {}
@@ -145,7 +156,9 @@ class Auth:
             raise OAuthError("invalid_grant", "invalid assertion")
         if not any(_signature_ok(assertion, cert) for cert in app.certificates):
             raise OAuthError("invalid_grant", "invalid assertion")
-        audiences = {base_url.rstrip("/"), *(a.rstrip("/") for a in self.extra_audiences)}
+        # The URL the assertion was posted to (base_url, the org's own origin) is not an
+        # audience: Salesforce wants the authorization server's URL (module docstring).
+        audiences = {self.jwt_audience.rstrip("/"), *(a.rstrip("/") for a in self.extra_audiences)}
         audience = claims.get("aud")
         given = audience if isinstance(audience, list) else [audience]
         if not any(isinstance(a, str) and a.rstrip("/") in audiences for a in given):

@@ -9,6 +9,7 @@ JSON_PARSER_ERROR).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from syncd.sandbox.salesforce.values import parse_date, parse_datetime, truncate
 
 # Keys a record body may carry besides fields.
 IGNORED_KEYS = frozenset({"attributes", "id"})
+_FRACTION = re.compile(r"T\d{2}:\d{2}:\d{2}\.(\d+)")
 
 
 def check_writable(
@@ -112,12 +114,22 @@ def _datetime(definition: FieldDef, raw: Any) -> datetime:
         if raw.tzinfo is None:
             raise ValueError(f"{definition.name} needs an aware datetime, got {raw!r}")
         return truncate_to_millis(raw)
-    if isinstance(raw, str):
+    # dateTime values are "yyyy-MM-ddTHH:mm:ss.SSS+/-HHmm or yyyy-MM-ddTHH:mm:ss.SSSZ":
+    # at most milliseconds (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/datafiles_date_format.htm).
+    # Salesforce's JSON reader refuses more digits, e.g. .NET's 7 (Force.com Toolkit for
+    # .NET, https://github.com/wadewegner/Force.com-Toolkit-for-NET/pull/127).
+    if isinstance(raw, str) and not _too_precise(raw):
         try:
             return truncate_to_millis(parse_datetime(raw))
         except ValueError:
             pass
     raise _parse_error(definition, "datetime", raw)
+
+
+def _too_precise(text: str) -> bool:
+    """More than three fractional digits of a second."""
+    fraction = _FRACTION.search(text)
+    return fraction is not None and len(fraction.group(1)) > 3
 
 
 def _date(definition: FieldDef, raw: Any) -> date:

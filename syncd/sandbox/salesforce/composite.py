@@ -6,7 +6,10 @@ https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resourc
 - allOrNone = true: if any record fails nothing is saved, and the valid ones report
   ALL_OR_NONE_OPERATION_ROLLED_BACK.
 The sandbox checks every record before applying any (writes.Writer.prepare_update),
-which gives the same outcome as Salesforce's rollback.
+which gives the same outcome as Salesforce's rollback. A value the JSON reader cannot
+turn into its field's type (JSON_PARSER_ERROR, e.g. a dateTime with more than three
+fractional digits) fails the whole request with 400: the body is read before any
+record is saved (as single-record writes answer it; assumed for collections).
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ def _prepare(org: SalesforceOrg, faults: SalesforceFaults, item: Any) -> _Outcom
     try:
         prepared = _check(org, faults, item, record_id)
     except RecordError as error:
+        if error.code == "JSON_PARSER_ERROR":
+            raise SalesforceError(400, error.code, error.message) from error
         return _Outcome(record_id, error=error.record_error())
     return _Outcome(record_id, prepared=prepared)
 

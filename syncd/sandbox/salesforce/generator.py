@@ -24,7 +24,7 @@ from syncd.sandbox.salesforce.org import SalesforceOrg
 from syncd.sandbox.salesforce.records import Record
 from syncd.sandbox.salesforce.schema import Schema
 from syncd.sandbox.salesforce.values import midnight
-from syncd.sandbox.salesforce.writes import EVENT_DEFAULTS, Writer
+from syncd.sandbox.salesforce.writes import EVENT_DEFAULTS, OrgSettings, Writer
 
 INVITEE_WEIGHTS = (20, 22, 20, 14, 9, 6, 4, 3, 2)  # 0..8 invitees
 DURATIONS = (30, 30, 45, 60, 60, 60, 90, 120)
@@ -45,11 +45,13 @@ def build_org(
     clock: SandboxClock | None = None,
     schema: Schema | None = None,
     integration_user: bool = True,
+    settings: OrgSettings | None = None,
 ) -> SalesforceOrg:
     """A populated org. `start` (default: a week before the clock's today) and `days` bound
     the events; `user_emails` replaces the generated users; `integration_user` adds an
-    active `syncd.integration@<domain>` user (org.integration_username) to run syncd as."""
-    org = SalesforceOrg(clock=clock or SandboxClock(), schema=schema, seed=seed)
+    active `syncd.integration@<domain>` user (org.integration_username) to run syncd as;
+    `settings` are the org's settings (Shared Activities on by default)."""
+    org = SalesforceOrg(clock=clock or SandboxClock(), schema=schema, seed=seed, settings=settings)
     rng = random.Random(f"salesforce-org|{seed}|{domain.lower()}")
     with org.lock:
         people = _add_users(org, users, domain, seed, user_emails)
@@ -75,7 +77,7 @@ def _add_users(
                 person.email,
                 person.given_name,
                 person.surname,
-                time_zone="GMT" if zone == "UTC" else zone,
+                time_zone="GMT" if zone in ("UTC", "Etc/UTC") else zone,
                 title=words.TITLES[len(person.email) % len(words.TITLES)],
             )
     return list(org.data.rows("User"))

@@ -53,7 +53,8 @@ class Reply:
 
 
 def _object(call: Call) -> SObjectSchema:
-    obj = call.state.org.schema.get(call.params["sobject"])
+    """The sObject type of the path as this call sees it (`SalesforceOrg.api_schema`)."""
+    obj = call.state.org.api_schema(call.version).get(call.params["sobject"])
     if obj is None:
         raise not_found()
     return obj
@@ -69,10 +70,11 @@ def run_query(call: Call, *, include_deleted: bool) -> Reply:
     try:
         compiled = compile_query(
             parse(text),
-            schema=org.schema,
+            schema=org.api_schema(call.version),
             data=org.data,
             now=call.now,
             include_deleted=include_deleted,
+            row_visible=org.row_visible,
         )
     except SoqlError as error:
         raise SalesforceError(400, error.code, error.message) from error
@@ -225,7 +227,7 @@ def resources(call: Call) -> Reply:
 
 
 def sobjects(call: Call) -> Reply:
-    return Reply(200, describe_global(call.state.org.schema, call.version))
+    return Reply(200, describe_global(call.state.org.api_schema(call.version), call.version))
 
 
 def sobject_describe(call: Call) -> Reply:

@@ -58,6 +58,21 @@ class SalesforceOrg:
         """The org's time (sandbox clock), to the millisecond like Salesforce keeps it."""
         return truncate_to_millis(self.clock.now())
 
+    # -- what an API call sees -----------------------------------------------------------
+    def api_schema(self, version: str | int) -> Schema:
+        """The objects and fields a REST call at API `version` ("59.0") sees in this org:
+        fields newer than the version, and the Shared Activities fields when the setting
+        is off, are not there (describe leaves them out, SOQL naming them is refused)."""
+        number = int(float(version))
+        return self.schema.visible(number, shared_activities=self.settings.shared_activities)
+
+    def row_visible(self, record: Record) -> bool:
+        """Whether API reads show the row: without Shared Activities "EventRelation records
+        only represent invitees", so a Who-only row (IsParent) is not there."""
+        if record.sobject != "EventRelation" or self.settings.shared_activities:
+            return True
+        return bool(record.IsInvitee)
+
     # -- people ------------------------------------------------------------------------
     def add_user(
         self,

@@ -4,7 +4,8 @@ ORDER BY (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_
 case-insensitive, nulls first unless NULLS LAST. Without ORDER BY Salesforce
 promises no order; the sandbox returns creation order. OFFSET is capped at 2,000
 (sforce_api_calls_soql_select_offset.htm). queryAll also returns deleted rows
-still in the recycle bin (resources_queryall.htm).
+still in the recycle bin (resources_queryall.htm). `row_visible` hides rows the org
+does not show (EventRelation rows other than invitees without Shared Activities).
 """
 
 from __future__ import annotations
@@ -114,13 +115,24 @@ class _Context:
     text: str
     now: datetime
     include_deleted: bool
+    row_visible: Callable[[Record], bool] | None = None
+
+    def visible(self, rows: Iterable[Record]) -> Iterable[Record]:
+        check = self.row_visible
+        return rows if check is None else (r for r in rows if check(r))
 
 
 def compile_query(
-    query: Query, *, schema: Schema, data: OrgData, now: datetime, include_deleted: bool = False
+    query: Query,
+    *,
+    schema: Schema,
+    data: OrgData,
+    now: datetime,
+    include_deleted: bool = False,
+    row_visible: Callable[[Record], bool] | None = None,
 ) -> CompiledQuery:
     """Check the query against the schema and prepare it to run (raises SoqlError)."""
-    ctx = _Context(schema, data, query.text, now, include_deleted)
+    ctx = _Context(schema, data, query.text, now, include_deleted, row_visible)
     obj = schema.get(query.sobject)
     if obj is None:
         raise SoqlError(
@@ -179,7 +191,8 @@ def _child_column(query: Query, parent: SObjectSchema, ctx: _Context) -> ChildCo
         )
     child = ctx.schema[relationship.child]
     plan = _plan(query, child, ctx)
-    return ChildColumn(relationship.name, plan, _children_of(relationship, ctx.data))
+    rows_of = _children_of(relationship, ctx.data)
+    return ChildColumn(relationship.name, plan, lambda parent: list(ctx.visible(rows_of(parent))))
 
 
 def _children_of(
@@ -219,6 +232,11 @@ def _sort_key(
 
 
 def _row_source(query: Query, obj: SObjectSchema, ctx: _Context) -> Callable[[], Iterable[Record]]:
+    source = _all_rows(query, obj, ctx)
+    return lambda: ctx.visible(source())
+
+
+def _all_rows(query: Query, obj: SObjectSchema, ctx: _Context) -> Callable[[], Iterable[Record]]:
     data, deleted = ctx.data, ctx.include_deleted
     ids = id_candidates(query.where, "Id")
     if ids is not None:

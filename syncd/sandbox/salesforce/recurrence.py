@@ -7,16 +7,22 @@ occurrence whose RecurrenceActivityId is the main record's id. Occurrences are e
 here from the classic fields in RecurrenceTimeZoneSidKey (wall-clock time kept across
 daylight saving), independently of syncd's mapping to Graph.
 
-Lightning series: IsRecurrence2 = true with Recurrence2PatternText (an RRULE),
-Recurrence2PatternStartDate and Recurrence2PatternTimeZone on the series' records; a
-changed occurrence has IsRecurrence2Exception = true, one taken out of the series
-IsRecurrence2Exclusion = true. The sandbox ties a Lightning series' occurrences to its
-first record through RecurrenceActivityId as in the classic model (an assumption: the
-Event reference does not say how Lightning occurrences point at their series).
+Lightning series (Change Data Capture guide, Recurring Activities,
+https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-task-event-recurring.html):
+a series record "which represents the recurrence pattern, with GroupEventType set to 3"
+plus one Event per occurrence. All of them carry Recurrence2PatternText (an RRULE) and
+the same ActivityRecurrence2Id; RecurrenceActivityId stays empty and IsRecurrence false.
+IsRecurrence2, Recurrence2PatternStartDate and Recurrence2PatternTimeZone are set on
+every record too (assumed: the change events do not show them). A changed occurrence
+has IsRecurrence2Exception = true, one taken out of the series IsRecurrence2Exclusion =
+true. A critical change -- the pattern or the series' start -- deletes the series and
+makes it again with new ids ("Updating Recurring Calendar Events", same guide):
+`critical_change`.
 
 People edit series through the helpers here: `edit_series` (the whole series),
-`edit_occurrence` (one occurrence), `delete_occurrence` / `exclude_occurrence`, and
-`cut_off` ("from this event onwards": the series ends before that occurrence).
+`edit_occurrence` (one occurrence), `delete_occurrence` / `exclude_occurrence`,
+`cut_off` ("from this event onwards": the series ends before that occurrence) and
+`critical_change`.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from syncd.sandbox.microsoft.recurrence import Rule, local_starts
 from syncd.sandbox.salesforce.org import SalesforceOrg
+from syncd.sandbox.salesforce.rfc5545 import rrule_starts
 from syncd.sandbox.salesforce.values import midnight
 
 # Bits of RecurrenceDayOfWeekMask in Python's weekday numbering (Monday = 0).
@@ -48,7 +55,6 @@ _MONTHS = (
     "November",
     "December",
 )
-_RRULE_DAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 
 
 @dataclass(frozen=True)
@@ -97,52 +103,6 @@ def classic_rule(fields: dict[str, Any], first: date) -> Rule:
     raise ValueError(f"the sandbox cannot expand RecurrenceType {kind!r}")
 
 
-def rrule_rule(text: str, first: date, zone: ZoneInfo) -> Rule:
-    """A Lightning RRULE as an expansion rule (FREQ DAILY..YEARLY only)."""
-    body = text.split(":", 1)[1] if text.upper().startswith("RRULE:") else text
-    parts = dict(item.split("=", 1) for item in body.split(";") if item)
-    freq = parts["FREQ"].lower()
-    if freq not in ("daily", "weekly", "monthly", "yearly"):
-        raise ValueError(f"the sandbox cannot expand FREQ={parts['FREQ']}")
-    weekdays: set[int] = set()
-    index = None
-    for item in filter(None, parts.get("BYDAY", "").split(",")):
-        weekdays.add(_RRULE_DAYS[item[-2:]])
-        if item[:-2]:
-            index = int(item[:-2])
-    if "BYSETPOS" in parts:
-        index = int(parts["BYSETPOS"])
-    if freq == "weekly" and not weekdays:
-        weekdays.add(first.weekday())
-    until = None
-    if "UNTIL" in parts:
-        raw = parts["UNTIL"]
-        if "T" in raw:
-            stamp = datetime.strptime(raw.rstrip("Z"), "%Y%m%dT%H%M%S")
-            until = (
-                stamp.replace(tzinfo=UTC).astimezone(zone) if raw.endswith("Z") else stamp
-            ).date()
-        else:
-            until = datetime.strptime(raw, "%Y%m%d").date()
-    month_day = int(parts["BYMONTHDAY"]) if "BYMONTHDAY" in parts else None
-    if freq in ("monthly", "yearly") and index is None and month_day is None:
-        month_day = first.day
-    return Rule(
-        freq,
-        interval=int(parts.get("INTERVAL", 1)),
-        weekdays=frozenset(weekdays),
-        month_day=month_day,
-        week_index=index,
-        month=int(parts["BYMONTH"])
-        if "BYMONTH" in parts
-        else (first.month if freq == "yearly" else None),
-        week_start=_RRULE_DAYS.get(parts.get("WKST", "SU"), 6),
-        start=first,
-        until=until,
-        count=int(parts["COUNT"]) if "COUNT" in parts else None,
-    )
-
-
 def _set(org: SalesforceOrg, record_id: str, values: dict[str, Any], *, by: str | None) -> None:
     """Write fields the API keeps read-only (as Salesforce itself does for series)."""
     with org.lock:
@@ -174,7 +134,12 @@ def _create_series(
         owner, invitees=invitees, **times(starts[0]), **series_fields, **fields
     )
     owner_id = org.find_user(owner)
-    _set(org, master, readonly, by=owner_id)
+    lightning = bool(readonly.get("IsRecurrence2"))
+    link = _series_link(org, master, lightning=lightning)
+    _set(org, master, {**readonly, **link}, by=owner_id)
+    if lightning:
+        with org.lock:
+            org.data.series_records.add(master)
     shared = {k: v for k, v in series_fields.items() if k.startswith("Recurrence2")}
     ids = []
     for start in starts:
@@ -182,14 +147,26 @@ def _create_series(
         _set(
             org,
             occurrence,
-            {
-                **{k: v for k, v in readonly.items() if k == "IsRecurrence2"},
-                "RecurrenceActivityId": master,
-            },
+            {**{k: v for k, v in readonly.items() if k == "IsRecurrence2"}, **link},
             by=owner_id,
         )
         ids.append(occurrence)
     return SeriesIds(master, tuple(ids))
+
+
+def _series_link(org: SalesforceOrg, master: str, *, lightning: bool) -> dict[str, Any]:
+    """The field that ties a series' records together, as Salesforce sets it.
+
+    Classic: RecurrenceActivityId is the main record's id, on the main record too (its
+    change event in the CDC guide, Recurring Activities, carries its own id there:
+    https://developer.salesforce.com/docs/atlas.en-us.216.0.change_data_capture.meta/change_data_capture/cdc_standard_objects_task_event_recurring.htm).
+    Lightning: the series record (GroupEventType 3) and every occurrence share one
+    ActivityRecurrence2Id (prefix 828) and leave RecurrenceActivityId empty
+    (https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-task-event-recurring.html).
+    """
+    if lightning:
+        return {"ActivityRecurrence2Id": org.ids.new("828")}
+    return {"RecurrenceActivityId": master}
 
 
 def create_classic_series(
@@ -259,10 +236,10 @@ def create_lightning_series(
     """
     zone = ZoneInfo(time_zone)
     if starts is None:
-        local_first = first_start.astimezone(zone)
-        rule = rrule_rule(rrule, local_first.date(), zone)
-        limit = horizon or local_first.date() + timedelta(days=800)
-        starts = [s.astimezone(UTC) for s in local_starts(local_first, rule, horizon=limit)]
+        # RFC 5545's occurrences (python-dateutil, see rfc5545); a `first_start` given in
+        # `time_zone` keeps its wall-clock time, even one the clock skips.
+        limit = horizon or first_start.astimezone(zone).date() + timedelta(days=800)
+        starts = rrule_starts(rrule, first_start, zone, horizon=limit)
     recurrence = {
         "Recurrence2PatternText": rrule,
         "Recurrence2PatternStartDate": first_start,
@@ -283,9 +260,24 @@ def create_lightning_series(
 
 
 def _occurrences(org: SalesforceOrg, master: str) -> list[dict[str, Any]]:
+    """The occurrences of the series whose main (classic) or series (Lightning) record
+    is `master`, by start (see `_series_link`)."""
+    main = org.record(master)
+    series = main.get("ActivityRecurrence2Id")
     with org.lock:
         rows = [org.get(i, include_deleted=False) for i in org.ids_of("Event")]
-    found = [r for r in rows if r and r.get("RecurrenceActivityId") == master]
+    found = [
+        r
+        for r in rows
+        if r
+        and r["Id"] != main["Id"]
+        and not r.get("IsChild")
+        and (
+            r.get("ActivityRecurrence2Id") == series
+            if series
+            else r.get("RecurrenceActivityId") == main["Id"]
+        )
+    ]
     return sorted(found, key=lambda r: r["StartDateTime"])
 
 
@@ -339,3 +331,47 @@ def cut_off(org: SalesforceOrg, master: str, from_occurrence: str) -> None:
             org.update_event(record["Id"], Recurrence2PatternText=text)
     for record in later:
         org.delete_event(record["Id"])
+
+
+def critical_change(
+    org: SalesforceOrg,
+    master: str,
+    *,
+    rrule: str | None = None,
+    first_start: datetime | None = None,
+    time_zone: str | None = None,
+    **fields: Any,
+) -> SeriesIds:
+    """Change a Lightning series' pattern or start as Salesforce does it: "the series is
+    deleted and recreated" (CDC guide, Change Events for Tasks and Events, "Updating
+    Recurring Calendar Events",
+    https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_standard_objects_task_event.htm):
+    every record of the old series goes to the recycle bin (getDeleted lists them) and a
+    new series with new ids, the same owner, texts and invitees takes its place.
+    `fields` (create_event names: subject=..., location=...) change the new series too.
+    """
+    main = org.record(master)
+    if not main.get("ActivityRecurrence2Id"):
+        raise ValueError(f"{master} is not the record of a Lightning series")
+    zone = time_zone or str(main["Recurrence2PatternTimeZone"])
+    start = first_start or main["StartDateTime"]
+    invitees = [r["RelationId"] for r in org.invitees(master) if r.get("IsInvitee")]
+    kept = {
+        "subject": main.get("Subject"),
+        "description": main.get("Description"),
+        "location": main.get("Location"),
+        "show_as": main.get("ShowAs") or "Busy",
+        "private": bool(main.get("IsPrivate")),
+    }
+    for record in [main, *_occurrences(org, master)]:
+        org.delete_event(record["Id"])
+    return create_lightning_series(
+        org,
+        str(main["OwnerId"]),
+        start,
+        main["EndDateTime"] - main["StartDateTime"],
+        rrule=rrule or str(main["Recurrence2PatternText"]),
+        time_zone=zone,
+        invitees=invitees,
+        **{**kept, **fields},
+    )

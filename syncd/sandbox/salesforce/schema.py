@@ -7,6 +7,10 @@ User https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/obj
 Contact, Lead likewise. Polymorphic lookups (Event.Owner, EventRelation.Relation,
 Event.Who) resolve through the `Name` object unless a TYPEOF clause names the type:
 https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_and_polymorph_keys.htm
+
+Not every org sees every field: `Schema.visible(version, shared_activities=...)` is the
+schema one API call sees (describe and SOQL use it). A field newer than the call's API
+version, or one that exists only with Shared Activities, is not there at all.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ FieldType = Literal[
     "picklist",
 ]
 TEXT_TYPES = frozenset({"id", "reference", "string", "textarea", "email", "url", "picklist"})
+#: The API version from which Event.ActivityRecurrence2Id can be read (Winter '26).
+ACTIVITY_RECURRENCE2_SINCE = 65
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,16 @@ class FieldDef:
     picklist: tuple[str, ...] = ()
     restricted: bool = False
     derived: bool = False
+    #: first REST API version (e.g. 65) whose calls see the field; None: all of them
+    since_version: int | None = None
+    #: visible only in orgs with Shared Activities enabled
+    needs_shared_activities: bool = False
+
+    def visible(self, version: int, *, shared_activities: bool) -> bool:
+        """Whether a call at API `version` in an org with(out) Shared Activities sees it."""
+        if self.since_version is not None and version < self.since_version:
+            return False
+        return shared_activities or not self.needs_shared_activities
 
     @property
     def polymorphic(self) -> bool:
@@ -102,6 +118,20 @@ class SObjectSchema:
     def standard_names(self) -> list[str]:
         return [d.name for d in self.fields.values() if not d.custom and not d.derived]
 
+    def visible(self, version: int, *, shared_activities: bool) -> SObjectSchema:
+        """A copy holding only the fields an API call at `version` sees."""
+        return SObjectSchema(
+            self.name,
+            self.key_prefix,
+            {
+                key: d
+                for key, d in self.fields.items()
+                if d.visible(version, shared_activities=shared_activities)
+            },
+            dict(self.children),
+            self.has_recycle_bin,
+        )
+
 
 class Schema:
     """All object types of the org, looked up case-insensitively."""
@@ -129,6 +159,13 @@ class Schema:
             if obj.key_prefix == key_prefix:
                 return obj
         return None
+
+    def visible(self, version: int, *, shared_activities: bool) -> Schema:
+        """The schema an API call at `version` sees in an org with(out) Shared Activities."""
+        return Schema(
+            obj.visible(version, shared_activities=shared_activities)
+            for obj in self._objects.values()
+        )
 
     def add_custom_field(self, sobject: str, name: str, type_: FieldType, **options: Any) -> None:
         """Declare a custom field (name ending in __c) on an object type."""
@@ -228,6 +265,18 @@ def _event() -> SObjectSchema:
         FieldDef("IsPrivate", "boolean", nillable=False),
         _ro("IsChild", "boolean", nillable=False),
         _ro("IsGroupEvent", "boolean", nillable=False, derived=True),
+        # 0 no invitees, 1 invitees, 2 proposed (Event reference); 3 the record of a
+        # Lightning event series, "which represents the recurrence pattern" (Change Data
+        # Capture guide, Recurring Activities:
+        # https://developer.salesforce.com/docs/platform/change-data-capture/guide/cdc-standard-objects-task-event-recurring.html).
+        _ro(
+            "GroupEventType",
+            "picklist",
+            picklist=("0", "1", "2", "3"),
+            restricted=True,
+            length=40,
+            derived=True,
+        ),
         FieldDef("WhoId", "reference", reference_to=("Contact", "Lead"), relationship_name="Who"),
         FieldDef(
             "WhatId",
@@ -239,7 +288,7 @@ def _event() -> SObjectSchema:
         FieldDef("Type", "picklist", picklist=("Call", "Email", "Meeting", "Other"), length=40),
         FieldDef("IsReminderSet", "boolean", nillable=False),
         FieldDef("ReminderDateTime", "datetime"),
-        # Recurrence fields are stored as given; series are not expanded.
+        # Recurrence fields are stored as given; recurrence.py makes the series' records.
         FieldDef("IsRecurrence", "boolean", nillable=False),
         _ro(
             "RecurrenceActivityId",
@@ -257,6 +306,17 @@ def _event() -> SObjectSchema:
         FieldDef("RecurrenceEndDateOnly", "date"),
         FieldDef("RecurrenceTimeZoneSidKey", "picklist", length=40),
         _ro("IsRecurrence2", "boolean", nillable=False),
+        # The ActivityRecurrence2 record (key prefix 828) a Lightning series' records share:
+        # the series record and each occurrence carry the same id (CDC guide, Recurring
+        # Activities, above). On the Event object from API 65.0 (Winter '26 release notes,
+        # "New and Changed Objects": new read-only fields ActivityRecurrence2Id and
+        # ActivityRecurrence2ExceptionId).
+        _ro(
+            "ActivityRecurrence2Id",
+            "reference",
+            reference_to=("ActivityRecurrence2",),
+            since_version=ACTIVITY_RECURRENCE2_SINCE,
+        ),
         _ro("IsRecurrence2Exception", "boolean", nillable=False),
         _ro("IsRecurrence2Exclusion", "boolean", nillable=False),
         FieldDef("Recurrence2PatternText", "textarea", length=1024),
@@ -289,9 +349,18 @@ def _event_relation() -> SObjectSchema:
             updateable=False,
             nillable=False,
         ),
-        FieldDef("IsInvitee", "boolean", updateable=False, nillable=False),
-        FieldDef("IsParent", "boolean", updateable=False, nillable=False),
-        FieldDef("IsWhat", "boolean", updateable=False, nillable=False),
+        # "IsInvitee is visible when Shared Activities is enabled" (and IsParent, IsWhat
+        # likewise); without it "EventRelation records only represent invitees":
+        # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_eventrelation.htm
+        FieldDef(
+            "IsInvitee", "boolean", updateable=False, nillable=False, needs_shared_activities=True
+        ),
+        FieldDef(
+            "IsParent", "boolean", updateable=False, nillable=False, needs_shared_activities=True
+        ),
+        FieldDef(
+            "IsWhat", "boolean", updateable=False, nillable=False, needs_shared_activities=True
+        ),
         # "New", "Accepted", "Declined" only: there is no "Maybe" in the API.
         FieldDef(
             "Status",

@@ -16,7 +16,7 @@ from syncd.sandbox.salesforce.stats import SalesforceCounters
 
 # REST API versions the sandbox answers (/services/data/vXX.X/...).
 MIN_VERSION = 40
-MAX_VERSION = 62
+MAX_VERSION = 67  # Summer '26
 
 
 @dataclass

@@ -29,6 +29,8 @@ class OrgData:
         # parent event id -> {invited user id -> child Event}
         self.children: dict[str, dict[str, Record]] = {}
         self.usernames: dict[str, str] = {}
+        # ids of the Events that are Lightning series records (GroupEventType 3)
+        self.series_records: set[str] = set()
         # lower-case e-mail -> ids of users, contacts and leads carrying it
         self.emails: dict[str, list[str]] = {}
 
@@ -64,6 +66,10 @@ class OrgData:
             if getattr(record, "IsChild", False):
                 return True
             return any(rel.IsInvitee for rel in self.relations.get(record.id, {}).values())
+        if name == "GroupEventType":
+            if record.id in self.series_records:
+                return "3"
+            return "1" if self._derived(record, "IsGroupEvent") else "0"
         raise KeyError(f"no derived field {name}")
 
     def person_ids(self, email: str) -> list[str]:

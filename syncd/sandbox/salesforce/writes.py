@@ -11,7 +11,8 @@
   EventRelation rows (Event reference, "An EventRelation object can't be related to
   a child event").
 - With Shared Activities the Event's WhoId is also an EventRelation row with
-  IsParent = true (EventRelation reference).
+  IsParent = true (EventRelation reference); without it EventRelation rows are
+  invitees only (`OrgSettings.shared_activities`).
 - Deleting an Event puts it, its EventRelation rows and its child events in the
   recycle bin.
 Callers hold the org lock.
@@ -59,6 +60,10 @@ class OrgSettings:
 
     recycle_bin_days: float = 15.0
     api_writes_touch_last_modified: bool = False
+    #: Shared Activities enabled: EventRelation has IsInvitee / IsParent / IsWhat and the
+    #: Who is a row too; off, every EventRelation is an invitee (EventRelation reference,
+    #: https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_eventrelation.htm)
+    shared_activities: bool = True
 
 
 class Writer:
@@ -129,7 +134,7 @@ class Writer:
         values = {**EVENT_DEFAULTS, **fields, **event_times(None, fields)}
         values = {k: v for k, v in values.items() if v is not None}
         event = self.insert("Event", custom, IsDeleted=False, **values, **self.stamps(by))
-        if event.WhoId:
+        if event.WhoId and self.settings.shared_activities:
             self._link_who(event, event.WhoId, by=by, user_write=True)
         return event
 
@@ -303,7 +308,8 @@ class Writer:
         self._apply(record, fields, by=by, user_write=user_write, custom=prepared.custom)
         if record.sobject == "Event" and not record.IsChild:
             self._mirror_to_children(record, fields, by=by, user_write=user_write)
-            if "WhoId" in fields and fields["WhoId"] != old_who:
+            who_changed = "WhoId" in fields and fields["WhoId"] != old_who
+            if who_changed and self.settings.shared_activities:
                 if old_who:
                     self._unlink_who(record, old_who, by=by, user_write=user_write)
                 if fields["WhoId"]:

@@ -1,0 +1,18 @@
+"""Turning tenant options on for one test, after the world was built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from syncd.config import LoadedConfig
+
+
+def set_salesforce_fields(config: LoadedConfig, tenant: str, **changes: Any) -> None:
+    """Change a tenant's `[salesforce.fields]` (e.g. event_relation_status=True) for the
+    sync services built from now on: `Runtime.sync_service` reads `config.tenants`."""
+    current = config.tenants[tenant]
+    salesforce = current.salesforce
+    fields = salesforce.fields.model_copy(update=changes)
+    config.tenants[tenant] = current.model_copy(
+        update={"salesforce": salesforce.model_copy(update={"fields": fields})}
+    )
