@@ -28,7 +28,7 @@ from sqlmodel import Session, select
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
-from syncd.core.availability import FreeBusy
+from syncd.core.availability import FreeBusy, SchedulePort
 from syncd.core.mailbox_memory import MailboxMemory
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.domain import (
@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 _READ_FIELDS = ("attendees", "onlineMeeting", "changeKey", "isCancelled")
 
 
-class GraphPort(Protocol):
+class GraphPort(SchedulePort, Protocol):
     """What the core needs from the Graph client (syncd.graph.client.GraphClient)."""
 
     def create_event(
@@ -82,17 +82,6 @@ class GraphPort(Protocol):
     def delete_event(
         self, mailbox: str, event_id: str, *, correlation_id: str | None = None
     ) -> None: ...
-
-    def get_schedule(
-        self,
-        mailbox: str,
-        schedules: Sequence[str],
-        start: datetime,
-        end: datetime,
-        *,
-        interval_minutes: int = 30,
-        correlation_id: str | None = None,
-    ) -> list[dict]: ...
 
 
 def _now() -> datetime:
