@@ -74,9 +74,7 @@ def _serve(app: Any, host: str, port: int, tls: TlsFiles, name: str, timeout: fl
     )
     server = uvicorn.Server(config)
     # Off the main thread uvicorn installs no signal handlers.
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:

@@ -235,9 +235,7 @@ def _add_events(
             "IsDeleted": False,
         }
         event = writer.insert("Event", None, **values)
-        _add_invitees(
-            writer, rng, event, owner, who, people, customers, stamps, invitee_weights
-        )
+        _add_invitees(writer, rng, event, owner, who, people, customers, stamps, invitee_weights)
 
 
 def _add_invitees(
