@@ -118,3 +118,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class SpyGraph:
+    """Calls the real Graph client and records each call; can fail on purpose.
+
+    A spy (not a mock): every call still reaches the sandbox over HTTPS. The
+    failure hooks stand in for what no sandbox can show on demand: a process
+    dying, or a response lost on the way back, at an exact point.
+    """
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.fail_before: dict[str, Exception] = {}
+        self.fail_after: dict[str, Exception] = {}
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        target = getattr(self.real, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args, kwargs))
+            if name in self.fail_before:
+                raise self.fail_before.pop(name)
+            result = target(*args, **kwargs)
+            if name in self.fail_after:
+                raise self.fail_after.pop(name)
+            return result
+
+        return call
+
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.calls]

@@ -10,9 +10,11 @@ from requests.adapters import HTTPAdapter
 
 from syncd import __version__
 
-#: Connections kept per host: the API's worker threads and the daemon's
-#: executor share one session, so the pool must cover their concurrency.
-POOL_MAXSIZE = 32
+#: Connections kept per host: one session serves the daemon's jobs side by side (the
+#: poll's 32 executor threads, availability's 32 getSchedule groups, the response
+#: refresh) and the API's threads, so the pool covers the first two together; a
+#: smaller pool drops connections it just opened ("Connection pool is full").
+POOL_MAXSIZE = 64
 
 
 def build_session(ca_file: Path | None = None) -> requests.Session:

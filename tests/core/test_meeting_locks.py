@@ -14,7 +14,6 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from syncd.domain import Attendee, ErrorCode, Meeting, SyncdError
 from syncd.ledger.meeting_locks import FileMeetingLocks, LocalMeetingLocks
 from syncd.runtime import Runtime
 from syncd.sandbox.server import RunningSandbox
-from tests.support import users_of
+from tests.support import SpyGraph, users_of
 
 START = datetime(2031, 11, 4, 9, tzinfo=UTC)
 KEY = ("demo", "api", "meeting-1")
@@ -99,37 +98,13 @@ def test_one_holder_at_a_time_among_threads_and_instances(kind: str, tmp_path: P
 # ------------------------------------------------------------- the scheduler
 
 
-class FailingGraph:
-    """The real Graph client, with one call failing before or after it reached Graph."""
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.calls: list[str] = []
-        self.fail_before: dict[str, Exception] = {}
-        self.fail_after: dict[str, Exception] = {}
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        target = getattr(self.real, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append(name)
-            if name in self.fail_before:
-                raise self.fail_before.pop(name)
-            result = target(*args, **kwargs)
-            if name in self.fail_after:
-                raise self.fail_after.pop(name)
-            return result
-
-        return call
+@pytest.fixture
+def graph(runtime: Runtime) -> SpyGraph:
+    return SpyGraph(runtime.graphs["demo"])
 
 
 @pytest.fixture
-def graph(runtime: Runtime) -> FailingGraph:
-    return FailingGraph(runtime.graphs["demo"])
-
-
-@pytest.fixture
-def scheduler(runtime: Runtime, graph: FailingGraph) -> Scheduler:
+def scheduler(runtime: Runtime, graph: SpyGraph) -> Scheduler:
     return Scheduler(runtime.config.tenant("demo"), runtime.engine, graph)
 
 
@@ -159,7 +134,7 @@ def outlook(sandbox: RunningSandbox, meeting: Meeting) -> tuple[int, list[bool]]
 
 
 def test_a_read_never_finishes_a_create(
-    scheduler: Scheduler, graph: FailingGraph, sandbox: RunningSandbox
+    scheduler: Scheduler, graph: SpyGraph, sandbox: RunningSandbox
 ) -> None:
     meeting = a_meeting(sandbox)
     graph.fail_before["create_event"] = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "down")
@@ -178,7 +153,7 @@ def test_a_read_never_finishes_a_create(
 
 
 def test_a_delete_after_a_lost_create_answer_cancels_the_meeting_that_landed(
-    scheduler: Scheduler, graph: FailingGraph, sandbox: RunningSandbox
+    scheduler: Scheduler, graph: SpyGraph, sandbox: RunningSandbox
 ) -> None:
     meeting = a_meeting(sandbox)
     # The POST reached Outlook (the attendee is invited) but its answer was lost.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,41 +21,9 @@ from syncd.domain import (
 )
 from syncd.runtime import Runtime
 from syncd.sandbox.server import RunningSandbox
-from tests.support import users_of
+from tests.support import SpyGraph, users_of
 
 START = datetime(2031, 3, 3, 9, tzinfo=UTC)
-
-
-class SpyGraph:
-    """Calls the real Graph client and records each call; can fail on purpose.
-
-    A spy (not a mock): every call still reaches the sandbox over HTTPS. The
-    failure hooks stand in for what no sandbox can show on demand: a process
-    dying, or a response lost on the way back, at an exact point.
-    """
-
-    def __init__(self, real: Any) -> None:
-        self.real = real
-        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-        self.fail_before: dict[str, Exception] = {}
-        self.fail_after: dict[str, Exception] = {}
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        target = getattr(self.real, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.calls.append((name, args, kwargs))
-            if name in self.fail_before:
-                raise self.fail_before.pop(name)
-            result = target(*args, **kwargs)
-            if name in self.fail_after:
-                raise self.fail_after.pop(name)
-            return result
-
-        return call
-
-    def names(self) -> list[str]:
-        return [name for name, _, _ in self.calls]
 
 
 @pytest.fixture
