@@ -20,18 +20,10 @@ def sf_datetime(value: datetime | str) -> str:
     zone is taken as UTC (Graph's DateTimeOffset read with outlook.timezone="UTC").
     Raises ValueError for text that is not a date and time.
     """
-    instant = _parse(value) if isinstance(value, str) else value
+    # Python 3.11's fromisoformat reads any number of fractional digits (it keeps six).
+    instant = datetime.fromisoformat(value.strip()) if isinstance(value, str) else value
     if instant.tzinfo is None or instant.utcoffset() is None:
         instant = instant.replace(tzinfo=UTC)
     utc = instant.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
-
-def _parse(text: str) -> datetime:
-    head, dot, rest = text.strip().partition(".")
-    if dot:
-        # Keep at most six digits: Python reads microseconds, Graph writes seven.
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        rest = rest[: min(digits, 6)] + rest[digits:]
-        text = f"{head}.{rest}" if rest[:1].isdigit() else head + rest
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
