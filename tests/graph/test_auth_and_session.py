@@ -210,6 +210,8 @@ def test_session_trusts_its_ca_file_whatever_the_environment_says(
     assert session.get(server.origin + "/ping", timeout=5).json() == {"ok": True}
     assert session.trust_env is False
     assert session.headers["User-Agent"].startswith("syncd/")
-    assert session.get_adapter("https://x").poolmanager.connection_pool_kw["maxsize"] == 32
+    # The pool covers the poll's executor and availability's getSchedule groups side by side.
+    maxsize = session.get_adapter("https://x").poolmanager.connection_pool_kw["maxsize"]
+    assert maxsize == 64
     with pytest.raises(requests.exceptions.SSLError):
         build_session(None).get(server.origin + "/ping", timeout=5)
