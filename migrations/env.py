@@ -5,6 +5,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import syncd.ledger.models  # noqa: F401  (registers the tables)
+from syncd.ledger import tenant_state  # noqa: F401  (registers tenant_state)
 from syncd.ledger.db import make_engine
 
 config = context.config

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from syncd.config import ConfigError, LoadedConfig, load_config
 from syncd.ledger.db import StoreNotMigrated
+from syncd.operator_commands import add_operator_commands
 
 log = logging.getLogger("syncd")
 
@@ -225,6 +226,18 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    """The installed distribution's version (what pip and the package manager say)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("syncd")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        from syncd import __version__
+
+        return f"{__version__} (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="syncd", description="Salesforce -> Microsoft 365 meeting scheduler"
@@ -232,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", help="daemon config file (default: $SYNCD_CONFIG or config/syncd.toml)"
     )
+    parser.add_argument("--version", action="version", version=f"syncd {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
+    add_operator_commands(commands, _store_failure_is_setup_error)
 
     db = commands.add_parser("db", help="state store").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="create or migrate the state store").set_defaults(

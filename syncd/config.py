@@ -435,6 +435,16 @@ class GraphTuning(_Strict):
         return self.daemon_in_flight_per_mailbox + self.api_in_flight_per_mailbox
 
 
+class OperatorConfig(_Strict):
+    """The operator credential of /status and /metrics (never an API client's)."""
+
+    token: SecretRef | None = Field(
+        default=None,
+        description="operator token (at least 32 characters); none = /status and /metrics are off",
+    )
+    session_hours: int = Field(default=8, ge=1, le=168)
+
+
 class SandboxServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
@@ -460,6 +470,7 @@ class Settings(BaseSettings):
     api: ApiServerConfig = ApiServerConfig()
     graph: GraphTuning = GraphTuning()
     sandbox: SandboxServerConfig = SandboxServerConfig()
+    operator: OperatorConfig = OperatorConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -25,6 +25,7 @@ from syncd.ledger import queries as lq
 from syncd.ledger.db import ensure_migrated, make_engine
 from syncd.ledger.lease import Leases, holders, leases_for
 from syncd.ledger.models import MeetingRecord
+from syncd.ledger.tenant_state import is_paused
 from syncd.logs import log_context
 from syncd.reports import (
     availability_line,
@@ -90,7 +91,10 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
         if api:
             server = _serve_api_in_background(runtime, host, port)
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
-        Daemon(services, stop_event=stop, leases=leases).run_until_signalled()
+        from syncd.console.jobs import operator_jobs
+
+        # Paused tenants' jobs are skipped; each job's results land in the operator state.
+        Daemon(services, stop_event=stop, leases=leases, jobs=operator_jobs).run_until_signalled()
     finally:
         # The jobs are done by now; the API answers the requests it has, then
         # the runtime (ledger, sandbox) goes.
@@ -198,6 +202,14 @@ def reconcile(
             for name in names:
                 if stop.is_set():
                     break
+                paused = is_paused(runtime.engine, name)
+                if paused is not None:
+                    print(
+                        f"tenant {name}: {paused.describe()}: skipped "
+                        f"(`syncd resume --tenant {name}` resumes it)",
+                        file=out,
+                    )
+                    continue
                 service = runtime.sync_service(name, should_stop=stop.is_set)
                 with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
                     outcome = _tenant_pass(service, dry_run=dry_run, full=full)

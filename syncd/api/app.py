@@ -18,6 +18,7 @@ from syncd.api.openapi import install_openapi
 from syncd.api.routes import availability, health, meeting, oauth
 from syncd.auth import Authenticator
 from syncd.auth.throttle import BruteForcePolicy
+from syncd.console.routes import install_console
 
 if TYPE_CHECKING:
     from syncd.runtime import Runtime
@@ -52,4 +53,5 @@ def create_app(runtime: Runtime, *, brute_force: BruteForcePolicy | None = None)
     for module in (meeting, availability, oauth, health):
         app.include_router(module.router)
     install_openapi(app, extra_models=(oauth.TokenRequest,))
+    install_console(app)  # /status and /metrics, for the operator only
     return app
