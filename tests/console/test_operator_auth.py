@@ -16,12 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
+from sqlmodel import Session
 
 from syncd.api import create_app
 from syncd.auth import create_client
 from syncd.config import ConfigError, OperatorConfig, SecretRef, Settings
 from syncd.console.auth import COOKIE
 from syncd.ledger import tenant_state as ts
+from syncd.ledger.models import MeetingRecord
 from tests.api.fakes import (
     FakeRuntime,
     MutableClock,
@@ -250,3 +253,93 @@ def test_no_secret_in_a_page_or_a_log_line(
     for text in [*pages, logged]:
         assert TOKEN not in text
         assert cookie not in text
+
+
+def test_a_failed_doctor_run_shows_the_tenant_broken_with_its_reason(
+    runtime: FakeRuntime, http: httpx.Client
+) -> None:
+    operator = {"Authorization": f"Bearer {TOKEN}"}
+    report = {
+        "ok": False,
+        "checks": [
+            {"name": "graph-token", "ok": True, "message": "token issued"},
+            {"name": "salesforce-login", "ok": False, "message": "invalid_client_id"},
+        ],
+    }
+    ts.record_doctor(runtime.engine, "demo", now=runtime.clock(), ok=False, report=report)
+    page = http.get("/status", headers=operator).text
+    assert 'id="health-demo">broken' in page
+    assert "salesforce-login: invalid_client_id" in page
+
+    ts.record_doctor(runtime.engine, "demo", now=runtime.clock(), ok=True, report={"ok": True})
+    page = http.get("/status", headers=operator).text
+    assert 'id="health-demo">ok' in page and "the last doctor run passed" in page
+
+
+def test_a_records_page_shows_its_ledger_row_and_history(
+    runtime: FakeRuntime, http: httpx.Client
+) -> None:
+    now = runtime.clock()
+    with Session(runtime.engine) as session:
+        session.add(
+            MeetingRecord(
+                tenant="demo",
+                source="salesforce",
+                external_id="00U5g00000AbCdE",
+                organizer_email="amy@contoso.example",
+                transaction_id="t1",
+                status="failed",
+                last_error_code="OrganizerNotFound",
+                last_error_message="amy@contoso.example has no mailbox",
+                attempts=2,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        session.commit()
+    # The history table as the ledger's migration makes it (syncd.ledger.history).
+    history = Table(
+        "meeting_history",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("tenant", String(64)),
+        Column("source", String(16)),
+        Column("external_id", String(255)),
+        Column("at", DateTime(timezone=True)),
+        Column("side", String(16)),
+        Column("action", String(16)),
+        Column("fields", JSON),
+        Column("reason", String(2000)),
+        Column("graph_request_id", String(64)),
+        Column("salesforce_call", String(255)),
+    )
+    history.create(runtime.engine)
+    with runtime.engine.begin() as connection:
+        connection.execute(
+            history.insert().values(
+                tenant="demo",
+                source="salesforce",
+                external_id="00U5g00000AbCdE",
+                at=now,
+                side="outlook",
+                action="create",
+                fields={"subject": [None, "Pipeline <review>"]},
+                reason="no mailbox",
+                graph_request_id="req-77",
+                salesforce_call=None,
+            )
+        )
+    page = http.get(
+        "/status/demo/records/salesforce/00U5g00000AbCdE",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    assert page.status_code == 200
+    assert 'id="record-status">failed' in page.text
+    assert "OrganizerNotFound: amy@contoso.example has no mailbox" in page.text
+    assert 'id="history"' in page.text and "req-77" in page.text
+    assert "Pipeline &lt;review&gt;" in page.text  # escaped, never markup
+    missing = http.get(
+        "/status/demo/records/salesforce/nope", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert missing.status_code == 404 and "has no salesforce record nope" in missing.text
