@@ -43,7 +43,9 @@ class OperatorAuth:
         self, token: str | None, *, session_seconds: int, clock: Callable[[], datetime]
     ) -> None:
         self._token = token.encode() if token else None
-        self._key = hmac.new(self._token, _KEY_LABEL, hashlib.sha256).digest() if token else b""
+        self._key = (
+            hmac.new(self._token, _KEY_LABEL, hashlib.sha256).digest() if self._token else b""
+        )
         self.session_seconds = session_seconds
         self.clock = clock
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
@@ -32,7 +33,7 @@ class FailedRecord:
     next_attempt_at: datetime | None
 
 
-def _failed(tenant: str) -> tuple[object, ...]:
+def _failed(tenant: str) -> tuple[Any, ...]:
     return (
         MeetingRecord.tenant == tenant,
         col(MeetingRecord.last_error_code).is_not(None),
@@ -83,7 +84,7 @@ def retry_now(engine: Engine, tenant: str, external_ids: list[str] | None, now: 
     is None); returns how many were. A record that is not failed is left alone."""
     query = (
         update(MeetingRecord)
-        .where(*_failed(tenant), MeetingRecord.source == Source.SALESFORCE.value)  # type: ignore[arg-type]
+        .where(*_failed(tenant), col(MeetingRecord.source) == Source.SALESFORCE.value)
         .values(next_attempt_at=now)
     )
     if external_ids is not None:
