@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from syncd import __version__
+from syncd.auth.throttle import BruteForceGuard, caller_key
 from syncd.console import overview
 from syncd.console.auth import COOKIE, Operator, OperatorAuth
 from syncd.ledger import tenant_state as ts
@@ -51,6 +52,29 @@ def _auth(request: Request) -> OperatorAuth:
     return request.app.state.operator_auth  # type: ignore[no-any-return]
 
 
+def _attempt_keys(request: Request) -> list[str]:
+    """Failed operator credentials are counted per source address, like the API's."""
+    return [caller_key("operator", request.client.host if request.client else "", "operator")]
+
+
+def _must_wait(request: Request) -> Response | None:
+    """429 while this source is slowed down after repeated wrong operator tokens."""
+    guard: BruteForceGuard = request.app.state.operator_guard
+    wait = guard.retry_after(_attempt_keys(request))
+    if wait is None:
+        return None
+    return PlainTextResponse(
+        f"429 Too Many Requests: too many wrong operator tokens; try again in {wait} s",
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _failed_attempt(request: Request) -> None:
+    guard: BruteForceGuard = request.app.state.operator_guard
+    guard.record_failure(_attempt_keys(request))
+
+
 def _unauthorized(message: str) -> PlainTextResponse:
     return PlainTextResponse(
         f"401 Unauthorized: {message}",
@@ -66,9 +90,13 @@ async def operator(request: Request) -> Operator:
         raise Denied(PlainTextResponse(f"403 Forbidden: {OFF_MESSAGE}", status_code=403))
     header = request.headers.get("authorization")
     if header is not None:
+        waiting = await run_in_threadpool(_must_wait, request)
+        if waiting is not None:
+            raise Denied(waiting)
         scheme, _, value = header.partition(" ")
         if scheme.lower() == "bearer" and auth.token_matches(value.strip()):
             return Operator("bearer")
+        await run_in_threadpool(_failed_attempt, request)
         log.warning("operator request refused: wrong credential in Authorization")
         raise Denied(
             _unauthorized(
@@ -134,8 +162,12 @@ async def login(request: Request) -> Response:
     auth = _auth(request)
     if not auth.enabled:
         return PlainTextResponse(f"403 Forbidden: {OFF_MESSAGE}", status_code=403)
+    waiting = await run_in_threadpool(_must_wait, request)
+    if waiting is not None:
+        return waiting
     form = await _form(request)
     if not auth.token_matches(form.get("token", "")):
+        await run_in_threadpool(_failed_attempt, request)
         log.warning("operator login refused: wrong token")
         return templates.TemplateResponse(
             request,
@@ -273,6 +305,7 @@ def install_console(app: FastAPI) -> None:
     """Mount /status and /metrics on the API app behind the operator credential."""
     runtime = app.state.runtime
     app.state.operator_auth = OperatorAuth.from_config(runtime.config, runtime.clock)
+    app.state.operator_guard = BruteForceGuard(runtime.engine, runtime.clock)
 
     async def denied(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Denied)

@@ -33,6 +33,7 @@ from tests.api.fakes import (
     migrated_copy,
     serve,
 )
+from tests.security.test_credentials_required import _walk
 
 TOKEN_ENV = "SYNCD_TEST_OPERATOR_TOKEN"
 TOKEN = "op-" + "k" * 29 + "-7f3a9c"
@@ -343,3 +344,44 @@ def test_a_records_page_shows_its_ledger_row_and_history(
         "/status/demo/records/salesforce/nope", headers={"Authorization": f"Bearer {TOKEN}"}
     )
     assert missing.status_code == 404 and "has no salesforce record nope" in missing.text
+
+
+def test_repeated_wrong_tokens_slow_the_source_down(http: httpx.Client) -> None:
+    for _ in range(5):
+        assert http.post("/status/login", data={"token": "wrong"}).status_code == 401
+    refused = http.post("/status/login", data={"token": TOKEN})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    bearer = http.get("/status", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert bearer.status_code == 429
+
+
+def operator_routes(runtime: FakeRuntime) -> list[tuple[str, str]]:
+    """Every route under /status and /metrics, read off the app (a route added later
+    without the operator check fails the test below)."""
+    app = create_app(runtime)
+    found = [
+        (method, path)
+        for method, path in _walk(list(app.routes))
+        if path.startswith(("/status", "/metrics")) and method != "HEAD"
+    ]
+    return sorted(found)
+
+
+def test_every_operator_route_needs_the_operator_credential(
+    runtime: FakeRuntime, http: httpx.Client, clock: MutableClock
+) -> None:
+    routes = operator_routes(runtime)
+    assert len(routes) == 9
+    access = api_client_token(runtime, http)
+    for method, path in routes:
+        if path == "/status/login":
+            continue  # the form that takes the token
+        url = path.format(tenant="demo", source="salesforce", external_id="x")
+        answer = http.request(method, url, headers={"Authorization": f"Bearer {access}"})
+        assert answer.status_code == 401, f"{method} {path}"
+        # Without any credential: browsers go to the login form, the rest is 401.
+        bare = http.request(method, url)
+        expected = 303 if method == "GET" and path.startswith("/status") else 401
+        assert bare.status_code == expected, f"{method} {path}"
+        assert ts.is_paused(runtime.engine, "demo") is None
+        clock.advance(301)  # wrong tokens are slowed down per address: keep them apart
