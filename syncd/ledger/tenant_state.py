@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel
 
 from syncd.ledger.db import session_scope
@@ -73,17 +74,23 @@ def read_state(engine: Engine, tenant: str) -> TenantState | None:
 
 def _update(
     engine: Engine, tenant: str, now: datetime, change: Callable[[TenantState], None]
-) -> TenantState:
-    with session_scope(engine) as session:
-        row = session.get(TenantState, tenant, with_for_update=True)
-        if row is None:
-            row = TenantState(tenant=tenant, updated_at=now)
-            session.add(row)
-        change(row)
-        row.updated_at = now
-        session.flush()
-        session.expunge(row)
-        return row
+) -> None:
+    """Apply `change` to the tenant's row under a row lock, creating the row first."""
+    for attempt in (1, 2):
+        try:
+            with session_scope(engine) as session:
+                row = session.get(TenantState, tenant, with_for_update=True)
+                if row is None:
+                    row = TenantState(tenant=tenant, updated_at=now)
+                    session.add(row)
+                change(row)
+                row.updated_at = now
+            return
+        except IntegrityError:
+            # Two writers created the row at once (a job and the page): the loser
+            # updates the winner's row.
+            if attempt == 2:
+                raise
 
 
 # ------------------------------------------------------------------- pause
