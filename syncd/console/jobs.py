@@ -37,7 +37,8 @@ def lag_seconds(written_at: Iterable[datetime], changed_at: datetime) -> tuple[f
 
     Without each Event's SystemModstamp in the pass report, `changed_at` is the
     earliest a change the pass read can have happened (the watermark before the
-    pass), so the figures are upper bounds, at most one poll interval too high.
+    pass), so the figures are upper bounds: too high by at most the time between the
+    two polls.
     """
     lags = [max(0.0, (_utc(at) - _utc(changed_at)).total_seconds()) for at in written_at]
     if not lags:
