@@ -52,7 +52,7 @@ from syncd.ledger.meeting_locks import MeetingLocks, meeting_locks_for
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.repository import MeetingRepository
 
-__all__ = ["WRITEBACK_REFUSED", "GraphPort", "Scheduler", "retry_delay"]
+__all__ = ["WRITEBACK_REFUSED", "Scheduler", "retry_delay"]
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
@@ -57,6 +57,7 @@ from syncd.ledger.queries import view_of
 from syncd.logs import log_context
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
+from syncd.sync.pass_report import PassReport
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_fault
 from syncd.sync.reader import EventReader
 from syncd.sync.salesforce_event import Invalid, SalesforceEvent, to_meeting
@@ -77,10 +78,6 @@ from syncd.sync.series_shape import (
     slot_meeting,
 )
 from syncd.sync.writeback import Outcome
-
-if TYPE_CHECKING:
-    from syncd.sync.poll import PassReport
-
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +232,7 @@ class SeriesSync:
         step = master_step(master, meeting, row, ctx, keyword)
         # A critical change recreated the series in Salesforce: keep its Outlook series.
         predecessor = (
-            find_predecessor(self, master, meeting)
+            find_predecessor(self.core, self.reader, master, meeting)
             if step.action == Action.CREATE and isinstance(meeting, Meeting)
             else None
         )
@@ -252,7 +249,7 @@ class SeriesSync:
         adopted = None
         if predecessor is not None:
             assert isinstance(meeting, Meeting)
-            adopted = adopt(self, master, meeting, predecessor)
+            adopted = adopt(self.core, master, meeting, predecessor)
             if adopted is None:  # that Outlook series is gone: a new one after all
                 step = master_step(master, meeting, None, ctx, keyword)
                 plan = Plan([step])

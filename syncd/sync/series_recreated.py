@@ -23,15 +23,13 @@ and, once the deletion is seen, one cancellation -- never one per occurrence.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from syncd.core.scheduler import Scheduler
 from syncd.domain import ErrorCode, HistorySide, Meeting, Source, SyncdError, WritebackStatus
 from syncd.ledger.models import MeetingRecord
+from syncd.sync.reader import EventReader
 from syncd.sync.salesforce_event import SalesforceEvent
 from syncd.sync.writeback import Outcome
-
-if TYPE_CHECKING:
-    from syncd.sync.recurrence import SeriesSync
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +44,7 @@ def _key(record_id: str) -> str:
 
 
 def find_predecessor(
-    series: SeriesSync, master: SalesforceEvent, meeting: Meeting
+    core: Scheduler, reader: EventReader, master: SalesforceEvent, meeting: Meeting
 ) -> MeetingRecord | None:
     """The ledger row of the Outlook series a new Lightning series replaces, if exactly
     one fits: same organizer, same subject, synced, and its series record no longer in
@@ -55,13 +53,13 @@ def find_predecessor(
         return None
     candidates = [
         row
-        for row in series.core.series.masters_of(meeting.organizer_email)
+        for row in core.series.masters_of(meeting.organizer_email)
         if row.request.get("subject") == meeting.subject
         and _key(row.external_id) != _key(master.id)
     ]
     if not candidates:
         return None
-    rows = series.reader.events_by_id([c.external_id for c in candidates])
+    rows = reader.events_by_id([c.external_id for c in candidates])
     present = {_key(str(row["Id"])) for row in rows}
     gone = [c for c in candidates if _key(c.external_id) not in present]
     if len(gone) != 1:
@@ -70,7 +68,7 @@ def find_predecessor(
 
 
 def adopt(
-    series: SeriesSync, master: SalesforceEvent, meeting: Meeting, old: MeetingRecord
+    core: Scheduler, master: SalesforceEvent, meeting: Meeting, old: MeetingRecord
 ) -> Outcome | None:
     """Make `old`'s Outlook series the one of `master` through the core: one PATCH, then
     the ledger (syncd.core.series_writes.SeriesWrites.move_series).
@@ -79,13 +77,11 @@ def adopt(
     is recorded on the new id and retried like any failure.
     """
     try:
-        closed = series.core.series.move_series(
-            old, master.id, meeting, correlation_id=f"sf-{master.id}"
-        )
+        closed = core.series.move_series(old, master.id, meeting, correlation_id=f"sf-{master.id}")
     except SyncdError as error:
         if error.code == ErrorCode.MEETING_NOT_FOUND:
             return None
-        series.core.record_failure(
+        core.record_failure(
             master.id, error, Source.SALESFORCE, attempted=meeting, side=HistorySide.OUTLOOK
         )
         return Outcome(master.id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}")

@@ -19,7 +19,8 @@ from syncd.graph.port import GraphReader
 from syncd.salesforce.port import SalesforcePort
 from syncd.sync.availability_snapshot import AvailabilityReport, AvailabilitySnapshot
 from syncd.sync.executor import Executor
-from syncd.sync.poll import FEED_DELETED, FEED_EVENT, FEED_RELATION, PassReport, Poll
+from syncd.sync.pass_report import PassReport
+from syncd.sync.poll import FEED_DELETED, FEED_EVENT, FEED_RELATION, Poll
 from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.responses import ResponseRefresh, ResponseReport
