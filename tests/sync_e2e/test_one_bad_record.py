@@ -21,8 +21,8 @@ from syncd.domain import ErrorCode, MeetingStatus, Source
 from syncd.ledger import queries as lq
 from syncd.sandbox.salesforce.recurrence import create_classic_series
 from syncd.sync import plan as plan_module
-from syncd.sync import recurrence as recurrence_module
 from syncd.sync import reader as reader_module
+from syncd.sync import recurrence as recurrence_module
 from syncd.sync.service import FEED_EVENT
 
 from .conftest import COLLEAGUE, EVENT_ROUTE, ORGANIZER, TENANT, World
