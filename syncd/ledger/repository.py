@@ -9,8 +9,7 @@ transaction of the ledger write, so the two never disagree.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,7 @@ from syncd.ledger.models import MeetingHistory, MeetingRecord, Tombstone
 
 #: SQLite and PostgreSQL both take a few hundred bound values in IN (...).
 _IN_CHUNK = 500
-#: The request key that marks an occurrence row of a series (syncd.sync.recurrence).
+#: The request key that marks an occurrence row of a series (syncd.sync.series_shape).
 SERIES_KEY = "series"
 
 
@@ -140,11 +139,6 @@ class MeetingRepository:
 
     # ----------------------------------------------------------------- writes
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Session]:
-        with session_scope(self.engine) as session:
-            yield session
-
     def _append(self, session: Session, source: str, external_id: str, note: Note | None) -> None:
         if note is None:
             return
@@ -167,7 +161,7 @@ class MeetingRepository:
         self, record: MeetingRecord, note: Note | None = None, **fields: Any
     ) -> MeetingRecord:
         """Set `fields` on the stored row (and its updated_at); append `note`."""
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             fresh = session.get(MeetingRecord, record.id)
             assert fresh is not None
             for name, value in fields.items():
@@ -176,11 +170,6 @@ class MeetingRepository:
             session.add(fresh)
             self._append(session, fresh.source, fresh.external_id, note)
         return fresh
-
-    def note(self, source: Source | str, external_id: str, note: Note) -> None:
-        """Append a history entry without a ledger write (a change Outlook refused)."""
-        with self._transaction() as session:
-            self._append(session, str(source), external_id, note)
 
     def modify(
         self,
@@ -192,7 +181,7 @@ class MeetingRepository:
         """Read one row, let `change` make it (or a new one; None: leave it), store it.
 
         `note` may be a function of the row as changed (None: no entry)."""
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             record = change(self._find(session, source, external_id))
             if record is None:
                 return None
@@ -211,7 +200,7 @@ class MeetingRepository:
         or the existing one untouched) and a flag passed back. A unique-key race with
         another writer is retried once; lost twice it raises ClaimLost."""
         for _ in range(2):
-            with self._transaction() as session:
+            with session_scope(self.engine) as session:
                 record, flag = decide(self._find(session, source, external_id))
                 session.add(record)
                 try:
@@ -227,7 +216,7 @@ class MeetingRepository:
     ) -> None:
         """Mark the meeting cancelled (no intent left) and leave its tombstone."""
         now = self.clock()
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             fresh = session.get(MeetingRecord, record.id)
             assert fresh is not None
             fresh.intent = None
@@ -250,7 +239,7 @@ class MeetingRepository:
     def forget(self, record: MeetingRecord, note: Note | None = None) -> None:
         """Drop a create intent nothing came of: the row goes, or (a meeting that existed
         before) it is closed without a tombstone."""
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             fresh = session.get(MeetingRecord, record.id)
             if fresh is None:
                 return
@@ -273,7 +262,7 @@ class MeetingRepository:
         """Move a series master's row to `new_id` with `fields`, and close the rows of its
         old occurrences (each with `closed_note`). Returns how many were closed."""
         now = self.clock()
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             row = session.get(MeetingRecord, record.id)
             assert row is not None
             row.external_id = new_id
@@ -311,7 +300,7 @@ class MeetingRepository:
         change: Callable[[MeetingRecord], bool],
     ) -> None:
         """In one transaction, let `change` alter each existing row (True: store it)."""
-        with self._transaction() as session:
+        with session_scope(self.engine) as session:
             for external_id in external_ids:
                 record = self._find(session, source, external_id)
                 if record is not None and change(record):
