@@ -21,8 +21,8 @@ from syncd.salesforce import (
     sf_datetime,
 )
 from syncd.sync import queries as q
+from syncd.sync.recurrence import role
 from syncd.sync.salesforce_event import Invitee, parse_event
-from syncd.sync.series_shape import role
 from syncd.sync.writeback import relation_updates
 
 # ---------------------------------------------------------------------- JWT audience

@@ -22,7 +22,7 @@ from syncd.core.recurrence_mapping import graph_time, zone_info
 from syncd.domain import ErrorCode, Meeting
 from syncd.sandbox.microsoft.errors import GraphError
 from syncd.sandbox.microsoft.timezones import DOCUMENTED_IANA, resolve_zone
-from syncd.sync.series_shape import slot_meeting
+from syncd.sync.recurrence import slot_meeting
 
 CLDR_FILE = Path(__file__).parent.parent / "data" / "cldr-windowsZones.xml"
 
