@@ -105,6 +105,64 @@ class MeetingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class Intent(StrEnum):
+    """An unfinished Graph operation a ledger row records before the call (exactly once)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    CANCEL = "cancel"
+
+
+class WritebackStatus(StrEnum):
+    """What the write-back tells Salesforce about an Event (its Sync_Status__c)."""
+
+    SYNCED = "Synced"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+class HistorySide(StrEnum):
+    """Where a change recorded in the meeting history was made."""
+
+    OUTLOOK = "outlook"
+    SALESFORCE = "salesforce"
+    LEDGER = "ledger"
+
+
+class HistoryAction(StrEnum):
+    """What a meeting history entry records."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    CANCELLED = "cancelled"
+    DELETED = "deleted"
+    FAILED = "failed"
+    ADOPTED = "adopted"
+    TRACKED = "tracked"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class LedgerView:
+    """What the planner needs to know of a ledger row."""
+
+    external_id: str
+    status: str
+    content_hash: str
+    organizer_email: str
+    start: datetime | None = None
+    next_attempt_at: datetime | None = None
+    error_message: str | None = None
+    error_code: str | None = None
+    #: The Outlook event and Teams link the ledger holds (what the write-back says).
+    graph_event_id: str | None = None
+    join_url: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status != MeetingStatus.CANCELLED
+
+
 @dataclass(frozen=True)
 class Attendee:
     email: str

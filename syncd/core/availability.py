@@ -25,13 +25,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
 from syncd.core.mailbox_memory import MailboxMemory
 from syncd.domain import Availability, ErrorCode, Slot, SyncdError, merge_slots, utc
 from syncd.graph import schedule
+from syncd.graph.port import SchedulePort
 
 #: Groups of 20 asked at once (the Graph session keeps 32 connections).
 _WORKERS = 32
@@ -39,21 +40,6 @@ _WORKERS = 32
 INTERVAL_MINUTES = 30
 #: responseCode of the answer made up for an address the bound left unasked.
 _NOT_ASKED = "syncd.NotAsked"
-
-
-class SchedulePort(Protocol):
-    """What availability needs from the Graph client."""
-
-    def get_schedule(
-        self,
-        mailbox: str,
-        schedules: Sequence[str],
-        start: datetime,
-        end: datetime,
-        *,
-        interval_minutes: int = 30,
-        correlation_id: str | None = None,
-    ) -> list[dict]: ...
 
 
 class _Budget:
@@ -168,8 +154,8 @@ class FreeBusy:
                     continue
                 self.memory.remember_present(through)
                 for address, item in zip(group, items, strict=True):
-                    error = item.get("error")
-                    if error and error.get("responseCode") != schedule.NO_ANSWER:
+                    answer_error = item.get("error")
+                    if answer_error and answer_error.get("responseCode") != schedule.NO_ANSWER:
                         self.memory.remember_missing(address, _reason(item))
                 return items
             # Not one of them has a mailbox, as Graph said of each: that is each one's answer.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -132,3 +132,29 @@ class AuthFailure(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True, max_length=128)
     at: datetime = Field(index=True)
+
+
+class MeetingHistory(SQLModel, table=True):
+    """One change syncd made to a meeting (in Outlook or the ledger), or one failure.
+
+    Append-only: rows are added in the transaction of the ledger write they describe
+    and never changed, so the history of a meeting outlives its ledger row's state.
+    """
+
+    __tablename__ = "meeting_history"
+    __table_args__ = (Index("ix_meeting_history_meeting", "tenant", "source", "external_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant: str = Field(max_length=64)
+    source: str = Field(max_length=16)
+    external_id: str = Field(max_length=255)
+    at: datetime
+    #: outlook | salesforce | ledger (syncd.domain.HistorySide)
+    side: str = Field(max_length=16)
+    #: created | updated | cancelled | deleted | failed | adopted | tracked | closed
+    action: str = Field(max_length=16)
+    #: {field: [old, new]} where known, else {}
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    reason: str = Field(default="", max_length=2000)
+    graph_request_id: str | None = Field(default=None, max_length=64)
+    salesforce_call: str | None = Field(default=None, max_length=255)

@@ -8,10 +8,9 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from syncd.domain import MeetingStatus, Source
+from syncd.domain import LedgerView, MeetingStatus, Source
 from syncd.ledger.db import session_scope
 from syncd.ledger.models import MeetingRecord, Watermark
-from syncd.sync.plan import LedgerView
 
 #: SQLite and PostgreSQL both take a few hundred bound values in IN (...).
 _IN_CHUNK = 500

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
-from syncd.domain import ErrorCode, Source, SyncdError
+from syncd.domain import ErrorCode, Source, SyncdError, WritebackStatus
 from syncd.logs import log_context
 from syncd.sync.plan import Action, Plan, Step, fault_reason
 from syncd.sync.writeback import Outcome
@@ -59,14 +59,22 @@ class Executor:
             except SyncdError as error:
                 log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
                 self._remember(step, error, earlier)
-                return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
+                return Outcome(
+                    step.event_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+                )
             except Exception as unexpected:  # one record's bug stays its own
-                error = internal_error(step, unexpected)
+                internal = internal_error(step, unexpected)
                 # The traceback is what a maintainer needs; it names code, not credentials.
-                log.error("event %s failed: %s", step.event_id, error.message, exc_info=unexpected)
-                self._remember(step, error, earlier)
-                return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
-            if outcome.status == "Failed":
+                log.error(
+                    "event %s failed: %s", step.event_id, internal.message, exc_info=unexpected
+                )
+                self._remember(step, internal, earlier)
+                return Outcome(
+                    step.event_id,
+                    WritebackStatus.FAILED,
+                    error=f"{internal.code}: {internal.message}",
+                )
+            if outcome.status == WritebackStatus.FAILED:
                 log.warning("event %s failed: %s", step.event_id, outcome.error)
             else:
                 log.info("%s event %s: %s", step.action.value, step.event_id, step.reason)
@@ -108,10 +116,12 @@ class Executor:
             error = internal_error(step, step.fault)
             log.error("event %s failed: %s", step.event_id, error.message, exc_info=step.fault)
             scheduler.record_failure(step.event_id, error, Source.SALESFORCE)
-            return Outcome(step.event_id, "Failed", error=f"{error.code}: {error.message}")
+            return Outcome(
+                step.event_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+            )
         if step.action == Action.FAIL:
             scheduler.record_invalid(step.event_id, step.reason, source=Source.SALESFORCE)
-            return Outcome(step.event_id, "Failed", error=step.reason)
+            return Outcome(step.event_id, WritebackStatus.FAILED, error=step.reason)
         if step.action == Action.CANCEL:
             assert step.organizer_email is not None
             try:
@@ -124,7 +134,7 @@ class Executor:
             except SyncdError as error:
                 if error.code != ErrorCode.MEETING_NOT_FOUND:
                     raise
-            return Outcome(step.event_id, "Cancelled")
+            return Outcome(step.event_id, WritebackStatus.CANCELLED)
         assert step.meeting is not None
         record = scheduler.upsert(
             step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
@@ -140,7 +150,10 @@ class Executor:
                 keyword,
             )
         return Outcome(
-            step.event_id, "Synced", graph_event_id=record.graph_event_id, join_url=record.join_url
+            step.event_id,
+            WritebackStatus.SYNCED,
+            graph_event_id=record.graph_event_id,
+            join_url=record.join_url,
         )
 
 

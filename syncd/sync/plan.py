@@ -14,8 +14,10 @@ from enum import StrEnum
 
 from syncd import timezones
 from syncd.core import event_mapping as em
-from syncd.domain import ErrorCode, Meeting, MeetingStatus
+from syncd.domain import ErrorCode, LedgerView, Meeting, MeetingStatus
 from syncd.sync.salesforce_event import Invalid, SalesforceEvent, shown, to_meeting
+
+__all__ = ["Action", "LedgerView", "Plan", "PlanContext", "Step", "plan_changes", "plan_event"]
 
 
 class Action(StrEnum):
@@ -24,27 +26,6 @@ class Action(StrEnum):
     CANCEL = "cancel"
     FAIL = "fail"
     SKIP = "skip"
-
-
-@dataclass(frozen=True)
-class LedgerView:
-    """What the planner needs to know of a ledger row."""
-
-    external_id: str
-    status: str
-    content_hash: str
-    organizer_email: str
-    start: datetime | None = None
-    next_attempt_at: datetime | None = None
-    error_message: str | None = None
-    error_code: str | None = None
-    #: The Outlook event and Teams link the ledger holds (what the write-back says).
-    graph_event_id: str | None = None
-    join_url: str | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.status != MeetingStatus.CANCELLED and self.status != "invalid"
 
 
 @dataclass(frozen=True)

@@ -23,22 +23,13 @@ and, once the deletion is seen, one cancellation -- never one per occurrence.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
-
-from syncd.core import event_mapping as em
-from syncd.core.records import meeting_to_request
-from syncd.domain import ErrorCode, Meeting, MeetingStatus, Source, SyncdError
-from syncd.ledger.db import session_scope
+from syncd.core.scheduler import Scheduler
+from syncd.domain import ErrorCode, HistorySide, Meeting, Source, SyncdError, WritebackStatus
 from syncd.ledger.models import MeetingRecord
-from syncd.sync import queries as q
+from syncd.sync.reader import EventReader
 from syncd.sync.salesforce_event import SalesforceEvent
 from syncd.sync.writeback import Outcome
-
-if TYPE_CHECKING:
-    from syncd.sync.recurrence import SeriesSync
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +37,6 @@ RECREATED_REASON = (
     "the series was deleted and recreated in Salesforce (a critical change): "
     "its Outlook series follows the new one"
 )
-#: The ledger request key of occurrence rows (recurrence.SERIES_KEY).
-_SERIES_KEY = "series"
 
 
 def _key(record_id: str) -> str:
@@ -55,24 +44,23 @@ def _key(record_id: str) -> str:
 
 
 def find_predecessor(
-    series: SeriesSync, master: SalesforceEvent, meeting: Meeting
+    core: Scheduler, reader: EventReader, master: SalesforceEvent, meeting: Meeting
 ) -> MeetingRecord | None:
     """The ledger row of the Outlook series a new Lightning series replaces, if exactly
     one fits: same organizer, same subject, synced, and its series record no longer in
     Salesforce."""
     if not master.series.get("ActivityRecurrence2Id"):
         return None
-    service = series.service
     candidates = [
         row
-        for row in _live_series_masters(series, meeting.organizer_email)
+        for row in core.series.masters_of(meeting.organizer_email)
         if row.request.get("subject") == meeting.subject
         and _key(row.external_id) != _key(master.id)
     ]
     if not candidates:
         return None
-    query = q.events_by_id([c.external_id for c in candidates], service._extra_fields())
-    present = {_key(str(row["Id"])) for row in service.salesforce.query(query)}
+    rows = reader.events_by_id([c.external_id for c in candidates])
+    present = {_key(str(row["Id"])) for row in rows}
     gone = [c for c in candidates if _key(c.external_id) not in present]
     if len(gone) != 1:
         return None
@@ -80,30 +68,23 @@ def find_predecessor(
 
 
 def adopt(
-    series: SeriesSync, master: SalesforceEvent, meeting: Meeting, old: MeetingRecord
+    core: Scheduler, master: SalesforceEvent, meeting: Meeting, old: MeetingRecord
 ) -> Outcome | None:
-    """Make `old`'s Outlook series the one of `master`: one PATCH, then the ledger.
+    """Make `old`'s Outlook series the one of `master` through the core: one PATCH, then
+    the ledger (syncd.core.series_writes.SeriesWrites.move_series).
 
     None when the Outlook series is gone (the caller creates a new one); a failed PATCH
     is recorded on the new id and retried like any failure.
     """
-    service = series.service
-    keyword = service.tenant.policy.teams_keyword
-    desired = em.event_content(meeting, teams_keyword=keyword)
-    patch = em.content_changes(old.sent, desired, join_url=old.join_url)
-    key = em.external_key(service.tenant.name, Source.SALESFORCE, master.id)
-    patch["singleValueExtendedProperties"] = [{"id": em.EXTERNAL_KEY_PROPERTY_ID, "value": key}]
-    assert old.graph_event_id is not None
     try:
-        answer = service.scheduler.graph.update_event(
-            old.organizer_email, old.graph_event_id, patch, correlation_id=f"sf-{master.id}"
-        )
+        closed = core.series.move_series(old, master.id, meeting, correlation_id=f"sf-{master.id}")
     except SyncdError as error:
         if error.code == ErrorCode.MEETING_NOT_FOUND:
             return None
-        service.scheduler.record_failure(master.id, error, Source.SALESFORCE, attempted=meeting)
-        return Outcome(master.id, "Failed", error=f"{error.code}: {error.message}")
-    closed = _rekey(series, old, master.id, meeting, desired, answer.get("changeKey"))
+        core.record_failure(
+            master.id, error, Source.SALESFORCE, attempted=meeting, side=HistorySide.OUTLOOK
+        )
+        return Outcome(master.id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}")
     log.info(
         "series %s was recreated in Salesforce as %s: Outlook series %s kept (%d old "
         "occurrence rows closed)",
@@ -112,67 +93,6 @@ def adopt(
         old.graph_event_id,
         closed,
     )
-    return Outcome(master.id, "Synced", graph_event_id=old.graph_event_id, join_url=old.join_url)
-
-
-def _live_series_masters(series: SeriesSync, organizer: str) -> list[MeetingRecord]:
-    service = series.service
-    with Session(service.engine) as session:
-        rows = session.exec(
-            select(MeetingRecord).where(
-                MeetingRecord.tenant == service.tenant.name,
-                MeetingRecord.source == Source.SALESFORCE.value,
-                MeetingRecord.status == MeetingStatus.SYNCED.value,
-                col(MeetingRecord.graph_event_id).is_not(None),
-                func.lower(MeetingRecord.organizer_email) == organizer.lower(),
-            )
-        ).all()
-    return [r for r in rows if r.request.get("recurrence") and not r.request.get(_SERIES_KEY)]
-
-
-def _rekey(
-    series: SeriesSync,
-    old: MeetingRecord,
-    new_id: str,
-    meeting: Meeting,
-    desired: dict,
-    change_key: str | None,
-) -> int:
-    """Move the row to `new_id` with what Outlook now holds; close the old occurrences'
-    rows (their Outlook occurrences were replaced by the PATCH). Returns how many."""
-    service = series.service
-    now = service.clock()
-    with session_scope(service.engine) as session:
-        row = session.get(MeetingRecord, old.id)
-        assert row is not None
-        row.external_id = new_id
-        row.sent = em.online_kept(old.sent, desired)
-        row.target = desired
-        row.content_hash = em.content_hash(desired)
-        row.change_key = change_key or old.change_key
-        row.request = meeting_to_request(meeting)
-        row.status = MeetingStatus.SYNCED.value
-        row.intent = None
-        row.last_error_code = row.last_error_message = None
-        row.next_attempt_at = None
-        row.updated_at = now
-        session.add(row)
-        occurrences = [
-            r
-            for r in session.exec(
-                select(MeetingRecord).where(
-                    MeetingRecord.tenant == service.tenant.name,
-                    MeetingRecord.source == Source.SALESFORCE.value,
-                    MeetingRecord.status != MeetingStatus.CANCELLED.value,
-                    MeetingRecord.organizer_email == old.organizer_email,
-                )
-            ).all()
-            if (r.request.get(_SERIES_KEY) or {}).get("master") == old.external_id
-        ]
-        for occurrence in occurrences:
-            occurrence.status = MeetingStatus.CANCELLED.value
-            occurrence.graph_event_id = None
-            occurrence.intent = None
-            occurrence.updated_at = now
-            session.add(occurrence)
-    return len(occurrences)
+    return Outcome(
+        master.id, WritebackStatus.SYNCED, graph_event_id=old.graph_event_id, join_url=old.join_url
+    )

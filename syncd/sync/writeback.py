@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from syncd.config import EventFieldMapping
-from syncd.domain import ResponseStatus, Slot, format_gmt
+from syncd.domain import ResponseStatus, Slot, WritebackStatus, format_gmt
 from syncd.salesforce.values import sf_datetime
 from syncd.sync.salesforce_event import Invitee
 
@@ -35,7 +35,7 @@ class Outcome:
     """The result of one plan step, as written back to the Event."""
 
     event_id: str
-    status: str  # Synced | Failed | Cancelled
+    status: WritebackStatus
     graph_event_id: str | None = None
     join_url: str | None = None
     error: str | None = None
@@ -51,7 +51,7 @@ def event_update(outcome: Outcome, fields: EventFieldMapping, now: datetime) -> 
     record: dict[str, Any] = {"attributes": {"type": "Event"}, "id": outcome.event_id}
     _put(record, fields.sync_status, outcome.status)
     _put(record, fields.sync_error, (outcome.error or "")[:MAX_ERROR_CHARS] or None)
-    if outcome.status == "Synced":
+    if outcome.status == WritebackStatus.SYNCED:
         _put(record, fields.outlook_event_id, outcome.graph_event_id)
         _put(record, fields.teams_join_url, outcome.join_url)
         _put(record, fields.synced_at, format_gmt(now))
@@ -73,7 +73,7 @@ def written_back(row: Mapping[str, Any], outcome: Outcome, fields: EventFieldMap
     for name, value in wanted.items():
         if name in ("attributes", "id", fields.synced_at) or name not in row:
             continue
-        if name == fields.sync_error and outcome.status == "Failed":
+        if name == fields.sync_error and outcome.status == WritebackStatus.FAILED:
             if not row[name]:
                 return False
         elif row[name] != value:

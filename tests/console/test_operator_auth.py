@@ -16,7 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
 from sqlmodel import Session
 
 from syncd.api import create_app
@@ -24,7 +23,7 @@ from syncd.auth import create_client
 from syncd.config import ConfigError, OperatorConfig, SecretRef, Settings
 from syncd.console.auth import COOKIE
 from syncd.ledger import tenant_state as ts
-from syncd.ledger.models import MeetingRecord
+from syncd.ledger.models import MeetingHistory, MeetingRecord
 from tests.api.fakes import (
     FakeRuntime,
     MutableClock,
@@ -299,38 +298,22 @@ def test_a_records_page_shows_its_ledger_row_and_history(
             )
         )
         session.commit()
-    # The history table as the ledger's migration makes it (syncd.ledger.history).
-    history = Table(
-        "meeting_history",
-        MetaData(),
-        Column("id", Integer, primary_key=True),
-        Column("tenant", String(64)),
-        Column("source", String(16)),
-        Column("external_id", String(255)),
-        Column("at", DateTime(timezone=True)),
-        Column("side", String(16)),
-        Column("action", String(16)),
-        Column("fields", JSON),
-        Column("reason", String(2000)),
-        Column("graph_request_id", String(64)),
-        Column("salesforce_call", String(255)),
-    )
-    history.create(runtime.engine)
-    with runtime.engine.begin() as connection:
-        connection.execute(
-            history.insert().values(
+    # One entry as the ledger repository appends it (migration 0002 made the table).
+    with Session(runtime.engine) as session:
+        session.add(
+            MeetingHistory(
                 tenant="demo",
                 source="salesforce",
                 external_id="00U5g00000AbCdE",
                 at=now,
                 side="outlook",
-                action="create",
+                action="created",
                 fields={"subject": [None, "Pipeline <review>"]},
                 reason="no mailbox",
                 graph_request_id="req-77",
-                salesforce_call=None,
             )
         )
+        session.commit()
     page = http.get(
         "/status/demo/records/salesforce/00U5g00000AbCdE",
         headers={"Authorization": f"Bearer {TOKEN}"},

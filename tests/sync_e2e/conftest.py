@@ -26,6 +26,7 @@ from syncd.ledger.db import upgrade
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import Runtime, build_runtime, connection_of
 from syncd.salesforce import ClientCredentialsLogin, SalesforceClient, build_session
+from syncd.salesforce.port import SalesforcePort
 from syncd.sandbox.microsoft.calendar import StoredEvent
 from syncd.sandbox.microsoft.directory import DirectoryUser
 from syncd.sandbox.salesforce import SalesforceOrg, SalesforceState
@@ -36,7 +37,7 @@ from syncd.sandbox.server import (
     start_sandbox,
 )
 from syncd.sandbox.stats import LoggedRequest
-from syncd.sync.service import SalesforcePort, SyncService
+from syncd.sync.service import SyncService
 from tests.support import suite_clock
 
 TENANT = "crm"

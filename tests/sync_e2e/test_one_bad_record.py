@@ -21,8 +21,8 @@ from syncd.domain import ErrorCode, MeetingStatus, Source
 from syncd.ledger import queries as lq
 from syncd.sandbox.salesforce.recurrence import create_classic_series
 from syncd.sync import plan as plan_module
+from syncd.sync import reader as reader_module
 from syncd.sync import recurrence as recurrence_module
-from syncd.sync import service as service_module
 from syncd.sync.service import FEED_EVENT
 
 from .conftest import COLLEAGUE, EVENT_ROUTE, ORGANIZER, TENANT, World
@@ -49,9 +49,9 @@ def inject(monkeypatch: pytest.MonkeyPatch, where: str, broken: set[str]) -> Non
         return call
 
     if where == "read":
-        parse = service_module.parse_event
+        parse = reader_module.parse_event
         monkeypatch.setattr(
-            service_module, "parse_event", failing(parse, lambda row, *a, **k: str(row["Id"]))
+            reader_module, "parse_event", failing(parse, lambda row, *a, **k: str(row["Id"]))
         )
     elif where == "map":
         to_meeting = plan_module.to_meeting

@@ -17,7 +17,7 @@ from syncd.sandbox.salesforce.recurrence import (
     create_lightning_series,
     critical_change,
 )
-from syncd.sync.recurrence import UNLINKED_REASON
+from syncd.sync.series_shape import UNLINKED_REASON
 
 from .conftest import COLLEAGUE, EVENT_ROUTE, ORGANIZER, TENANT, World
 

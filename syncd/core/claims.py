@@ -1,0 +1,117 @@
+"""Claiming a create: the intent is committed to the ledger before the Graph call.
+
+The same external id with the same content is the same meeting (idempotency); other
+content under a live id is refused. A create that may already have reached Graph keeps
+its generation, and so its transactionId, so that Graph deduplicates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from syncd.config import TenantConfig
+from syncd.core import event_mapping as em
+from syncd.domain import ErrorCode, Intent, Meeting, MeetingStatus, Source, SyncdError
+from syncd.ledger.models import MeetingRecord
+from syncd.ledger.repository import ClaimLost, MeetingRepository
+
+
+def claim_create(
+    ledger: MeetingRepository,
+    tenant: TenantConfig,
+    clock: Callable[[], datetime],
+    meeting: Meeting,
+    request: dict[str, Any],
+    source: Source,
+    *,
+    replace: bool = False,
+) -> tuple[MeetingRecord, bool]:
+    """Record the intent to create, or return the existing meeting (idempotency).
+
+    Also says whether a create of this generation may already have reached Graph
+    (an earlier attempt was claimed and never completed): then the create looks
+    for the stamped event before it POSTs. `replace`: a row that never reached
+    Outlook, or failed, is claimed afresh (the source of truth says what it is now).
+    """
+    try:
+        return ledger.claim(
+            source,
+            meeting.external_id,
+            lambda record: decide(record, tenant, clock, meeting, request, source, replace),
+        )
+    except ClaimLost:
+        raise SyncdError(
+            ErrorCode.MEETING_ALREADY_EXISTS,
+            f"meeting '{meeting.external_id}' is being scheduled by another request",
+        ) from None
+
+
+def decide(
+    record: MeetingRecord | None,
+    tenant: TenantConfig,
+    clock: Callable[[], datetime],
+    meeting: Meeting,
+    request: dict[str, Any],
+    source: Source,
+    replace: bool,
+) -> tuple[MeetingRecord, bool]:
+    """The row to store for a create of `meeting` (or `record` as it is), and whether a
+    create of this generation may already have reached Graph."""
+    unsent = record is not None and record.graph_event_id is None
+    if (
+        record is not None
+        and record.status != MeetingStatus.CANCELLED
+        and not (replace and (unsent or record.status == MeetingStatus.FAILED))
+    ):
+        if record.request == request:
+            return record, record.intent == Intent.CREATE
+        if record.organizer_email.casefold() != meeting.organizer_email.casefold():
+            raise SyncdError(
+                ErrorCode.MEETING_ALREADY_EXISTS,
+                f"meeting '{meeting.external_id}' already exists for another "
+                "organizer; use another id or delete it first",
+            )
+        raise SyncdError(
+            ErrorCode.MEETING_ALREADY_EXISTS,
+            f"meeting '{meeting.external_id}' already exists with other "
+            "content; use PATCH to change it or another id",
+        )
+    # Nothing may have reached Graph yet: keep the generation (and so
+    # the transactionId) so a create that did land is deduplicated.
+    retry = False
+    if record is None:
+        generation = 0
+    elif record.graph_event_id is None and record.status != MeetingStatus.CANCELLED:
+        generation = record.generation
+        retry = bool(record.transaction_id)  # a create was claimed before
+    else:
+        generation = record.generation + 1
+    now = clock()
+    content = em.event_content(meeting, teams_keyword=tenant.policy.teams_keyword)
+    if record is None:
+        record = MeetingRecord(
+            tenant=tenant.name,
+            source=str(source),
+            external_id=meeting.external_id,
+            organizer_email=meeting.organizer_email,
+            transaction_id="",
+            created_at=now,
+            updated_at=now,
+        )
+    record.organizer_email = meeting.organizer_email
+    record.generation = generation
+    record.transaction_id = em.transaction_id(tenant.name, source, meeting.external_id, generation)
+    record.graph_event_id = record.change_key = record.join_url = None
+    record.request = request
+    record.target = content
+    record.sent = {}
+    record.content_hash = em.content_hash(content)
+    record.responses = {}
+    record.intent = Intent.CREATE.value
+    record.status = MeetingStatus.PENDING.value
+    record.last_error_code = record.last_error_message = None
+    record.attempts, record.next_attempt_at = 0, None
+    record.updated_at = now
+    return record, retry

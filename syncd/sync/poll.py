@@ -1,0 +1,323 @@
+"""The poll: an incremental pass over changed Events, a full resync when the watermarks
+cannot be trusted, and the retry of failed records whose back-off has passed.
+
+Each streams records page by page (memory grows with a page, not with the org), plans
+with the pure planner, executes through the scheduler core and writes back in sObject
+Collections of up to 200 records.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from syncd.config import TenantConfig
+from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
+from syncd.domain import LedgerView, MeetingStatus, Source, WritebackStatus
+from syncd.ledger import queries as lq
+from syncd.salesforce.errors import WindowMissed
+from syncd.sync import queries as q
+from syncd.sync.executor import Executor
+from syncd.sync.pass_report import PassReport
+from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes, plan_fault
+from syncd.sync.reader import PAGE, EventReader, chunks
+from syncd.sync.recurrence import SeriesSync
+from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime
+from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.writeback import Outcome, written_back
+
+log = logging.getLogger(__name__)
+
+FEED_EVENT = "salesforce.event"
+FEED_RELATION = "salesforce.event_relation"
+FEED_DELETED = "salesforce.event_deleted"
+
+#: Re-read a little before each watermark: a row committed late with an older
+#: SystemModstamp is not missed; re-read rows are unchanged and so skipped.
+OVERLAP = timedelta(minutes=2)
+#: getDeleted keeps about 15 days; never ask for more.
+DELETED_RETENTION = timedelta(days=15)
+
+
+class Poll:
+    """One tenant's poll, full resync and retry of failures."""
+
+    def __init__(
+        self,
+        tenant: TenantConfig,
+        engine: Engine,
+        core: Scheduler,
+        reader: EventReader,
+        writer: SalesforceWriter,
+        executor: Executor,
+        series: SeriesSync,
+        *,
+        clock: Callable[[], datetime],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.tenant = tenant
+        self.engine = engine
+        self.core = core
+        self.reader = reader
+        self.salesforce = reader.salesforce
+        self.writer = writer
+        self.executor = executor
+        self.series = series
+        self.clock = clock
+        self.should_stop = should_stop
+
+    def poll(
+        self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
+    ) -> PassReport:
+        """An incremental pass, or a full resync when there is no usable watermark."""
+        started = self.clock()
+        since = lq.get_watermark(self.engine, self.tenant.name, FEED_EVENT)
+        deleted_since = lq.get_watermark(self.engine, self.tenant.name, FEED_DELETED)
+        if since is None or deleted_since is None:
+            return self.full_resync(dry_run=dry_run, progress=progress)
+        deleted = self._deleted_ids(deleted_since, started)
+        if deleted is None:
+            log.warning("deletions since %s are no longer available: full resync", deleted_since)
+            return self.full_resync(dry_run=dry_run, progress=progress)
+        deleted_ids, deleted_until = deleted
+        report = PassReport(dry_run=dry_run)
+        newest = since
+        seen: set[str] = set()
+        extra = self.reader.extra_fields()
+        changed = self.salesforce.query(
+            q.changed_events(since - OVERLAP, self.tenant.salesforce.scope.extra_filter, extra)
+        )
+        for rows in chunks(changed, PAGE):
+            newest = max([newest, *(parse_datetime(r["SystemModstamp"]) or newest for r in rows)])
+            seen.update(r["Id"] for r in rows)
+            self._process(rows, report, dry_run=dry_run)
+            if progress:
+                progress(len(rows))
+            if self.should_stop():
+                return report  # watermarks stay: the next pass reads these pages again
+        relation_since = lq.get_watermark(self.engine, self.tenant.name, FEED_RELATION) or since
+        relation_newest, touched = self._relation_changes(relation_since)
+        for ids in chunks((i for i in touched if i not in seen), PAGE):
+            self._process(self.reader.events_by_id(ids), report, dry_run=dry_run)
+        deleted_ids = self.series.take_deleted(deleted_ids, report, dry_run=dry_run)
+        if deleted_ids:
+            views = lq.ledger_views(self.engine, self.tenant.name, Source.SALESFORCE, deleted_ids)
+            plan = plan_changes((), deleted_ids, views, self.context())
+            self._carry_out(plan, report, dry_run=dry_run, write_back=False)
+        if not dry_run and not self.should_stop():
+            # Salesforce had every row stamped before deleted_until (its latestDateCovered)
+            # when this pass read: the watermarks move there even when nothing changed,
+            # so an idle org is not re-read (OVERLAP still covers late commits).
+            self._set_watermark(FEED_EVENT, max(newest, deleted_until))
+            self._set_watermark(FEED_RELATION, max(relation_newest, deleted_until))
+            self._set_watermark(FEED_DELETED, deleted_until)
+        return report
+
+    def full_resync(
+        self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
+    ) -> PassReport:
+        """Every Event in the window; meetings whose Event is gone are cancelled."""
+        started = self.clock()
+        ctx = self.context()
+        report = PassReport(full_resync=True, dry_run=dry_run)
+        seen: set[str] = set()
+        rows_iter = self.salesforce.query(
+            q.events_in_window(
+                ctx.window_start,
+                ctx.window_end,
+                self.tenant.salesforce.scope.extra_filter,
+                self.reader.extra_fields(),
+            )
+        )
+        for rows in chunks(rows_iter, PAGE):
+            seen.update(r["Id"] for r in rows)
+            self._process(rows, report, dry_run=dry_run)
+            if progress:
+                progress(len(rows))
+            if self.should_stop():
+                return report
+        missing = [
+            view
+            for view in lq.live_views(self.engine, self.tenant.name, Source.SALESFORCE)
+            if view.external_id not in seen
+            and view.start is not None
+            and ctx.window_start <= view.start <= ctx.window_end
+        ]
+        left = set(
+            self.series.take_deleted([v.external_id for v in missing], report, dry_run=dry_run)
+        )
+        missing = [v for v in missing if v.external_id in left]
+        for page in chunks(missing, PAGE):
+            plan = Plan(
+                [
+                    Step(
+                        Action.CANCEL,
+                        v.external_id,
+                        "no longer in Salesforce (or out of scope)",
+                        organizer_email=v.organizer_email,
+                    )
+                    for v in page
+                ]
+            )
+            self._carry_out(plan, report, dry_run=dry_run, write_back=False)
+        if not dry_run and not self.should_stop():
+            for feed in (FEED_EVENT, FEED_RELATION, FEED_DELETED):
+                self._set_watermark(feed, started)
+        return report
+
+    def retry_failed(self, *, dry_run: bool = False) -> PassReport:
+        """Plan again the failed records whose back-off has passed."""
+        report = PassReport(dry_run=dry_run)
+        due = lq.due_failures(self.engine, self.tenant.name, Source.SALESFORCE, self.clock())
+        for ids in chunks(due, PAGE):
+            rows = self.reader.events_by_id(ids)
+            self._process(rows, report, dry_run=dry_run)
+            # An Event the query no longer returns was deleted: its failure was the
+            # cancel (the poll that saw the deletion does not see it again).
+            returned = {str(row["Id"]) for row in rows}
+            gone = self.series.take_deleted(
+                [i for i in ids if i not in returned], report, dry_run=dry_run
+            )
+            if gone:
+                views = lq.ledger_views(self.engine, self.tenant.name, Source.SALESFORCE, gone)
+                plan = plan_changes((), gone, views, self.context())
+                self._carry_out(plan, report, dry_run=dry_run, write_back=False)
+        return report
+
+    # -------------------------------------------------------------- helpers
+
+    def context(self) -> PlanContext:
+        now = self.clock()
+        scope = self.tenant.salesforce.scope
+        return PlanContext(
+            in_org=self.tenant.is_in_org,
+            teams_keyword=self.tenant.policy.teams_keyword,
+            window_start=now - timedelta(days=scope.days_past),
+            window_end=now + timedelta(days=scope.days_future),
+            now=now,
+            zone_of=self.series.zone_of,
+        )
+
+    def _set_watermark(self, feed: str, value: datetime) -> None:
+        lq.set_watermark(self.engine, self.tenant.name, feed, value, self.clock())
+
+    def _deleted_ids(self, since: datetime, now: datetime) -> tuple[list[str], datetime] | None:
+        """Ids deleted since the watermark, or None when that window is gone."""
+        start = since - OVERLAP
+        if now - start > DELETED_RETENTION:
+            return None
+        try:
+            result = self.salesforce.deleted("Event", start, now)
+        except WindowMissed:
+            return None
+        if result.missed(start):
+            return None
+        return [r.id for r in result.records], result.latest_date_covered or now
+
+    def _relation_changes(self, since: datetime) -> tuple[datetime, list[str]]:
+        """Events whose invitations changed since the watermark, and the newest stamp seen.
+
+        queryAll, not query: removing an invitee deletes its EventRelation and leaves the
+        parent Event's SystemModstamp alone, so the deleted row (IsDeleted = true, stamped
+        when it was deleted) is the only sign of the removal. queryAll returns rows
+        "deleted because of a merge or delete":
+        https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_queryall.htm
+        """
+        newest, ids = since, []
+        for row in self.salesforce.query_all(q.changed_relations(since - OVERLAP)):
+            ids.append(row["EventId"])
+            stamp = parse_datetime(row.get("SystemModstamp"))
+            if stamp and stamp > newest:
+                newest = stamp
+        return newest, list(dict.fromkeys(ids))
+
+    def _process(
+        self, rows: Sequence[dict[str, Any]], report: PassReport, *, dry_run: bool
+    ) -> None:
+        report.records_read += len(rows)
+        parsed, unreadable = self.reader.parse_rows(rows)
+        self._prefetch_zones(parsed)
+        # Recurring series are handled as series (one Outlook series master each).
+        events = self.series.process(parsed, report, self.context(), dry_run=dry_run)
+        ledger = lq.ledger_views(
+            self.engine,
+            self.tenant.name,
+            Source.SALESFORCE,
+            [*(e.id for e in events), *unreadable],
+        )
+        ctx = self.context()
+        plan = plan_changes(events, (), ledger, ctx)
+        for event_id, error in unreadable.items():
+            plan.add(plan_fault(event_id, "read", error, ledger.get(event_id), ctx))
+        again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
+        self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
+
+    def _lost_writebacks(
+        self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]
+    ) -> list[Outcome]:
+        """Write-backs to send again: skipped Events whose fields do not say what the ledger
+        knows. A run killed between a page's Graph writes and its write-back (or a
+        write-back Salesforce refused) left them behind, and an unchanged Event is
+        skipped, so without this its Outlook id and status would stay missing for good."""
+        by_id = {str(row["Id"]): row for row in rows}
+        outcomes, settled = [], []
+        for step in plan.of(Action.SKIP):
+            view, row = ledger.get(step.event_id), by_id.get(step.event_id)
+            if view is None or row is None or view.status == MeetingStatus.CANCELLED:
+                continue
+            refused = view.error_code == WRITEBACK_REFUSED
+            if view.error_message and not refused:
+                outcome = Outcome(step.event_id, WritebackStatus.FAILED, error=view.error_message)
+            elif view.status == MeetingStatus.SYNCED and view.graph_event_id:
+                outcome = Outcome(
+                    step.event_id,
+                    WritebackStatus.SYNCED,
+                    graph_event_id=view.graph_event_id,
+                    join_url=view.join_url,
+                )
+            else:
+                continue
+            if not written_back(row, outcome, self.tenant.salesforce.fields.event):
+                outcomes.append(outcome)
+            elif refused:
+                settled.append(step.event_id)
+        self.core.clear_writeback_refused(settled)
+        if outcomes:
+            log.info("writing back %d Events again: Salesforce missed it", len(outcomes))
+        return outcomes
+
+    def _prefetch_zones(self, events: Sequence[SalesforceEvent]) -> None:
+        """Look up the mailbox time zones the planner needs for a page's all-day meetings
+        side by side: asked one by one while planning, each lookup was a Graph round
+        trip the whole page waited for."""
+        zone_of = self.series.zone_of
+        owners = {e.owner_email for e in events if e.is_all_day and e.owner_email}
+        if zone_of is None or len(owners) < 2:
+            return
+        workers = min(len(owners), self.executor.workers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="syncd-zones") as pool:
+            list(pool.map(zone_of, owners))
+
+    def _carry_out(
+        self,
+        plan: Plan,
+        report: PassReport,
+        *,
+        dry_run: bool,
+        write_back: bool,
+        again: Sequence[Outcome] = (),
+    ) -> None:
+        """Execute the plan; write back its outcomes and `again` (earlier outcomes whose
+        write-back Salesforce does not have)."""
+        if dry_run:
+            report.absorb(plan, ())
+            return
+        outcomes = self.executor.run(plan)
+        report.absorb(plan, outcomes)
+        if write_back:
+            report.writeback_errors.extend(self.writer.outcomes(outcomes, again))
