@@ -26,6 +26,7 @@ from syncd.config import (
     TenantConfig,
 )
 from syncd.core.scheduler import Scheduler
+from syncd.domain import ErrorCode, SyncdError
 from syncd.graph.auth import MsalTokenProvider, token_provider_from_config
 from syncd.graph.client import GraphClient
 from syncd.graph.http import build_session
@@ -96,8 +97,33 @@ class Runtime:
     sandbox: Any = None
     connections: dict[str, SandboxConnection] = field(default_factory=dict)
     _salesforce: dict[str, SalesforceClient] = field(default_factory=dict)
+    #: tenant name -> why it cannot run (an unreadable secret, a refused credential...):
+    #: such a tenant is skipped while the others keep being served
+    broken: dict[str, str] = field(default_factory=dict)
+
+    def broken_tenants(self) -> dict[str, str]:
+        """Tenants that cannot run in this process and why (a copy; for status pages)."""
+        return dict(self.broken)
+
+    def healthy_tenants(self) -> list[str]:
+        """Configured tenants that are not broken, in configuration order."""
+        return [name for name in self.config.tenants if name not in self.broken]
+
+    def mark_broken(self, tenant: str, reason: str) -> None:
+        """Take `tenant` out of service with one clear log line; the others carry on."""
+        if tenant in self.broken:
+            return
+        self.broken[tenant] = reason
+        log.error(
+            "tenant %s is skipped: %s (fix it, then check with `syncd doctor --tenant %s`)",
+            tenant,
+            reason,
+            tenant,
+        )
 
     def scheduler(self, tenant: str) -> Scheduler:
+        if tenant in self.broken:
+            raise tenant_unavailable(tenant)
         try:
             return self.schedulers[tenant]
         except KeyError:
@@ -113,6 +139,21 @@ class Runtime:
             self._salesforce[tenant] = client
             self.closers.append(client.close)
         return self._salesforce[tenant]
+
+    def sync_services(
+        self, names: list[str], should_stop_for: Callable[[str], Callable[[], bool]]
+    ) -> dict[str, SyncService]:
+        """The sync of each named tenant that can run; one whose Salesforce credential
+        cannot be read is marked broken and left out."""
+        services = {}
+        for name in names:
+            if name in self.broken:
+                continue
+            try:
+                services[name] = self.sync_service(name, should_stop=should_stop_for(name))
+            except (ConfigError, SyncdError) as exc:
+                self.mark_broken(name, _reason(exc))
+        return services
 
     def sync_service(
         self, tenant: str, *, should_stop: Callable[[], bool] = lambda: False
@@ -136,6 +177,22 @@ class Runtime:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, SyncdError) else str(exc)
+
+
+def tenant_unavailable(tenant: str) -> SyncdError:
+    """What the Scheduler API answers a broken tenant's clients: the operator's log and
+    `syncd doctor` say why; the reason itself (file paths...) stays on the server."""
+    return SyncdError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        f"Tenant '{tenant}' is not available on this server: its configuration or "
+        "credentials could not be used. The operator finds the reason in the log and with "
+        f"`syncd doctor --tenant {tenant}`; retry once it is fixed.",
+        retry_after=60.0,
+    )
 
 
 def load_master_key(config: LoadedConfig) -> bytes:
@@ -281,17 +338,22 @@ def build_runtime(
     sandbox_tenants = [t for t in config.tenants.values() if t.provider == "sandbox"]
     embedded: SandboxConnection | None = sandbox
     for tenant in config.tenants.values():
-        if tenant.provider == "microsoft":
-            graph = _microsoft_graph(config, tenant, in_flight=in_flight)
-        elif tenant.sandbox.connection_file is not None:
-            connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
-            runtime.connections[tenant.name] = connection
-            graph = _sandbox_graph(config, tenant, connection, in_flight=in_flight)
-        else:
-            if embedded is None:
-                embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
-            runtime.connections[tenant.name] = embedded
-            graph = _sandbox_graph(config, tenant, embedded, in_flight=in_flight)
+        try:
+            if tenant.provider == "microsoft":
+                graph = _microsoft_graph(config, tenant, in_flight=in_flight)
+            elif tenant.sandbox.connection_file is not None:
+                connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
+                runtime.connections[tenant.name] = connection
+                graph = _sandbox_graph(config, tenant, connection, in_flight=in_flight)
+            else:
+                if embedded is None:
+                    embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
+                runtime.connections[tenant.name] = embedded
+                graph = _sandbox_graph(config, tenant, embedded, in_flight=in_flight)
+        except (ConfigError, SyncdError) as exc:
+            # One tenant's unreadable secret must not take the others down with it.
+            runtime.mark_broken(tenant.name, _reason(exc))
+            continue
         runtime.graphs[tenant.name] = graph
         runtime.closers.append(graph.close)
         runtime.schedulers[tenant.name] = Scheduler(
