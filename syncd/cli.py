@@ -251,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_config_check)
 
+    from syncd.doctor.command import add_doctor_command
+
+    add_doctor_command(commands)
+
     serve = commands.add_parser("serve", help="serve the Scheduler API")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
