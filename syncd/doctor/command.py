@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from syncd.config import ConfigError, load_config
+from syncd.config import ConfigError, LoadedConfig, load_config
+from syncd.doctor.config_checks import offline_checks
 from syncd.doctor.render import render
 from syncd.doctor.report import CONFIGURATION, DoctorReport, TenantReport, failed
 from syncd.doctor.run import run_doctor
@@ -58,3 +60,16 @@ def _quiet_logs() -> None:
     logging.basicConfig(
         level=logging.ERROR, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+
+
+def offline_problems(config: LoadedConfig, out: TextIO) -> list[str]:
+    """`syncd config check`: what the doctor can tell without the network (every secret
+    resolves, secret files are private); prints a line per tenant, returns the problems."""
+    problems = []
+    for name, checks in offline_checks(config, list(config.tenants)).items():
+        failures = [check for check in checks if not check.ok]
+        if not failures:
+            print(f"  tenant {name}: {len(checks)} secret check(s) passed", file=out)
+        for check in failures:
+            problems.append(f"tenant '{name}': {check.name}: {check.detail}; fix: {check.advice}")
+    return problems

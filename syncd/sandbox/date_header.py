@@ -1,4 +1,4 @@
-"""The Date header of every sandbox answer, from the wall clock plus a settable skew.
+"""The Date header of every sandbox answer: the sandbox clock plus a settable skew.
 
 "An origin server with a clock ... MUST generate a Date header field in all 2xx, 3xx
 and 4xx responses" (RFC 9110 §6.6.1, https://www.rfc-editor.org/rfc/rfc9110#section-6.6.1);
@@ -8,7 +8,6 @@ client's clock check can be shown failing; 0 is an honest clock.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
@@ -18,12 +17,12 @@ Message = dict[str, Any]
 
 
 class DateHeader:
-    """ASGI middleware: replaces any Date header with wall time + `skew()` seconds."""
+    """ASGI middleware: replaces any Date header with `now()` + `skew()` seconds."""
 
-    def __init__(self, app: Any, skew: Callable[[], float], wall: Callable[[], float] = time.time):
+    def __init__(self, app: Any, now: Callable[[], float], skew: Callable[[], float]) -> None:
         self._app = app
+        self._now = now
         self._skew = skew
-        self._wall = wall
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope.get("type") != "http":
@@ -37,7 +36,7 @@ class DateHeader:
                     for name, value in message.get("headers", [])
                     if name.lower() != b"date"
                 ]
-                date = formatdate(self._wall() + self._skew(), usegmt=True)
+                date = formatdate(self._now() + self._skew(), usegmt=True)
                 headers.append((b"date", date.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -326,7 +326,7 @@ def start_sandbox(
         state.identity.register_app(tenant.id, client_id, secret=secret)
         credentials.append(TenantCredentials(spec.name, spec.domain, tenant.id, client_id, secret))
     tls = make_tls(state_dir)
-    app = DateHeader(build_app(state), lambda: state.faults.date_skew_seconds)
+    app = DateHeader(build_app(state), state.clock.time, lambda: state.faults.date_skew_seconds)
     listener = _serve(app, host, port, tls, "syncd-sandbox", startup_timeout)
     salesforce: dict[str, SalesforceOrgEndpoint] = {}
     try:
@@ -366,7 +366,9 @@ def _start_org(
     client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"
     secret = secrets.token_urlsafe(30)
     state.register_connected_app(client_id, client_secret=secret, run_as=org.integration_username)
-    app = DateHeader(build_salesforce_app(state), lambda: state.faults.date_skew_seconds)
+    app = DateHeader(
+        build_salesforce_app(state), state.clock.time, lambda: state.faults.date_skew_seconds
+    )
     listener = _serve(app, host, 0, tls, f"syncd-sandbox-sf-{spec.name}", timeout)
     return SalesforceOrgEndpoint(
         tenant=spec.name,
