@@ -119,11 +119,14 @@ def _mailbox_check(
                 date,
             )
         date = answer.headers.get("Date", date)
-        code = _error_code(answer)
+        code, message = _error(answer)
         if answer.status_code == 200:
             zone = answer.json().get("value", "?")
             return passed(MICROSOFT, "mailbox", f"{mailbox} answers (time zone {zone})"), date
-        if answer.status_code == 403 and code == "ErrorAccessDenied":
+        # A policy and a missing permission both answer 403 ErrorAccessDenied; only the
+        # policy's message names it ("... Blocked by tenant configured AppOnly
+        # AccessPolicy settings.").
+        if answer.status_code == 403 and "AccessPolicy" in message:
             return (
                 failed(
                     MICROSOFT,
@@ -144,8 +147,9 @@ def _mailbox_check(
             failed(
                 MICROSOFT,
                 "mailbox",
-                f"{mailbox} answers {answer.status_code} {code or ''}".rstrip(),
-                "check the app's Graph permissions (MailboxSettings.Read) and retry",
+                f"{mailbox} answers {answer.status_code} {code or ''}: {message}".rstrip(": "),
+                "grant the app the Graph application permission MailboxSettings.Read "
+                "(and Calendars.ReadWrite) with admin consent, then retry",
             ),
             date,
         )
@@ -163,10 +167,13 @@ def _mailbox_check(
     )
 
 
-def _error_code(answer: requests.Response) -> str | None:
+def _error(answer: requests.Response) -> tuple[str | None, str]:
+    """Graph's error code and message ({"error": {"code", "message"}})."""
     try:
         body = answer.json()
     except ValueError:
-        return None
+        return None, ""
     error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("code")) if isinstance(error, dict) else None
+    if not isinstance(error, dict):
+        return None, ""
+    return str(error.get("code")), str(error.get("message") or "")

@@ -56,9 +56,13 @@ def test_a_healthy_sandbox_passes_every_check(clinic: Clinic) -> None:
     assert set(shape["tenants"][0]["checks"][0]) == {"group", "name", "ok", "detail", "advice"}
 
 
-def _roles(clinic: Clinic) -> None:
+def _grant(clinic: Clinic, *roles: str) -> None:
     _, client_id, _ = clinic.sandbox.credentials(TENANT)
-    clinic.graph_admin("PUT", f"/apps/{client_id}/roles", {"roles": ["Calendars.ReadWrite"]})
+    clinic.graph_admin("PUT", f"/apps/{client_id}/roles", {"roles": list(roles)})
+
+
+def _roles(clinic: Clinic) -> None:
+    _grant(clinic, "MailboxSettings.Read", "User.Read.All")
 
 
 def _policy(clinic: Clinic) -> None:
@@ -91,7 +95,7 @@ def _purged(clinic: Clinic) -> None:
 
 KNOBS: dict[str, tuple[Callable[[Clinic], None], str, str]] = {
     # knob: (apply it, the one check that fails, what its text must say)
-    "token without a role": (_roles, "permissions", "MailboxSettings.Read"),
+    "token without a role": (_roles, "permissions", "Calendars.ReadWrite"),
     "access policy": (_policy, "mailbox", "application access policy"),
     "wrong client secret": (_wrong_secret, "token", "invalid_client"),
     "field missing": (
@@ -152,3 +156,13 @@ def test_each_misconfiguration_fails_exactly_its_check(clinic: Clinic, knob: str
     assert list(failed) == [check], failed
     assert says in failed[check], failed[check]
     assert not report.ok and not report.to_json()["ok"]
+
+
+def test_a_missing_mailbox_permission_is_not_taken_for_an_access_policy(clinic: Clinic) -> None:
+    """Both answer 403 ErrorAccessDenied; only the policy's message names it."""
+    _grant(clinic, "Calendars.ReadWrite")
+    failed = failing(doctor(clinic))
+    assert list(failed) == ["permissions", "mailbox"], failed
+    assert "MailboxSettings.Read" in failed["permissions"]
+    assert "permission MailboxSettings.Read" in failed["mailbox"]
+    assert "policy" not in failed["mailbox"]

@@ -73,6 +73,8 @@ class IssuedToken:
     client_id: str
     issued_at: float
     expires_at: float
+    #: the application permissions granted when it was issued (its `roles` claim)
+    roles: tuple[str, ...] = ()
 
 
 class AuthFailure(Exception):
@@ -354,7 +356,7 @@ class IdentityProvider:
         ttl = self._faults.token_ttl_seconds or DEFAULT_TOKEN_TTL
         now = self._clock.time()
         value = self._token_factory() if self._token_factory else self._jwt(app, now, ttl)
-        token = IssuedToken(value, app.tenant_id, app.client_id, now, now + ttl)
+        token = IssuedToken(value, app.tenant_id, app.client_id, now, now + ttl, tuple(app.roles))
         with self._lock:
             self._tokens[token.value] = token
         self._counters.token_issued()
