@@ -33,7 +33,7 @@ from syncd.graph.client import GraphClient
 from syncd.graph.http import build_session
 from syncd.ledger.db import ensure_migrated, make_engine, private_directory
 from syncd.ledger.meeting_locks import meeting_locks_for
-from syncd.salesforce import ClientCredentialsLogin, SalesforceClient, client_from_config
+from syncd.salesforce import ClientCredentialsLogin, SalesforceClient
 from syncd.salesforce import build_session as build_salesforce_session
 from syncd.salesforce.login import Login, login_from_config
 from syncd.sync.service import SyncService
@@ -433,30 +433,9 @@ def _salesforce_client(
     connection: SandboxConnection | None,
     clock: Callable[[], datetime],
 ) -> SalesforceClient:
-    if tenant.provider == "microsoft":
-        if tenant.salesforce.login is None:
-            raise ConfigError(f"tenant '{tenant.name}' has no [salesforce.login]")
-        return client_from_config(tenant.salesforce.login, clock=clock)
-    org = connection.salesforce.get(tenant.name) if connection else None
-    if connection is None or org is None:
-        raise ConfigError(
-            f"the sandbox of tenant '{tenant.name}' has no Salesforce org "
-            "(sandbox.salesforce_events must be set)"
-        )
-    session = build_salesforce_session(connection.ca_file)
-    login = ClientCredentialsLogin(
-        login_url=org["login_url"],
-        client_id=org["client_id"],
-        client_secret=org["client_secret"],
-        session=session,
-    )
+    access = salesforce_access(tenant, connection, clock)
     return SalesforceClient(
-        login=login,
-        session=session,
-        api_version=(
-            tenant.salesforce.login.api_version if tenant.salesforce.login else DEFAULT_API_VERSION
-        ),
-        clock=clock,
+        login=access.login, session=access.session, api_version=access.api_version, clock=clock
     )
 
 

@@ -86,7 +86,8 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             list(config.tenants), lambda name: _stop_check(stop, leases, name)
         )
         if not services:
-            raise ConfigError(f"no tenant can run: {runtime.broken_tenants()}")
+            reasons = "; ".join(f"{k}: {v}" for k, v in runtime.broken_tenants().items())
+            raise ConfigError(f"no tenant can run ({reasons}); `syncd doctor` says more")
         _describe(runtime, sys.stderr)
         if api:
             server = _serve_api_in_background(runtime, host, port)
