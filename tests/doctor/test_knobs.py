@@ -15,6 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from syncd.doctor import DoctorReport, run_doctor
+from syncd.runtime import salesforce_client_for
 from tests.daemon.helpers import TENANT, mailbox_users
 from tests.doctor.conftest import Clinic
 
@@ -166,3 +167,14 @@ def test_a_missing_mailbox_permission_is_not_taken_for_an_access_policy(clinic: 
     assert "MailboxSettings.Read" in failed["permissions"]
     assert "permission MailboxSettings.Read" in failed["mailbox"]
     assert "policy" not in failed["mailbox"]
+
+
+def test_without_view_all_data_the_api_user_sees_only_its_own_events(clinic: Clinic) -> None:
+    client = salesforce_client_for(clinic.config().tenant(TENANT), clinic.sandbox.clock.now)
+    try:
+        query = "SELECT Id FROM Event WHERE IsChild = false"
+        assert len(list(client.query(query))) > 0
+        clinic.salesforce_admin("PUT", "/settings", {"view_all_data": False})
+        assert list(client.query(query)) == [], "the demo Events belong to other owners"
+    finally:
+        client.close()

@@ -10,7 +10,7 @@ Time comes from the injected clock; ids from a seeded factory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -69,6 +69,19 @@ class SalesforceOrg:
         with self.lock:
             for row in self.data.rows("UserPermissionAccess"):
                 row.PermissionsViewAllData = granted
+
+    def visible_to(self, user_id: str | None) -> Callable[[Record], bool]:
+        """`row_visible` for one API user's queries: without View All Data it sees only
+        the Events it owns (assumed: activities' org-wide default Private, no sharing)."""
+
+        sees_all = self.view_all_data()
+
+        def visible(record: Record) -> bool:
+            if not self.row_visible(record):
+                return False
+            return sees_all or record.sobject != "Event" or record.OwnerId == user_id
+
+        return visible
 
     def view_all_data(self) -> bool:
         with self.lock:
