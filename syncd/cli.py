@@ -38,12 +38,20 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     config = _config(args)
-    print(f"configuration {config.path} is valid")
+    print(f"configuration {config.path} parses")
     for tenant in config.tenants.values():
         print(
             f"  tenant {tenant.name}: provider={tenant.provider}, "
             f"domains={', '.join(tenant.mail_domains)}"
         )
+    from syncd.doctor.command import offline_problems
+
+    offline = offline_problems(config, sys.stdout)
+    if offline:  # the same checks `syncd doctor` runs first; it also asks the services
+        raise ConfigError("\n".join([*offline, "(`syncd doctor` also checks the services)"]))
+    print(
+        f"configuration {config.path} is valid (secrets resolve; `syncd doctor` asks the services)"
+    )
     if not args.salesforce:
         return 0
     from syncd.org_check import check_orgs
@@ -265,6 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(with salesforce.scope.extra_filter) for one row",
     )
     check.set_defaults(func=cmd_config_check)
+
+    from syncd.doctor.command import add_doctor_command
+
+    add_doctor_command(commands)
 
     serve = commands.add_parser("serve", help="serve the Scheduler API")
     serve.add_argument("--host")

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import requests
 from sqlalchemy import Engine
 
 from syncd.config import (
@@ -26,13 +27,15 @@ from syncd.config import (
     TenantConfig,
 )
 from syncd.core.scheduler import Scheduler
-from syncd.graph.auth import MsalTokenProvider, token_provider_from_config
+from syncd.domain import ErrorCode, SyncdError
+from syncd.graph.auth import MsalTokenProvider, TokenProvider, token_provider_from_config
 from syncd.graph.client import GraphClient
 from syncd.graph.http import build_session
 from syncd.ledger.db import ensure_migrated, make_engine, private_directory
 from syncd.ledger.meeting_locks import meeting_locks_for
-from syncd.salesforce import ClientCredentialsLogin, SalesforceClient, client_from_config
+from syncd.salesforce import ClientCredentialsLogin, SalesforceClient
 from syncd.salesforce import build_session as build_salesforce_session
+from syncd.salesforce.login import Login, login_from_config
 from syncd.sync.service import SyncService
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,17 @@ class SandboxConnection:
         )
 
 
+@dataclass(frozen=True)
+class GraphAccess:
+    """A tenant's Graph base URL, token provider and HTTP session, for checks that read
+    raw answers (status, error code, Date header: `syncd doctor`)."""
+
+    graph_url: str
+    tokens: TokenProvider
+    session: requests.Session
+    client_id: str
+
+
 @dataclass
 class Runtime:
     """Everything a face (API, daemon, CLI) needs, built once per process."""
@@ -96,8 +110,34 @@ class Runtime:
     sandbox: Any = None
     connections: dict[str, SandboxConnection] = field(default_factory=dict)
     _salesforce: dict[str, SalesforceClient] = field(default_factory=dict)
+    #: tenant name -> why it cannot run (an unreadable secret, a refused credential...):
+    #: such a tenant is skipped while the others keep being served
+    broken: dict[str, str] = field(default_factory=dict)
+    graph_access: dict[str, GraphAccess] = field(default_factory=dict)
+
+    def broken_tenants(self) -> dict[str, str]:
+        """Tenants that cannot run in this process and why (a copy; for status pages)."""
+        return dict(self.broken)
+
+    def healthy_tenants(self) -> list[str]:
+        """Configured tenants that are not broken, in configuration order."""
+        return [name for name in self.config.tenants if name not in self.broken]
+
+    def mark_broken(self, tenant: str, reason: str) -> None:
+        """Take `tenant` out of service with one clear log line; the others carry on."""
+        if tenant in self.broken:
+            return
+        self.broken[tenant] = reason
+        log.error(
+            "tenant %s is skipped: %s (fix it, then check with `syncd doctor --tenant %s`)",
+            tenant,
+            reason,
+            tenant,
+        )
 
     def scheduler(self, tenant: str) -> Scheduler:
+        if tenant in self.broken:
+            raise tenant_unavailable(tenant)
         try:
             return self.schedulers[tenant]
         except KeyError:
@@ -113,6 +153,21 @@ class Runtime:
             self._salesforce[tenant] = client
             self.closers.append(client.close)
         return self._salesforce[tenant]
+
+    def sync_services(
+        self, names: list[str], should_stop_for: Callable[[str], Callable[[], bool]]
+    ) -> dict[str, SyncService]:
+        """The sync of each named tenant that can run; one whose Salesforce credential
+        cannot be read is marked broken and left out."""
+        services = {}
+        for name in names:
+            if name in self.broken:
+                continue
+            try:
+                services[name] = self.sync_service(name, should_stop=should_stop_for(name))
+            except (ConfigError, SyncdError) as exc:
+                self.mark_broken(name, _reason(exc))
+        return services
 
     def sync_service(
         self, tenant: str, *, should_stop: Callable[[], bool] = lambda: False
@@ -136,6 +191,22 @@ class Runtime:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _reason(exc: Exception) -> str:
+    return exc.message if isinstance(exc, SyncdError) else str(exc)
+
+
+def tenant_unavailable(tenant: str) -> SyncdError:
+    """What the Scheduler API answers a broken tenant's clients: the operator's log and
+    `syncd doctor` say why; the reason itself (file paths...) stays on the server."""
+    return SyncdError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        f"Tenant '{tenant}' is not available on this server: its configuration or "
+        "credentials could not be used. The operator finds the reason in the log and with "
+        f"`syncd doctor --tenant {tenant}`; retry once it is fixed.",
+        retry_after=60.0,
+    )
 
 
 def load_master_key(config: LoadedConfig) -> bytes:
@@ -207,9 +278,7 @@ def connection_of(running: Any, names: list[str]) -> SandboxConnection:
     )
 
 
-def _sandbox_graph(
-    config: LoadedConfig, tenant: TenantConfig, connection: SandboxConnection, *, in_flight: int
-) -> GraphClient:
+def _sandbox_graph_access(tenant: TenantConfig, connection: SandboxConnection) -> GraphAccess:
     app = connection.apps.get(tenant.name)
     if app is None:
         raise ConfigError(f"the sandbox has no app for tenant '{tenant.name}'")
@@ -222,22 +291,21 @@ def _sandbox_graph(
         scopes=GRAPH_SCOPES,
         is_microsoft_cloud=False,
     )
-    return GraphClient(
-        graph_url=connection.graph_url,
-        tokens=tokens,
-        session=session,
-        tuning=config.settings.graph,
-        in_flight_per_mailbox=in_flight,
-    )
+    return GraphAccess(connection.graph_url, tokens, session, app["client_id"])
 
 
-def _microsoft_graph(config: LoadedConfig, tenant: TenantConfig, *, in_flight: int) -> GraphClient:
+def _microsoft_graph_access(tenant: TenantConfig) -> GraphAccess:
     assert tenant.microsoft is not None
     session = build_session(tenant.microsoft.ca_file)
+    tokens = token_provider_from_config(tenant.microsoft, session)
+    return GraphAccess(tenant.microsoft.graph_url, tokens, session, tenant.microsoft.client_id)
+
+
+def _graph(config: LoadedConfig, access: GraphAccess, *, in_flight: int) -> GraphClient:
     return GraphClient(
-        graph_url=tenant.microsoft.graph_url,
-        tokens=token_provider_from_config(tenant.microsoft, session),
-        session=session,
+        graph_url=access.graph_url,
+        tokens=access.tokens,
+        session=access.session,
         tuning=config.settings.graph,
         in_flight_per_mailbox=in_flight,
     )
@@ -249,6 +317,7 @@ def build_runtime(
     clock: Callable[[], datetime] | None = None,
     sandbox: SandboxConnection | None = None,
     role: ProcessRole = "daemon",
+    require_migrated: bool = True,
 ) -> Runtime:
     """Build the runtime; starts an in-process sandbox when a tenant needs one.
 
@@ -264,7 +333,8 @@ def build_runtime(
         )
     in_flight = tuning.in_flight_for(role)
     engine = make_engine(config.database_url)
-    ensure_migrated(engine)
+    if require_migrated:  # `syncd doctor` reports an old store instead of stopping at it
+        ensure_migrated(engine)
     runtime = Runtime(
         config=config,
         engine=engine,
@@ -281,17 +351,24 @@ def build_runtime(
     sandbox_tenants = [t for t in config.tenants.values() if t.provider == "sandbox"]
     embedded: SandboxConnection | None = sandbox
     for tenant in config.tenants.values():
-        if tenant.provider == "microsoft":
-            graph = _microsoft_graph(config, tenant, in_flight=in_flight)
-        elif tenant.sandbox.connection_file is not None:
-            connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
-            runtime.connections[tenant.name] = connection
-            graph = _sandbox_graph(config, tenant, connection, in_flight=in_flight)
-        else:
-            if embedded is None:
-                embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
-            runtime.connections[tenant.name] = embedded
-            graph = _sandbox_graph(config, tenant, embedded, in_flight=in_flight)
+        try:
+            if tenant.provider == "microsoft":
+                access = _microsoft_graph_access(tenant)
+            elif tenant.sandbox.connection_file is not None:
+                connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
+                runtime.connections[tenant.name] = connection
+                access = _sandbox_graph_access(tenant, connection)
+            else:
+                if embedded is None:
+                    embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
+                runtime.connections[tenant.name] = embedded
+                access = _sandbox_graph_access(tenant, embedded)
+        except (ConfigError, SyncdError) as exc:
+            # One tenant's unreadable secret must not take the others down with it.
+            runtime.mark_broken(tenant.name, _reason(exc))
+            continue
+        graph = _graph(config, access, in_flight=in_flight)
+        runtime.graph_access[tenant.name] = access
         runtime.graphs[tenant.name] = graph
         runtime.closers.append(graph.close)
         runtime.schedulers[tenant.name] = Scheduler(
@@ -311,15 +388,29 @@ def salesforce_client_for(
     return _salesforce_client(tenant, connection, clock)
 
 
-def _salesforce_client(
+@dataclass(frozen=True)
+class SalesforceAccess:
+    """How a tenant logs in to its org, for checks that talk to it directly (`syncd doctor`)."""
+
+    login: Login
+    session: requests.Session
+    api_version: str
+
+
+def salesforce_access(
     tenant: TenantConfig,
     connection: SandboxConnection | None,
-    clock: Callable[[], datetime],
-) -> SalesforceClient:
+    clock: Callable[[], datetime] = _now,
+) -> SalesforceAccess:
+    """The tenant's Salesforce login (reads its secret now: ConfigError when it cannot)."""
     if tenant.provider == "microsoft":
         if tenant.salesforce.login is None:
             raise ConfigError(f"tenant '{tenant.name}' has no [salesforce.login]")
-        return client_from_config(tenant.salesforce.login, clock=clock)
+        cfg = tenant.salesforce.login
+        session = build_salesforce_session(cfg.ca_file)
+        return SalesforceAccess(
+            login_from_config(cfg, session, clock=clock), session, cfg.api_version
+        )
     org = connection.salesforce.get(tenant.name) if connection else None
     if connection is None or org is None:
         raise ConfigError(
@@ -333,13 +424,18 @@ def _salesforce_client(
         client_secret=org["client_secret"],
         session=session,
     )
+    version = tenant.salesforce.login.api_version if tenant.salesforce.login else None
+    return SalesforceAccess(login, session, version or DEFAULT_API_VERSION)
+
+
+def _salesforce_client(
+    tenant: TenantConfig,
+    connection: SandboxConnection | None,
+    clock: Callable[[], datetime],
+) -> SalesforceClient:
+    access = salesforce_access(tenant, connection, clock)
     return SalesforceClient(
-        login=login,
-        session=session,
-        api_version=(
-            tenant.salesforce.login.api_version if tenant.salesforce.login else DEFAULT_API_VERSION
-        ),
-        clock=clock,
+        login=access.login, session=access.session, api_version=access.api_version, clock=clock
     )
 
 

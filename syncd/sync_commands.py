@@ -83,10 +83,12 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
         # Replicas share the tenants through leases; a pass whose lease was lost
         # (the lease connection died) stops between pages like one at SIGTERM.
         leases = leases_for(runtime.engine, total=len(config.tenants))
-        services = {
-            name: runtime.sync_service(name, should_stop=_stop_check(stop, leases, name))
-            for name in config.tenants
-        }
+        services = runtime.sync_services(
+            list(config.tenants), lambda name: _stop_check(stop, leases, name)
+        )
+        if not services:
+            reasons = "; ".join(f"{k}: {v}" for k, v in runtime.broken_tenants().items())
+            raise ConfigError(f"no tenant can run ({reasons}); `syncd doctor` says more")
         _describe(runtime, sys.stderr)
         if api:
             server = _serve_api_in_background(runtime, host, port)
@@ -210,7 +212,11 @@ def reconcile(
                         file=out,
                     )
                     continue
-                service = runtime.sync_service(name, should_stop=stop.is_set)
+                service = runtime.sync_services([name], lambda _: stop.is_set).get(name)
+                if service is None:  # broken: logged, and the other tenants still run
+                    print(f"tenant {name}: skipped: {runtime.broken[name]}", file=out)
+                    worst = max(worst, EXIT_SETUP)
+                    continue
                 with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
                     outcome = _tenant_pass(service, dry_run=dry_run, full=full)
                 worst = max(worst, outcome.emit(verbose_plan=show_plan or dry_run, out=out))

@@ -143,6 +143,21 @@ def admin_router(state: MicrosoftState) -> APIRouter:
 
         return _guard(apply)
 
+    @router.put("/apps/{client_id}/roles")
+    async def put_app_roles(client_id: str, request: Request) -> JSONResponse:
+        """Grant exactly these application permissions (tokens issued later carry them in
+        `roles`; an empty list is an app nobody consented to)."""
+        body = await _json(request)
+
+        def apply() -> dict[str, Any]:
+            roles = body["roles"]
+            if not isinstance(roles, list):
+                raise ValueError('give {"roles": ["Calendars.ReadWrite", ...]}')
+            app = state.identity.set_roles(client_id, roles)
+            return {"client_id": app.client_id, "roles": app.roles}
+
+        return _guard(apply)
+
     @router.get("/tenants")
     async def get_tenants() -> JSONResponse:
         return JSONResponse(

@@ -69,6 +69,8 @@ class Faults:
         self.retry_after_seconds = 1
         self.token_ttl_seconds: int | None = None
         self.reset_connection_rate = 0.0
+        #: seconds added to the Date header of every answer: a server whose clock is off
+        self.date_skew_seconds = 0.0
 
     def configure(self, **settings: Any) -> None:
         """Set any of the public knobs by name; unknown names raise ValueError."""
@@ -78,6 +80,7 @@ class Faults:
             "retry_after_seconds": int,
             "reset_connection_rate": float,
             "throttled_batch_status": int,
+            "date_skew_seconds": float,
         }
         with self._lock:
             for name, value in settings.items():
@@ -158,6 +161,7 @@ class Faults:
             self.retry_after_seconds = 1
             self.token_ttl_seconds = None
             self.reset_connection_rate = 0.0
+            self.date_skew_seconds = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -172,6 +176,7 @@ class Faults:
                 "fail_next": [asdict(f) for f in self._queue],
                 "fail_next_batch": [asdict(f) for f in self._batch_queue],
                 "throttled_batch_status": self.throttled_batch_status,
+                "date_skew_seconds": self.date_skew_seconds,
             }
 
 

@@ -25,6 +25,7 @@ import uvicorn
 
 from syncd.sandbox.app import build_app
 from syncd.sandbox.clock import SandboxClock
+from syncd.sandbox.date_header import DateHeader
 from syncd.sandbox.microsoft.directory import Directory, Tenant, build_tenant, stable_uuid
 from syncd.sandbox.microsoft.state import MicrosoftState, build_state
 from syncd.sandbox.salesforce import (
@@ -71,6 +72,8 @@ def _serve(app: Any, host: str, port: int, tls: TlsFiles, name: str, timeout: fl
         # Callers are who connect: no forwarded header picks the address (uvicorn
         # would believe X-Forwarded-For from 127.0.0.1 by default).
         proxy_headers=False,
+        # Each app sets its own Date (syncd.sandbox.date_header), skew included.
+        date_header=False,
     )
     server = uvicorn.Server(config)
     # Off the main thread uvicorn installs no signal handlers.
@@ -323,7 +326,8 @@ def start_sandbox(
         state.identity.register_app(tenant.id, client_id, secret=secret)
         credentials.append(TenantCredentials(spec.name, spec.domain, tenant.id, client_id, secret))
     tls = make_tls(state_dir)
-    listener = _serve(build_app(state), host, port, tls, "syncd-sandbox", startup_timeout)
+    app = DateHeader(build_app(state), state.clock.time, lambda: state.faults.date_skew_seconds)
+    listener = _serve(app, host, port, tls, "syncd-sandbox", startup_timeout)
     salesforce: dict[str, SalesforceOrgEndpoint] = {}
     try:
         for spec in specs:
@@ -362,9 +366,10 @@ def _start_org(
     client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"
     secret = secrets.token_urlsafe(30)
     state.register_connected_app(client_id, client_secret=secret, run_as=org.integration_username)
-    listener = _serve(
-        build_salesforce_app(state), host, 0, tls, f"syncd-sandbox-sf-{spec.name}", timeout
+    app = DateHeader(
+        build_salesforce_app(state), state.clock.time, lambda: state.faults.date_skew_seconds
     )
+    listener = _serve(app, host, 0, tls, f"syncd-sandbox-sf-{spec.name}", timeout)
     return SalesforceOrgEndpoint(
         tenant=spec.name,
         base_url=_url(host, listener.port),

@@ -59,6 +59,20 @@ class Route:
                 return None
         return params
 
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """Application permissions of which the token must hold one (the "Permissions"
+        table of each method's page, e.g. https://learn.microsoft.com/en-us/graph/api/user-get-mailboxsettings,
+        .../user-post-events, .../calendar-getschedule, .../user-get)."""
+        parts = [part.lower() for part in self.template]
+        if "mailboxsettings" in parts:
+            return ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
+        if not self.mailbox:
+            return ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
+        if self.method == "GET" or "getschedule" in parts:
+            return ("Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite")
+        return ("Calendars.ReadWrite",)
+
 
 def _routes() -> list[Route]:
     user, event = "{user}", "{event}"
@@ -145,6 +159,12 @@ class GraphService:
         if segments == ["$batch"]:
             return await self._batch(request)
         route, params = self._route(request.method, segments)
+        if not set(route.permissions) & set(token.roles):
+            # Checked before the mailbox is looked up (assumed: the order is undocumented);
+            # the code and message are the ones Outlook resources answer (assumed).
+            raise GraphError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
+            )
         user = self._resolve_user(route, params.get("user"), token)
         mailbox = user.email if user else None
         self.state.counters.route(request.method, route.text, mailbox)

@@ -5,6 +5,12 @@ https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds
 Certificate credentials (client_assertion JWT: aud = token endpoint, iss = sub = client id):
 https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials
 AADSTS codes: https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes
+Access tokens are JWTs whose `roles` claim lists the application permissions granted
+to the app, present "only if a value exists to fill it"
+(https://learn.microsoft.com/en-us/entra/identity-platform/access-token-claims-reference).
+Graph checks them itself; here they are read back by clients (`syncd doctor`), and
+validation stays a lookup of the issued value. The signing key is the sandbox's own
+(assumed: Graph tokens are not meant to be verified by clients).
 """
 
 from __future__ import annotations
@@ -31,6 +37,10 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 GRAPH_RESOURCES = ("https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000")
 # Entra allows this much clock skew when checking a client assertion's lifetime.
 ASSERTION_SKEW_SECONDS = 300
+#: Application permissions an app registered in the sandbox is granted (admin-consented):
+#: what syncd needs (https://learn.microsoft.com/en-us/graph/api/user-post-events,
+#: .../user-get-mailboxsettings, .../calendar-getschedule, .../user-get).
+DEFAULT_APP_ROLES = ("Calendars.ReadWrite", "MailboxSettings.Read", "User.Read.All")
 
 
 class TokenError(Exception):
@@ -52,6 +62,8 @@ class AppRegistration:
     client_id: str
     secrets: list[str] = field(default_factory=list)
     certificates: list[x509.Certificate] = field(default_factory=list)
+    #: granted application permissions, carried in each token's `roles` claim
+    roles: list[str] = field(default_factory=lambda: list(DEFAULT_APP_ROLES))
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,8 @@ class IssuedToken:
     client_id: str
     issued_at: float
     expires_at: float
+    #: the application permissions granted when it was issued (its `roles` claim)
+    roles: tuple[str, ...] = ()
 
 
 class AuthFailure(Exception):
@@ -77,13 +91,14 @@ class IdentityProvider:
         faults: Faults,
         counters: Counters,
         *,
-        token_factory: Callable[[], str] = lambda: secrets.token_urlsafe(48),
+        token_factory: Callable[[], str] | None = None,
     ) -> None:
         self._directory = directory
         self._clock = clock
         self._faults = faults
         self._counters = counters
         self._token_factory = token_factory
+        self._signing_key = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._apps: dict[tuple[str, str], AppRegistration] = {}
         self._tokens: dict[str, IssuedToken] = {}
@@ -113,6 +128,17 @@ class IdentityProvider:
                     pem = pem.encode()
                 app.certificates.append(x509.load_pem_x509_certificate(pem))
         return app
+
+    def set_roles(self, client_id: str, roles: list[str]) -> AppRegistration:
+        """Grant exactly `roles` to the app (in every tenant it is registered in): what an
+        admin does with API permissions + admin consent. Tokens issued later carry them."""
+        with self._lock:
+            found = [app for (_, cid), app in self._apps.items() if cid == client_id.lower()]
+            if not found:
+                raise KeyError(f"no app {client_id!r} is registered")
+            for app in found:
+                app.roles = [str(role) for role in roles]
+        return found[0]
 
     def app(self, tenant_id: str, client_id: str) -> AppRegistration | None:
         with self._lock:
@@ -329,7 +355,8 @@ class IdentityProvider:
     def _mint(self, app: AppRegistration) -> dict[str, object]:
         ttl = self._faults.token_ttl_seconds or DEFAULT_TOKEN_TTL
         now = self._clock.time()
-        token = IssuedToken(self._token_factory(), app.tenant_id, app.client_id, now, now + ttl)
+        value = self._token_factory() if self._token_factory else self._jwt(app, now, ttl)
+        token = IssuedToken(value, app.tenant_id, app.client_id, now, now + ttl, tuple(app.roles))
         with self._lock:
             self._tokens[token.value] = token
         self._counters.token_issued()
@@ -339,6 +366,25 @@ class IdentityProvider:
             "ext_expires_in": ttl,
             "access_token": token.value,
         }
+
+    def _jwt(self, app: AppRegistration, now: float, ttl: int) -> str:
+        """An app-only access token shaped like Entra's v1.0 Graph tokens."""
+        claims: dict[str, object] = {
+            "aud": "https://graph.microsoft.com",
+            "iss": f"https://sts.windows.net/{app.tenant_id}/",
+            "iat": int(now),
+            "nbf": int(now),
+            "exp": int(now + ttl),
+            "appid": app.client_id,
+            "idtyp": "app",
+            "tid": app.tenant_id,
+            "sub": app.client_id,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "1.0",
+        }
+        if app.roles:  # no permission granted: no roles claim at all
+            claims["roles"] = list(app.roles)
+        return jwt.encode(claims, self._signing_key, algorithm="HS256")
 
     # -- Graph side ---------------------------------------------------------------------
     def validate(self, authorization: str | None) -> IssuedToken:

@@ -14,7 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from syncd.sandbox.salesforce.errors import SalesforceError
-from syncd.sandbox.salesforce.state import SalesforceState
+from syncd.sandbox.salesforce.fields_admin import change_field, remove_field
+from syncd.sandbox.salesforce.state import MAX_VERSION, MIN_VERSION, SalesforceState
 from syncd.sandbox.salesforce.values import parse_date, parse_datetime
 
 PREFIX = "/_sandbox/salesforce"
@@ -48,6 +49,8 @@ def _settings(state: SalesforceState) -> dict[str, Any]:
         "shared_activities": state.org.settings.shared_activities,
         "jwt_audience": state.auth.jwt_audience,
         "extra_audiences": sorted(state.auth.extra_audiences),
+        "view_all_data": state.org.view_all_data(),
+        "max_api_version": state.max_version,
     }
 
 
@@ -180,9 +183,25 @@ def salesforce_admin_router(state: SalesforceState) -> APIRouter:
                 state.auth.jwt_audience = str(body["jwt_audience"])
             if "extra_audiences" in body:
                 state.auth.extra_audiences = {str(a) for a in body["extra_audiences"]}
+            if "view_all_data" in body:
+                org.set_view_all_data(_flag(body["view_all_data"]))
+            if "max_api_version" in body:
+                newest = int(body["max_api_version"])
+                if not MIN_VERSION <= newest <= MAX_VERSION:
+                    raise ValueError(f"max_api_version must be {MIN_VERSION}..{MAX_VERSION}")
+                state.max_version = newest
             return _settings(state)
 
         return _guard(apply)
+
+    @router.put("/fields/{sobject}/{name}")
+    async def put_field(sobject: str, name: str, request: Request) -> JSONResponse:
+        body = await _json(request)
+        return _guard(lambda: change_field(org, sobject, name, body))
+
+    @router.delete("/fields/{sobject}/{name}")
+    async def delete_field(sobject: str, name: str) -> JSONResponse:
+        return _guard(lambda: remove_field(org, sobject, name))
 
     @router.post("/sessions/revoke")
     async def revoke_sessions() -> JSONResponse:

@@ -90,11 +90,11 @@ class ApiResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def versions() -> list[dict[str, str]]:
+def versions(newest: int = MAX_VERSION) -> list[dict[str, str]]:
     """GET /services/data/ (resources_versions.htm); three releases a year since Summer '17."""
     seasons = ("Summer", "Winter", "Spring")
     out = []
-    for number in range(MIN_VERSION, MAX_VERSION + 1):
+    for number in range(MIN_VERSION, newest + 1):
         k = number - MIN_VERSION
         label = f"{seasons[k % 3]} '{17 + (k + 2) // 3}"
         out.append({"label": label, "url": f"/services/data/v{number}.0", "version": f"{number}.0"})
@@ -126,9 +126,9 @@ class SalesforceApi:
     async def _dispatch(self, request: ApiRequest) -> ApiResponse:
         segments = split(request.path)[2:]  # drop "services", "data"
         if not segments:
-            return ApiResponse(200, versions())
+            return ApiResponse(200, versions(self.state.max_version))
         match = _VERSION.match(segments[0])
-        if match is None or not MIN_VERSION <= int(match[1]) <= MAX_VERSION:
+        if match is None or not MIN_VERSION <= int(match[1]) <= self.state.max_version:
             raise not_found()
         version = segments[0][1:]
         session = self.state.auth.check(request.headers.get("authorization"))

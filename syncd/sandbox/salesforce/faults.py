@@ -64,6 +64,8 @@ class SalesforceFaults:
         self.latency_seconds = 0.0
         self.error_rate = 0.0
         self.error_statuses: tuple[int, ...] = (500, 503)
+        #: seconds added to the Date header of every answer: a server whose clock is off
+        self.date_skew_seconds = 0.0
 
     def fail_next(self, *failures: int | ForcedError, resource: str | None = None) -> None:
         """Queue errors for the next API calls: fail_next(503), fail_next(ForcedError(...))."""
@@ -133,6 +135,8 @@ class SalesforceFaults:
                     self.error_rate = rate
                 elif name == "error_statuses":
                     self.error_statuses = tuple(int(s) for s in value)
+                elif name == "date_skew_seconds":
+                    self.date_skew_seconds = float(value)
                 elif name == "seed":
                     self._seed = int(value)
                     self._rng = random.Random(f"salesforce-faults|{self._seed}")
@@ -157,6 +161,7 @@ class SalesforceFaults:
             self.latency_seconds = 0.0
             self.error_rate = 0.0
             self.error_statuses = (500, 503)
+            self.date_skew_seconds = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -165,6 +170,7 @@ class SalesforceFaults:
                 "latency_seconds": self.latency_seconds,
                 "error_rate": self.error_rate,
                 "error_statuses": list(self.error_statuses),
+                "date_skew_seconds": self.date_skew_seconds,
                 "fail_next": [asdict(f) for f in self._queue],
                 "fail_records": {k: asdict(v) for k, v in self._records.items()},
             }

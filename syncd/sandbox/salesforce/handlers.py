@@ -74,7 +74,7 @@ def run_query(call: Call, *, include_deleted: bool) -> Reply:
             data=org.data,
             now=call.now,
             include_deleted=include_deleted,
-            row_visible=org.row_visible,
+            row_visible=org.visible_to(call.session.user_id),
         )
     except SoqlError as error:
         raise SalesforceError(400, error.code, error.message) from error

@@ -10,7 +10,7 @@ Time comes from the injected clock; ids from a seeded factory.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,39 @@ class SalesforceOrg:
         self.lock = threading.RLock()
         self.data = OrgData(self.schema)
         self.writer = Writer(self.data, self.ids, self.now, self.settings)
+        if self.schema.get("UserPermissionAccess") is not None:
+            # A fixed id: drawing one from the seeded factory would move every demo id.
+            store = self.data.store("UserPermissionAccess")
+            row = store.new(Id=f"{store.schema.key_prefix}000000000001AAA")
+            row.PermissionsViewAllData = True
+            store.live[row.Id] = row
+
+    def set_view_all_data(self, granted: bool) -> None:
+        """Grant or take away "View All Data" from the API user: Event has no object-level
+        "View All", so this is what lets it read other owners' Events
+        (https://developer.salesforce.com/docs/atlas.en-us.change_data_capture.meta/change_data_capture/cdc_security_perms.htm:
+        "Some standard objects don't have the View All permission, such as Task and Event.
+        In this case, the View All Data permission is required.")."""
+        with self.lock:
+            for row in self.data.rows("UserPermissionAccess"):
+                row.PermissionsViewAllData = granted
+
+    def visible_to(self, user_id: str | None) -> Callable[[Record], bool]:
+        """`row_visible` for one API user's queries: without View All Data it sees only
+        the Events it owns (assumed: activities' org-wide default Private, no sharing)."""
+
+        sees_all = self.view_all_data()
+
+        def visible(record: Record) -> bool:
+            if not self.row_visible(record):
+                return False
+            return sees_all or record.sobject != "Event" or record.OwnerId == user_id
+
+        return visible
+
+    def view_all_data(self) -> bool:
+        with self.lock:
+            return all(row.PermissionsViewAllData for row in self.data.rows("UserPermissionAccess"))
 
     def now(self) -> datetime:
         """The org's time (sandbox clock), to the millisecond like Salesforce keeps it."""

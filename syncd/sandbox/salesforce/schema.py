@@ -231,6 +231,22 @@ def _person(name: str, prefix: str, extra: list[FieldDef]) -> SObjectSchema:
     return person
 
 
+#: The key prefix of UserPermissionAccess ids in the sandbox (assumed: not documented).
+USER_PERMISSION_ACCESS_PREFIX = "0Xq"
+
+
+def _user_permission_access() -> SObjectSchema:
+    """The current user's permissions, one row
+    (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_userpermissionaccess.htm);
+    the sandbox keeps the one of its API user (assumed: one integration user per org)."""
+    access = SObjectSchema(
+        "UserPermissionAccess", USER_PERMISSION_ACCESS_PREFIX, has_recycle_bin=False
+    )
+    access.add(_ro("Id", "id", nillable=False))
+    access.add(_ro("PermissionsViewAllData", "boolean", nillable=False))
+    return access
+
+
 def _event() -> SObjectSchema:
     event = SObjectSchema("Event", "00U")
     event.children["eventrelations"] = ChildRelationship(
@@ -424,6 +440,7 @@ def default_schema(
             _person("Lead", "00Q", lead_extra),
             _event(),
             _event_relation(),
+            _user_permission_access(),
         ]
     )
     for name, type_, length in event_fields:

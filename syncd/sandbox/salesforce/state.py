@@ -29,6 +29,10 @@ class SalesforceState:
     cursors: Cursors
     faults: SalesforceFaults
     counters: SalesforceCounters
+    #: the newest REST API version the org offers: an org on an older release lists
+    #: no later version, and calls to one answer 404 (assumed from resources_versions.htm,
+    #: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_versions.htm)
+    max_version: int = MAX_VERSION
 
     @property
     def clock(self) -> SandboxClock:
@@ -57,6 +61,7 @@ class SalesforceState:
         self.budget.reset()
         self.cursors.clear()
         self.auth.session_timeout_seconds = DEFAULT_SESSION_TIMEOUT
+        self.max_version = MAX_VERSION
 
 
 def build_salesforce_state(
