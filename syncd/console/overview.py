@@ -61,11 +61,14 @@ def doctor_reason(report: dict[str, Any] | None) -> str:
     return "the last doctor run found a problem"
 
 
-def health_of(state: ts.TenantState | None) -> tuple[str, str]:
-    """(ok | paused | broken, why): a pause wins, then the last doctor result."""
+def health_of(state: ts.TenantState | None, broken: str | None = None) -> tuple[str, str]:
+    """(ok | paused | broken, why): a pause wins, then a tenant this process could not
+    start (its configuration or credentials), then the last doctor result."""
     if state is not None and state.paused:
         pause = ts.is_paused_row(state)
         return "paused", pause.describe() if pause else "paused"
+    if broken is not None:
+        return "broken", broken
     if state is not None and state.doctor_ok is False:
         return "broken", doctor_reason(state.doctor_report)
     if state is None or state.doctor_at is None:
@@ -98,10 +101,12 @@ def _flock_holder(path: Path) -> str:
     return "no daemon holds it"
 
 
-def tenant_view(engine: Engine, tenant: str, now: datetime) -> TenantView:
+def tenant_view(
+    engine: Engine, tenant: str, now: datetime, broken: str | None = None
+) -> TenantView:
     status = tenant_status(engine, tenant, now)
     state = ts.read_state(engine, tenant)
-    health, reason = health_of(state)
+    health, reason = health_of(state, broken)
     return TenantView(
         name=tenant,
         health=health,

@@ -206,7 +206,11 @@ async def status_page(request: Request, who: OperatorDep) -> Response:
     now = runtime.clock()
 
     def read() -> list[overview.TenantView]:
-        return [overview.tenant_view(runtime.engine, name, now) for name in runtime.config.tenants]
+        broken = runtime.broken_tenants()
+        return [
+            overview.tenant_view(runtime.engine, name, now, broken.get(name))
+            for name in runtime.config.tenants
+        ]
 
     tenants = await run_in_threadpool(read)
     return templates.TemplateResponse(

@@ -13,9 +13,10 @@ from syncd.doctor.microsoft_checks import check_graph
 from syncd.doctor.report import CONFIGURATION, DoctorReport, TenantReport, failed, passed
 from syncd.doctor.salesforce_checks import check_salesforce
 from syncd.doctor.store_checks import lease_check, migration_check, skew_check
-from syncd.domain import SyncdError
+from syncd.domain import MeetingStatus, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
+from syncd.ledger.tenant_state import record_doctor
 from syncd.runtime import Runtime, build_runtime, salesforce_access
 from syncd.sync.service import FEED_DELETED
 
@@ -29,14 +30,26 @@ def run_doctor(
     tenant_names: list[str] | None = None,
     clock: Callable[[], datetime] = _now,
 ) -> DoctorReport:
-    """Check the named tenants (default: all); nothing is changed anywhere."""
+    """Check the named tenants (default: all). Nothing is changed in Salesforce or Outlook;
+    each tenant's result is kept in the operator state (a migrated store only), where the
+    status page shows it."""
     names = [config.tenant(n).name for n in tenant_names] if tenant_names else list(config.tenants)
     runtime = build_runtime(config, clock=clock, require_migrated=False)
     try:
         migrated = migration_check(runtime.engine)
-        return DoctorReport(
+        report = DoctorReport(
             [_tenant(runtime, name, migrated_ok=migrated.ok, clock=clock) for name in names]
         )
+        if migrated.ok:
+            for tenant in report.tenants:
+                record_doctor(
+                    runtime.engine,
+                    tenant.tenant,
+                    now=clock(),
+                    ok=tenant.ok,
+                    report=tenant.to_json(),
+                )
+        return report
     finally:
         runtime.close()
 
@@ -90,7 +103,9 @@ def _ledger_organizers(runtime: Runtime, tenant: str) -> list[str]:
     with Session(runtime.engine) as session:
         rows = session.exec(
             select(MeetingRecord.organizer_email)
-            .where(MeetingRecord.tenant == tenant, MeetingRecord.status == "synced")
+            .where(
+                MeetingRecord.tenant == tenant, MeetingRecord.status == MeetingStatus.SYNCED.value
+            )
             .order_by(col(MeetingRecord.updated_at).desc())
             .limit(5)
         )

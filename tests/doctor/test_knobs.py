@@ -178,3 +178,23 @@ def test_without_view_all_data_the_api_user_sees_only_its_own_events(clinic: Cli
         assert list(client.query(query)) == [], "the demo Events belong to other owners"
     finally:
         client.close()
+
+
+def test_each_run_is_kept_for_the_status_page(clinic: Clinic) -> None:
+    from syncd.console.overview import health_of
+    from syncd.ledger import tenant_state as ts
+    from syncd.ledger.db import make_engine
+
+    engine = make_engine(clinic.config().database_url)
+    assert doctor(clinic).ok
+    state = ts.read_state(engine, TENANT)
+    assert state is not None and state.doctor_ok is True
+    assert health_of(state) == ("ok", "the last doctor run passed")
+
+    clinic.salesforce_admin("PUT", "/settings", {"view_all_data": False})
+    assert not doctor(clinic).ok
+    state = ts.read_state(engine, TENANT)
+    assert state is not None and state.doctor_ok is False
+    health, reason = health_of(state)
+    assert health == "broken" and "View All Data" in reason, reason
+    engine.dispose()
