@@ -26,6 +26,9 @@ from syncd.ledger.db import ensure_migrated, make_engine
 from syncd.ledger.lease import Leases, holders, leases_for
 from syncd.ledger.models import MeetingRecord
 from syncd.logs import log_context
+from syncd.metrics.collectors import install_leases, install_ledger
+from syncd.metrics.server import MetricsServer, serve_metrics
+from syncd.metrics.sync_metrics import count_pass, metered_jobs
 from syncd.reports import (
     availability_line,
     pass_lines,
@@ -69,7 +72,7 @@ def synced_tenants(config: LoadedConfig, only: str | None) -> list[str]:
 
 def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     """`syncd run`: every tenant's jobs until SIGTERM/SIGINT, optionally with the API."""
-    from syncd.daemon import Daemon
+    from syncd.daemon import Daemon, tenant_jobs
 
     # APScheduler logs every run of every job (the watchdog ping included) at
     # INFO; its warnings (a run skipped because the last one still runs, a
@@ -78,6 +81,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     stop = threading.Event()
     runtime = build_runtime(config, role="daemon+api" if api else "daemon")
     server: _ApiServer | None = None
+    metrics_server: MetricsServer | None = None
     try:
         # Replicas share the tenants through leases; a pass whose lease was lost
         # (the lease connection died) stops between pages like one at SIGTERM.
@@ -86,16 +90,26 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             name: runtime.sync_service(name, should_stop=_stop_check(stop, leases, name))
             for name in config.tenants
         }
+        install_ledger(runtime.engine, list(config.tenants))
+        install_leases(leases, list(config.tenants))
         _describe(runtime, sys.stderr)
         if api:
             server = _serve_api_in_background(runtime, host, port)
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
-        Daemon(services, stop_event=stop, leases=leases).run_until_signalled()
+        else:
+            metrics_server = serve_metrics(config.settings.metrics)
+            if metrics_server is not None:
+                where = f"{config.settings.metrics.bind}:{metrics_server.port}"
+                print(f"metrics on http://{where}/metrics", file=sys.stderr)
+        jobs = metered_jobs(tenant_jobs)
+        Daemon(services, stop_event=stop, leases=leases, jobs=jobs).run_until_signalled()
     finally:
         # The jobs are done by now; the API answers the requests it has, then
         # the runtime (ledger, sandbox) goes.
         if server is not None:
             server.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
         runtime.close()
     return 0
 
@@ -201,6 +215,8 @@ def reconcile(
                 service = runtime.sync_service(name, should_stop=stop.is_set)
                 with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
                     outcome = _tenant_pass(service, dry_run=dry_run, full=full)
+                if outcome.report is not None:
+                    count_pass(name, outcome.report)
                 worst = max(worst, outcome.emit(verbose_plan=show_plan or dry_run, out=out))
     finally:
         runtime.close()

@@ -24,6 +24,7 @@ from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
+from syncd.metrics.sync_metrics import observe_lag
 from syncd.salesforce.errors import WindowMissed
 from syncd.salesforce.org_shape import FULL_SHAPE, OrgShape, read_shape
 from syncd.sync import queries as q
@@ -660,6 +661,9 @@ class SyncService:
             plan.add(plan_fault(event_id, "read", error, ledger.get(event_id), ctx))
         again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
         self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
+        observe_lag(
+            self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
+        )
 
     def _lost_writebacks(
         self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]
