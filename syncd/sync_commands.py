@@ -34,7 +34,6 @@ from syncd.reports import (
     pass_lines,
     responses_line,
     status_lines,
-    writeback_lines,
 )
 from syncd.runtime import Runtime, build_runtime
 from syncd.sync.plan import Action
@@ -273,12 +272,7 @@ def _tenant_pass(service: SyncService, *, dry_run: bool, full: bool) -> _TenantO
         if dry_run or service.should_stop():
             return outcome
         responses = service.refresh_responses()
-        outcome.lines.append(responses_line(name, responses))
-        outcome.lines += [
-            f"  responses of {organizer}'s meetings not read: {reason}"
-            for organizer, reason in responses.read_errors
-        ]
-        outcome.lines += writeback_lines(responses.writeback_errors)
+        outcome.lines.append(responses_line(name, responses))  # counts what was logged
         outcome.failed += len(responses.writeback_errors)
         availability = service.snapshot_availability()
         outcome.lines.append(availability_line(name, availability))
@@ -299,16 +293,17 @@ def _resume(service: SyncService, outcome: _TenantOutcome) -> None:
     """
     name = service.tenant.name
 
-    def failed_again(external_id: str, error: SyncdError) -> None:
-        outcome.lines.append(
-            f"tenant {name}: an unfinished earlier write failed again: "
-            f"{error.message} ({error.code}; Event {external_id})"
-        )
-        outcome.failed += 1
+    failed: list[str] = []
+
+    def failed_again(external_id: str, _error: SyncdError) -> None:
+        failed.append(external_id)  # the core logged it, with its reason
 
     resumed = service.scheduler.resume(on_failure=failed_again)
+    outcome.failed += len(failed)
     if resumed:
         outcome.lines.append(f"tenant {name}: finished {resumed} writes an earlier run left")
+    if failed:
+        outcome.lines.append(f"tenant {name}: {len(failed)} unfinished earlier writes failed again")
 
 
 def _failed_records(report: PassReport) -> int:

@@ -776,7 +776,8 @@ class Scheduler:
             raise
         if existing is not None:
             return self._adopt(record, existing, correlation_id)
-        log.info("created meeting %s for %s", record.external_id, record.organizer_email)
+        # DEBUG: the caller logs the create (the sync with its reason, the API its request).
+        log.debug("created meeting %s for %s", record.external_id, record.organizer_email)
         return self._write(
             record,
             graph_event_id=event["id"],

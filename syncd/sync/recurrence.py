@@ -559,6 +559,7 @@ class SeriesSync:
                         ctx,
                     )
             service.scheduler.record_failure(event.id, error, Source.SALESFORCE)
+            log.warning("event %s failed: %s (%s)", event.id, error.message, error.code)
             return step, Outcome(event.id, "Failed", error=f"{error.code}: {error.message}")
         self._write(
             row,
@@ -596,6 +597,7 @@ class SeriesSync:
             )
         except SyncdError as error:
             if error.code != ErrorCode.MEETING_NOT_FOUND:
+                log.warning("event %s failed: %s (%s)", row.external_id, error.message, error.code)
                 return step, Outcome(
                     row.external_id, "Failed", error=f"{error.code}: {error.message}"
                 )
