@@ -3,7 +3,8 @@
 Names follow https://prometheus.io/docs/practices/naming/ (`syncd_` prefix, base
 units, `_total` on counters). Labels are bounded: `service` and `kind` are
 fixed words, `route` a template without ids or addresses, `tenant` and `lease`
-come from the configuration, `status` is an HTTP status code.
+come from the configuration, `status` is an HTTP status code. The client metrics
+carry no tenant: a client's calls run on worker threads that do not all know it.
 """
 
 from __future__ import annotations
@@ -14,30 +15,30 @@ HTTP_REQUESTS = Counter(
     "syncd_http_requests",
     "HTTP round trips to Microsoft 365 and Salesforce (each attempt; a $batch is one), "
     "by service (graph, identity, salesforce), method, route template and status code",
-    ["service", "tenant", "method", "route", "status"],
+    ["service", "method", "route", "status"],
 )
 GRAPH_REQUESTS = Counter(
     "syncd_graph_requests",
     "Microsoft Graph requests: a $batch's inner requests count one each (as Graph's "
     "throttling counts them), by method, route template and status code",
-    ["tenant", "method", "route", "status"],
+    ["method", "route", "status"],
 )
 THROTTLED = Counter(
     "syncd_throttled_responses",
     "Answers that refused a request for load: Graph 429 (a $batch's inner ones included), "
     "Salesforce REQUEST_LIMIT_EXCEEDED",
-    ["service", "tenant"],
+    ["service"],
 )
 RETRY_WAITS = Counter(
     "syncd_retry_waits",
     "Waits before sending a request again; kind=throttled when the service named the wait "
     "(Graph Retry-After) or refused for its API limit (Salesforce), kind=backoff otherwise",
-    ["service", "tenant", "kind"],
+    ["service", "kind"],
 )
 RETRY_WAIT_SECONDS = Counter(
     "syncd_retry_wait_seconds",
     "Seconds spent in the waits of syncd_retry_waits_total",
-    ["service", "tenant", "kind"],
+    ["service", "kind"],
 )
 SYNC_RECORDS = Counter(
     "syncd_sync_records",

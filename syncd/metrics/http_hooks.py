@@ -15,7 +15,6 @@ from typing import Any
 
 import requests
 
-from syncd import logs
 from syncd.metrics import definitions as m
 from syncd.metrics.routes import graph_inner_route, graph_route, salesforce_route
 
@@ -26,32 +25,26 @@ log = logging.getLogger(__name__)
 LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 
 
-def _tenant() -> str:
-    return logs.tenant.get() or ""
-
-
 def graph_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Count one exchange of the Graph session (Graph itself, or the identity platform)."""
     try:
         request = response.request
         service, route = graph_route(request.url or "")
-        method, status, tenant = (request.method or "").upper(), response.status_code, _tenant()
-        m.HTTP_REQUESTS.labels(service, tenant, method, route, str(status)).inc()
+        method, status = (request.method or "").upper(), response.status_code
+        m.HTTP_REQUESTS.labels(service, method, route, str(status)).inc()
         if service != "graph":
             return
         if route == "/$batch":
-            _count_batch(request, response, tenant)
+            _count_batch(request, response)
             return
-        m.GRAPH_REQUESTS.labels(tenant, method, route, str(status)).inc()
+        m.GRAPH_REQUESTS.labels(method, route, str(status)).inc()
         if status == 429:
-            m.THROTTLED.labels("graph", tenant).inc()
+            m.THROTTLED.labels("graph").inc()
     except Exception:  # counting must never break a call
         log.debug("could not count a Graph response", exc_info=True)
 
 
-def _count_batch(
-    request: requests.PreparedRequest, response: requests.Response, tenant: str
-) -> None:
+def _count_batch(request: requests.PreparedRequest, response: requests.Response) -> None:
     inner = _json(request.body).get("requests") or []
     answered = {
         str(item.get("id")): int(item.get("status", 0))
@@ -62,23 +55,23 @@ def _count_batch(
         status = answered.get(str(item.get("id")), response.status_code)
         method = str(item.get("method", "")).upper()
         m.GRAPH_REQUESTS.labels(
-            tenant, method, graph_inner_route(str(item.get("url", ""))), str(status)
+            method, graph_inner_route(str(item.get("url", ""))), str(status)
         ).inc()
         if status == 429:
-            m.THROTTLED.labels("graph", tenant).inc()
+            m.THROTTLED.labels("graph").inc()
 
 
 def salesforce_response(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     """Count one exchange of the Salesforce session (REST calls and logins)."""
     try:
         request = response.request
-        status, tenant = response.status_code, _tenant()
+        status = response.status_code
         route = salesforce_route(request.url or "")
         m.HTTP_REQUESTS.labels(
-            "salesforce", tenant, (request.method or "").upper(), route, str(status)
+            "salesforce", (request.method or "").upper(), route, str(status)
         ).inc()
         if status == 403 and LIMIT_EXCEEDED.encode() in (response.content or b""):
-            m.THROTTLED.labels("salesforce", tenant).inc()
+            m.THROTTLED.labels("salesforce").inc()
     except Exception:  # counting must never break a call
         log.debug("could not count a Salesforce response", exc_info=True)
 

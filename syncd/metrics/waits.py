@@ -3,7 +3,6 @@ syncd.graph.retry and syncd.salesforce.backoff, which the clients spend)."""
 
 from __future__ import annotations
 
-from syncd import logs
 from syncd.metrics import definitions as m
 
 #: The service named the wait (Graph Retry-After) or refused for its API limit.
@@ -14,6 +13,5 @@ BACKOFF = "backoff"
 
 def waited(service: str, kind: str, seconds: float) -> None:
     """One wait of `seconds` before a retry to `service`."""
-    tenant = logs.tenant.get() or ""
-    m.RETRY_WAITS.labels(service, tenant, kind).inc()
-    m.RETRY_WAIT_SECONDS.labels(service, tenant, kind).inc(max(0.0, seconds))
+    m.RETRY_WAITS.labels(service, kind).inc()
+    m.RETRY_WAIT_SECONDS.labels(service, kind).inc(max(0.0, seconds))
