@@ -21,12 +21,12 @@ def _scrape(url: str) -> dict | None:
         return None
 
 
-def test_the_daemon_serves_its_metrics_on_the_configured_port(world: World) -> None:
+def test_the_daemon_serves_its_metrics_on_the_configured_port(process_world: World) -> None:
     port = free_port()
-    with world.config_path.open("a") as config:
+    with process_world.config_path.open("a") as config:
         config.write(f'\n[metrics]\nport = {port}\nbind = "127.0.0.1"\n')
     daemon = subprocess.Popen(
-        [*SYNCD, "--config", str(world.config_path), "run"],
+        [*SYNCD, "--config", str(process_world.config_path), "run"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
