@@ -30,8 +30,8 @@ def backlog_by_tenant(engine: Engine) -> dict[str, int]:
     """Tenant -> Salesforce records still to be synced (see the module docstring)."""
     erred = col(MeetingRecord.last_error_code).is_not(None)
     waiting = or_(
-        MeetingRecord.status == MeetingStatus.PENDING.value,
-        MeetingRecord.status == MeetingStatus.FAILED.value,
+        col(MeetingRecord.status) == MeetingStatus.PENDING.value,
+        col(MeetingRecord.status) == MeetingStatus.FAILED.value,
         erred,
     )
     return _count_by_tenant(engine, MeetingRecord.source == Source.SALESFORCE.value, waiting)

@@ -24,8 +24,13 @@ _WRITES = frozenset({"create", "update", "cancel"})
 
 
 class _Changed(Protocol):
-    id: str
-    system_modstamp: datetime | None
+    """A Salesforce Event as the lag needs it (syncd.sync.salesforce_event.SalesforceEvent)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def system_modstamp(self) -> datetime | None: ...
 
 
 def count_pass(tenant: str, report: PassReport) -> None:
