@@ -103,9 +103,12 @@ def log_context(
     record_id: str | None = None,
 ) -> Iterator[None]:
     """Set tenant, correlation id and/or Salesforce record id for the block (e.g. one
-    sync job, one record). A Graph request id noted inside the block ends with it."""
+    sync job, one record). A Graph request id noted inside the block ends with it; a
+    block for a tenant or a record is new work, so it starts without one."""
+    fresh = tenant_name is not None or record_id is not None
+    noted = None if fresh else graph_request_id.get()
     tokens: list[tuple[ContextVar[str | None], Token[str | None]]] = [
-        (graph_request_id, graph_request_id.set(graph_request_id.get()))
+        (graph_request_id, graph_request_id.set(noted))
     ]
     if tenant_name is not None:
         tokens.append((tenant, tenant.set(tenant_name)))
