@@ -96,7 +96,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             server = _serve_api_in_background(runtime, host, port)
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
         else:
-            metrics_server = serve_metrics(config.settings.metrics)
+            metrics_server = _serve_metrics(config)
             if metrics_server is not None:
                 where = f"{config.settings.metrics.bind}:{metrics_server.port}"
                 print(f"metrics on http://{where}/metrics", file=sys.stderr)
@@ -111,6 +111,16 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             metrics_server.stop()
         runtime.close()
     return 0
+
+
+def _serve_metrics(config: LoadedConfig) -> MetricsServer | None:
+    """The daemon's metrics endpoint; one that cannot listen is reported, not fatal:
+    the sync goes on (an alert on the missing target tells the operator)."""
+    try:
+        return serve_metrics(config.settings.metrics)
+    except ConfigError as error:
+        log.error("%s", error)
+        return None
 
 
 def _stop_check(stop: threading.Event, leases: Leases, tenant: str) -> Callable[[], bool]:

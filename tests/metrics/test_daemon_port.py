@@ -3,12 +3,17 @@ the ledger's gauges and the lease it holds; port 0 turns the endpoint off."""
 
 from __future__ import annotations
 
+import logging
 import signal
+import socket
 import subprocess
 import urllib.error
 
-from syncd.config import MetricsServerConfig
+import pytest
+
+from syncd.config import ConfigError, MetricsServerConfig
 from syncd.metrics.server import serve_metrics
+from syncd.sync_commands import _serve_metrics
 from tests.daemon.helpers import REPO, SYNCD, TENANT, World
 from tests.metrics.scrape import fetch, samples, total
 from tests.support import free_port, wait_until
@@ -56,3 +61,20 @@ def test_the_daemon_serves_its_metrics_on_the_configured_port(process_world: Wor
 
 def test_port_zero_serves_nothing() -> None:
     assert serve_metrics(MetricsServerConfig(port=0)) is None
+
+
+def test_a_taken_port_is_an_actionable_error_and_the_daemon_goes_on(
+    process_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError, match=r"\[metrics\] port"):
+            serve_metrics(MetricsServerConfig(port=port))
+        with process_world.config_path.open("a") as config:
+            config.write(f"\n[metrics]\nport = {port}\n")
+        # `syncd run` reports it and syncs on without its metrics endpoint.
+        with caplog.at_level(logging.ERROR, logger="syncd"):
+            assert _serve_metrics(process_world.config()) is None
+    assert f"127.0.0.1:{port}" in caplog.text and "[metrics] port" in caplog.text
