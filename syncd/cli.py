@@ -21,10 +21,10 @@ def _config(args: argparse.Namespace) -> LoadedConfig:
     return load_config(Path(args.config) if args.config else None)
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, log_format: str = "plain") -> None:
     from syncd.logs import configure_logging
 
-    configure_logging(level)
+    configure_logging(level, log_format)
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -68,14 +68,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from syncd.api.app import create_app
     from syncd.api.server import api_server_config
+    from syncd.metrics.collectors import install_ledger
     from syncd.runtime import build_runtime
 
     config = _config(args)
-    _setup_logging(config.settings.log_level)
+    _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.api.host
     port = args.port if args.port is not None else config.settings.api.port
     runtime = build_runtime(config, role="api")
     try:
+        install_ledger(runtime.engine, list(config.tenants))  # the gauges of /metrics
         app = create_app(runtime)
         for name, tenant in config.tenants.items():
             where = "built-in sandbox" if tenant.provider == "sandbox" else "Microsoft 365"
@@ -125,7 +127,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from syncd.sync_commands import run_daemon
 
     config = _config(args)
-    _setup_logging(config.settings.log_level)
+    _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.api.host
     port = args.port if args.port is not None else config.settings.api.port
     return run_daemon(config, api=args.api, host=host, port=port)
@@ -136,7 +138,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from syncd.sync_commands import reconcile
 
     config = _config(args)
-    _setup_logging(args.log_level or "WARNING")
+    _setup_logging(args.log_level or "WARNING", config.settings.log_format)
     return reconcile(
         config,
         tenant=args.tenant,
@@ -160,7 +162,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from syncd.sandbox.server import run_standalone
 
     config = _config(args)
-    _setup_logging(config.settings.log_level)
+    _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.sandbox.host
     port = args.port if args.port is not None else config.settings.sandbox.port
     run_standalone(

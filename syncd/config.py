@@ -450,6 +450,13 @@ class SandboxServerConfig(_Strict):
     port: int = Field(default=8443, ge=0, le=65535)
 
 
+class MetricsServerConfig(_Strict):
+    """`[metrics]`: where `syncd run` (without --api) serves /metrics; port 0 = off."""
+
+    port: int = Field(default=9464, ge=0, le=65535)
+    bind: str = "127.0.0.1"
+
+
 class Settings(BaseSettings):
     """The daemon file (`config/syncd.toml`); env vars SYNCD_* override it."""
 
@@ -467,7 +474,11 @@ class Settings(BaseSettings):
         description="key that signs tokens and derives HMAC secrets; none = generated in state_dir",
     )
     log_level: str = "INFO"
+    log_format: Literal["plain", "json"] = Field(
+        default="plain", description="plain text lines, or one JSON object a line"
+    )
     api: ApiServerConfig = ApiServerConfig()
+    metrics: MetricsServerConfig = MetricsServerConfig()
     graph: GraphTuning = GraphTuning()
     sandbox: SandboxServerConfig = SandboxServerConfig()
     operator: OperatorConfig = OperatorConfig()

@@ -12,13 +12,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
+from typing import Any
 from urllib.parse import quote
 
 #: The caller's correlation id (Salesforce `salesforceCorrelationId`) of the work in hand.
 correlation_id: ContextVar[str | None] = ContextVar("syncd_correlation_id", default=None)
 #: The tenant the work in hand belongs to.
 tenant: ContextVar[str | None] = ContextVar("syncd_tenant", default=None)
+#: The Salesforce record (Event id) the work in hand is about.
+salesforce_id: ContextVar[str | None] = ContextVar("syncd_salesforce_id", default=None)
+#: Graph's `request-id` of the last Graph answer within the work in hand: what a
+#: Microsoft support case asks for (https://learn.microsoft.com/graph/best-practices-concept#reliability-and-support).
+graph_request_id: ContextVar[str | None] = ContextVar("syncd_graph_request_id", default=None)
 
 LOG_FORMAT = (
     "%(asctime)s %(levelname)s %(name)s [tenant=%(tenant_field)s cid=%(correlation_field)s] "
@@ -49,6 +55,10 @@ class ContextFilter(logging.Filter):
             record.correlation_id = correlation_id.get() or "-"
         if not hasattr(record, "tenant"):
             record.tenant = tenant.get() or "-"
+        if not hasattr(record, "salesforce_id"):
+            record.salesforce_id = salesforce_id.get()
+        if not hasattr(record, "graph_request_id"):
+            record.graph_request_id = graph_request_id.get()
         # The raw values stay on the record (for handlers that keep fields apart);
         # LOG_FORMAT prints these, which cannot break out of their field.
         record.correlation_field = field_text(str(record.correlation_id))
@@ -56,32 +66,56 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str | int = "INFO") -> None:
-    """Send records to stderr in LOG_FORMAT; calling it again only changes the level."""
+def configure_logging(level: str | int = "INFO", log_format: str = "plain") -> None:
+    """Send records to stderr, in LOG_FORMAT or (`log_format="json"`) one JSON object a
+    line; calling it again only changes the level and the format."""
+    from syncd.log_json import JsonFormatter
+
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(LOG_FORMAT)
     root = logging.getLogger()
     root.setLevel(level)
     for handler in root.handlers:
         if getattr(handler, "_syncd", False):
+            handler.setFormatter(formatter)
             return
     handler = logging.StreamHandler()
     handler._syncd = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(formatter)
     root.addHandler(handler)
     # Migration chatter is noise in a service log; warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def note_graph_request_id(response: Any, *args: Any, **kwargs: Any) -> None:
+    """A `requests` response hook of the Graph session: Graph's `request-id` goes on the
+    log lines that follow, within the block (`log_context`) the call was made in."""
+    value = response.headers.get("request-id")
+    if value:
+        graph_request_id.set(value)
+
+
 @contextmanager
 def log_context(
-    *, tenant_name: str | None = None, correlation: str | None = None
+    *,
+    tenant_name: str | None = None,
+    correlation: str | None = None,
+    record_id: str | None = None,
 ) -> Iterator[None]:
-    """Set tenant and/or correlation id for the block (e.g. one sync job)."""
-    tokens = []
+    """Set tenant, correlation id and/or Salesforce record id for the block (e.g. one
+    sync job, one record). A Graph request id noted inside the block ends with it; a
+    block for a tenant or a record is new work, so it starts without one."""
+    fresh = tenant_name is not None or record_id is not None
+    noted = None if fresh else graph_request_id.get()
+    tokens: list[tuple[ContextVar[str | None], Token[str | None]]] = [
+        (graph_request_id, graph_request_id.set(noted))
+    ]
     if tenant_name is not None:
         tokens.append((tenant, tenant.set(tenant_name)))
     if correlation is not None:
         tokens.append((correlation_id, correlation_id.set(correlation)))
+    if record_id is not None:
+        tokens.append((salesforce_id, salesforce_id.set(record_id)))
     try:
         yield
     finally:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -15,31 +15,35 @@ def pass_lines(tenant: str, report: PassReport, *, verbose_plan: bool = False) -
     kind = "full resync" if report.full_resync else "incremental poll"
     verb = "would" if report.dry_run else "did"
     done = ", ".join(f"{name} {count}" for name, count in report.counts.items() if count)
+    refused = (
+        f"; {len(report.writeback_errors)} write-backs refused" if report.writeback_errors else ""
+    )
     lines = [
-        f"tenant {tenant}: {kind}, {report.records_read} records read; {verb}: {done or 'nothing'}"
+        f"tenant {tenant}: {kind}, {report.records_read} records read; "
+        f"{verb}: {done or 'nothing'}{refused}"
     ]
+    # Each failure and refused write-back was logged (one WARNING line, with its reason)
+    # when it happened: the report counts them and does not repeat them.
     if verbose_plan:
         lines += [
             f"  {step.action.value:<6} {step.event_id}  {step.reason}"
             for step in report.steps
             if step.action != Action.SKIP
         ]
-    failures = report.failures or [
-        (s.event_id, s.reason) for s in report.steps if s.action == Action.FAIL
-    ]
-    lines += [f"  failed {event_id}: {reason}" for event_id, reason in failures]
-    return lines + writeback_lines(report.writeback_errors)
-
-
-def writeback_lines(errors: Iterable[tuple[str, str]]) -> list[str]:
-    """One line per Salesforce record the write-back could not update."""
-    return [f"  write-back refused for {record_id}: {reason}" for record_id, reason in errors]
+    return lines
 
 
 def responses_line(tenant: str, report: ResponseReport) -> str:
+    """What a response refresh did; mailboxes not read and refused write-backs are
+    counted (each was logged with its reason)."""
+    trouble = [
+        f"{len(report.read_errors)} mailboxes not read" if report.read_errors else "",
+        f"{len(report.writeback_errors)} write-backs refused" if report.writeback_errors else "",
+    ]
     return (
         f"tenant {tenant}: responses checked on {report.meetings_checked} meetings, "
         f"{report.meetings_changed} changed, {report.relations_written} invitee statuses written"
+        + "".join(f"; {text}" for text in trouble if text)
     )
 
 

@@ -27,12 +27,14 @@ from syncd.ledger.lease import Leases, holders, leases_for
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.tenant_state import is_paused
 from syncd.logs import log_context
+from syncd.metrics.collectors import install_leases, install_ledger
+from syncd.metrics.server import MetricsServer, serve_metrics
+from syncd.metrics.sync_metrics import count_pass, metered_jobs
 from syncd.reports import (
     availability_line,
     pass_lines,
     responses_line,
     status_lines,
-    writeback_lines,
 )
 from syncd.runtime import Runtime, build_runtime
 from syncd.sync.plan import Action
@@ -70,7 +72,7 @@ def synced_tenants(config: LoadedConfig, only: str | None) -> list[str]:
 
 def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     """`syncd run`: every tenant's jobs until SIGTERM/SIGINT, optionally with the API."""
-    from syncd.daemon import Daemon
+    from syncd.daemon import Daemon, JobSpec, tenant_jobs
 
     # APScheduler logs every run of every job (the watchdog ping included) at
     # INFO; its warnings (a run skipped because the last one still runs, a
@@ -79,6 +81,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     stop = threading.Event()
     runtime = build_runtime(config, role="daemon+api" if api else "daemon")
     server: _ApiServer | None = None
+    metrics_server: MetricsServer | None = None
     try:
         # Replicas share the tenants through leases; a pass whose lease was lost
         # (the lease connection died) stops between pages like one at SIGTERM.
@@ -89,21 +92,46 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
         if not services:
             reasons = "; ".join(f"{k}: {v}" for k, v in runtime.broken_tenants().items())
             raise ConfigError(f"no tenant can run ({reasons}); `syncd doctor` says more")
+        install_ledger(runtime.engine, list(config.tenants))
+        install_leases(leases, list(config.tenants))
         _describe(runtime, sys.stderr)
         if api:
             server = _serve_api_in_background(runtime, host, port)
             print(f"Scheduler API on http://{host}:{port}", file=sys.stderr)
+        else:
+            metrics_server = _serve_metrics(config)
+            if metrics_server is not None:
+                where = f"{config.settings.metrics.bind}:{metrics_server.port}"
+                print(f"metrics on http://{where}/metrics", file=sys.stderr)
         from syncd.console.jobs import operator_jobs
 
-        # Paused tenants' jobs are skipped; each job's results land in the operator state.
-        Daemon(services, stop_event=stop, leases=leases, jobs=operator_jobs).run_until_signalled()
+        metered = metered_jobs(tenant_jobs)
+
+        def jobs(service: SyncService) -> list[JobSpec]:
+            # Paused tenants' jobs are skipped; each job's results land in the operator
+            # state (the status page) and in the metrics.
+            return operator_jobs(service, metered)
+
+        Daemon(services, stop_event=stop, leases=leases, jobs=jobs).run_until_signalled()
     finally:
         # The jobs are done by now; the API answers the requests it has, then
         # the runtime (ledger, sandbox) goes.
         if server is not None:
             server.stop()
+        if metrics_server is not None:
+            metrics_server.stop()
         runtime.close()
     return 0
+
+
+def _serve_metrics(config: LoadedConfig) -> MetricsServer | None:
+    """The daemon's metrics endpoint; one that cannot listen is reported, not fatal:
+    the sync goes on (an alert on the missing target tells the operator)."""
+    try:
+        return serve_metrics(config.settings.metrics)
+    except ConfigError as error:
+        log.error("%s", error)
+        return None
 
 
 def _stop_check(stop: threading.Event, leases: Leases, tenant: str) -> Callable[[], bool]:
@@ -219,6 +247,8 @@ def reconcile(
                     continue
                 with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
                     outcome = _tenant_pass(service, dry_run=dry_run, full=full)
+                if outcome.report is not None:
+                    count_pass(name, outcome.report)
                 worst = max(worst, outcome.emit(verbose_plan=show_plan or dry_run, out=out))
     finally:
         runtime.close()
@@ -275,12 +305,7 @@ def _tenant_pass(service: SyncService, *, dry_run: bool, full: bool) -> _TenantO
         if dry_run or service.should_stop():
             return outcome
         responses = service.refresh_responses()
-        outcome.lines.append(responses_line(name, responses))
-        outcome.lines += [
-            f"  responses of {organizer}'s meetings not read: {reason}"
-            for organizer, reason in responses.read_errors
-        ]
-        outcome.lines += writeback_lines(responses.writeback_errors)
+        outcome.lines.append(responses_line(name, responses))  # counts what was logged
         outcome.failed += len(responses.writeback_errors)
         availability = service.snapshot_availability()
         outcome.lines.append(availability_line(name, availability))
@@ -301,16 +326,17 @@ def _resume(service: SyncService, outcome: _TenantOutcome) -> None:
     """
     name = service.tenant.name
 
-    def failed_again(external_id: str, error: SyncdError) -> None:
-        outcome.lines.append(
-            f"tenant {name}: an unfinished earlier write failed again: "
-            f"{error.message} ({error.code}; Event {external_id})"
-        )
-        outcome.failed += 1
+    failed: list[str] = []
+
+    def failed_again(external_id: str, _error: SyncdError) -> None:
+        failed.append(external_id)  # the core logged it, with its reason
 
     resumed = service.scheduler.resume(on_failure=failed_again)
+    outcome.failed += len(failed)
     if resumed:
         outcome.lines.append(f"tenant {name}: finished {resumed} writes an earlier run left")
+    if failed:
+        outcome.lines.append(f"tenant {name}: {len(failed)} unfinished earlier writes failed again")
 
 
 def _failed_records(report: PassReport) -> int:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syncd import logs
 from syncd.api import fields
 from syncd.api.errors import internal_error_response
+from syncd.metrics import api_metrics
 
 log = logging.getLogger("syncd.api")
 
@@ -87,6 +88,7 @@ class RequestContextMiddleware:
             await internal_error_response()(scope, receive, send_with_context)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
+            api_metrics.observe(scope, status, elapsed / 1000)
             log.info("%s %s -> %s in %.0f ms", scope["method"], logged_path(scope), status, elapsed)
             logs.tenant.reset(tenant_token)
             logs.correlation_id.reset(cid_token)

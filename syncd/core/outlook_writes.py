@@ -117,7 +117,7 @@ class OutlookWrites:
             raise
         if existing is not None:
             return self.adopt(record, existing, correlation_id)
-        log.info("created meeting %s for %s", record.external_id, record.organizer_email)
+        log.debug("created meeting %s for %s", record.external_id, record.organizer_email)
         note = notes.outlook(
             HistoryAction.CREATED,
             f"created in the calendar of {record.organizer_email}",

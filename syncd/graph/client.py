@@ -535,15 +535,16 @@ class GraphClient:
             timeout=self._timeout,
             retry_after=call.retry_after,
         )
-        call.log.warning("%s failed: %s (%s)", call.operation, error.code, error.message)
+        # DEBUG: the caller reports the failure (once, at WARNING) where it knows what it was for.
+        call.log.debug("%s failed: %s (%s)", call.operation, error.code, error.message)
         return error
 
     def _wait(self, call: _Call, retry_after: float | None, reason: str) -> bool:
         """Sleep before the next attempt if the budget allows; False when it is spent."""
         allowed, delay = call.budget.next_wait(retry_after)
         call.retry_after = delay
-        if not allowed:
-            call.log.warning(
+        if not allowed:  # DEBUG: the failure that follows is reported by the caller
+            call.log.debug(
                 "%s: %s; giving up after %d retries and %.1f s of waiting (next wait %.1f s)",
                 call.operation,
                 reason,
@@ -707,10 +708,11 @@ class GraphClient:
             not_found=not_found,
             request_id=answer.headers.get("request-id"),
         )
-        # Not-found and refused requests are the caller's business; outages and denials are ours.
-        loud = error.retryable or error.code is ErrorCode.ACCESS_DENIED
+        # The caller reports a failure once, at WARNING, where it knows what the call was
+        # for (a record's sync, an API request, a job). A denial stays a warning here too: it
+        # is the app's permissions, which an API caller's 403 does not show the operator.
         call.log.log(
-            logging.WARNING if loud else logging.INFO,
+            logging.WARNING if error.code is ErrorCode.ACCESS_DENIED else logging.DEBUG,
             "%s failed: %s (%s)",
             call.operation,
             error.code,

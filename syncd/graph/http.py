@@ -9,6 +9,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from syncd import __version__
+from syncd.logs import note_graph_request_id
+from syncd.metrics.http_hooks import graph_response
 
 #: Connections kept per host: one session serves the daemon's jobs side by side (the
 #: poll's 32 executor threads, availability's 32 getSchedule groups, the response
@@ -28,6 +30,8 @@ def build_session(ca_file: Path | None = None) -> requests.Session:
     session.trust_env = False
     session.verify = str(ca_file) if ca_file else certifi.where()
     session.headers["User-Agent"] = f"syncd/{__version__}"
+    # Every answer is counted (syncd.metrics) and its request-id goes on the log lines.
+    session.hooks["response"] = [graph_response, note_graph_request_id]
     # Retries are ours (Retry-After aware), so the adapter must not retry too.
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)

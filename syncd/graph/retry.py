@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from syncd.metrics import waits as wait_metrics
+
 #: Statuses that mean "not done, try again later".
 RETRY_STATUSES = frozenset({429, 503, 504})
 
@@ -45,6 +47,8 @@ class RetryBudget:
     retries: int = 0
     waited: float = 0.0
     _rng: random.Random = field(default_factory=random.SystemRandom, repr=False)
+    #: Whether the wait `next_wait` chose was Graph's own (Retry-After), for the metrics.
+    _named: bool = field(default=False, repr=False)
 
     def backoff(self) -> float:
         """Exponential backoff with jitter for the next retry (used when Graph names no wait)."""
@@ -54,9 +58,13 @@ class RetryBudget:
     def next_wait(self, retry_after: float | None) -> tuple[bool, float]:
         """(allowed, delay): whether one more retry fits the budget, and after how long."""
         delay = retry_after if retry_after is not None else self.backoff()
+        self._named = retry_after is not None
         allowed = self.retries < self.max_retries and self.waited + delay <= self.max_wait_seconds
         return allowed, delay
 
     def spend(self, delay: float) -> None:
         self.retries += 1
         self.waited += delay
+        wait_metrics.waited(
+            "graph", wait_metrics.THROTTLED if self._named else wait_metrics.BACKOFF, delay
+        )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from syncd.metrics import waits as wait_metrics
+
 
 @dataclass
 class Backoff:
@@ -22,6 +24,8 @@ class Backoff:
     cap: float
     total: float
     max_waits: int | None = None
+    #: What the waits are for, in the metrics (syncd.metrics.waits).
+    kind: str = wait_metrics.BACKOFF
     waits: int = 0
     waited: float = 0.0
 
@@ -41,6 +45,7 @@ class Backoff:
     def spend(self, delay: float) -> None:
         self.waits += 1
         self.waited += delay
+        wait_metrics.waited("salesforce", self.kind, delay)
 
 
 def transient_backoff(max_retries: int) -> Backoff:
@@ -50,4 +55,6 @@ def transient_backoff(max_retries: int) -> Backoff:
 
 def limit_backoff(max_wait_seconds: float) -> Backoff:
     """30 s, 60 s, 120 s, 240 s, then every 5 min, within `max_wait_seconds` in all."""
-    return Backoff(first=30.0, factor=2.0, cap=300.0, total=max_wait_seconds)
+    return Backoff(
+        first=30.0, factor=2.0, cap=300.0, total=max_wait_seconds, kind=wait_metrics.THROTTLED
+    )

@@ -374,7 +374,8 @@ class SalesforceClient:
         return self._logged(build(exc, action=action, instance=self._instance))
 
     def _logged(self, error: SyncdError) -> SyncdError:
-        self._log.warning("Salesforce call failed: %s (%s)", error.code, error.message)
+        # DEBUG: whoever gets the error reports it once, at WARNING (a job, the write-back).
+        self._log.debug("Salesforce call failed: %s (%s)", error.code, error.message)
         return error
 
 

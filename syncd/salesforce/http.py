@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 
 from syncd.graph.http import POOL_MAXSIZE
 from syncd.graph.http import build_session as build_graph_session
+from syncd.metrics.http_hooks import salesforce_response
 
 #: (connect, read) seconds. A query page of 2,000 rows with relationship fields
 #: can take tens of seconds to produce; connecting should never take long.
@@ -57,6 +58,7 @@ def build_session(
     """A session like Graph's (trusts `ca_file`, ignores the environment, no adapter
     retries: retries are the client's) whose every request has a timeout."""
     session = build_graph_session(ca_file)
+    session.hooks["response"] = [salesforce_response]  # counted as Salesforce's, not Graph's
     adapter = TimeoutAdapter(timeout, pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -52,7 +52,8 @@ class Executor:
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
             return None
-        with log_context(tenant_name=self.scheduler.tenant.name, correlation=f"sf-{step.event_id}"):
+        tenant, event_id = self.scheduler.tenant.name, step.event_id
+        with log_context(tenant_name=tenant, correlation=f"sf-{event_id}", record_id=event_id):
             earlier = self._failures_so_far(step)
             try:
                 outcome = self._execute(step)
@@ -74,7 +75,8 @@ class Executor:
                     WritebackStatus.FAILED,
                     error=f"{internal.code}: {internal.message}",
                 )
-            if outcome.status == WritebackStatus.FAILED:
+            # A fault was logged already, at ERROR with its traceback (`_execute`).
+            if outcome.status == WritebackStatus.FAILED and step.fault is None:
                 log.warning("event %s failed: %s", step.event_id, outcome.error)
             else:
                 log.info("%s event %s: %s", step.action.value, step.event_id, step.reason)

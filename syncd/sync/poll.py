@@ -20,6 +20,7 @@ from syncd.config import TenantConfig
 from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
 from syncd.domain import LedgerView, MeetingStatus, Source, WritebackStatus
 from syncd.ledger import queries as lq
+from syncd.metrics.sync_metrics import observe_lag
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
@@ -256,6 +257,9 @@ class Poll:
             plan.add(plan_fault(event_id, "read", error, ledger.get(event_id), ctx))
         again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
         self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
+        observe_lag(
+            self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
+        )
 
     def _lost_writebacks(
         self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]

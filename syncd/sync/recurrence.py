@@ -384,6 +384,7 @@ class SeriesSync:
                         ctx,
                     )
             self.core.record_failure(event.id, error, Source.SALESFORCE, side=HistorySide.OUTLOOK)
+            log.warning("event %s failed: %s (%s)", event.id, error.message, error.code)
             reason = f"{error.code}: {error.message}"
             return step, Outcome(event.id, WritebackStatus.FAILED, error=reason)
         return step, Outcome(event.id, WritebackStatus.SYNCED, graph_event_id=instance_id)
@@ -409,6 +410,7 @@ class SeriesSync:
             )
         except SyncdError as error:
             if error.code != ErrorCode.MEETING_NOT_FOUND:
+                log.warning("event %s failed: %s (%s)", row.external_id, error.message, error.code)
                 return step, Outcome(
                     row.external_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
                 )

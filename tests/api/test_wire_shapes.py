@@ -374,9 +374,7 @@ def test_the_correlation_id_reaches_the_core_the_logs_and_the_header(
     assert answer.headers["X-Correlation-Id"] == "sf-123"
     assert fake.schedulers["demo"].calls[-1][2] == "sf-123"
     # Only the meeting request's line: the token request (when one is made) has its own id.
-    lines = [
-        r for r in logged.records if r.name == "syncd.api" and "POST /api/" in r.getMessage()
-    ]
+    lines = [r for r in logged.records if r.name == "syncd.api" and "POST /api/" in r.getMessage()]
     assert lines and all(r.correlation_id == "sf-123" and r.tenant == "demo" for r in lines)
 
 
