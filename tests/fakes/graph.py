@@ -1,0 +1,622 @@
+"""MemoryGraph: the Graph calls syncd makes, answered from dictionaries.
+
+Same signatures, return shapes (times in UTC, as with `Prefer: outlook.timezone="UTC"`)
+and `SyncdError` codes as syncd.graph.GraphClient against Graph or the sandbox; the
+contract suite (tests/contract) holds both to the same tests. What it keeps:
+
+- one calendar per mailbox; an unknown address, or a user without a mailbox, answers
+  MailboxNotFound; an unknown event MeetingNotFound;
+- a POST repeating a transactionId answers the event it made (resources/event,
+  transactionId); the single-value extended property is found by exact value;
+- every write gives the event a new changeKey; PATCH changes only the given fields,
+  attendees keep their answers unless the meeting moved; once online, always online;
+- cancel (organizer only) and delete take the event out of the calendar;
+- series masters expand into occurrences (see tests.fakes.recurrence for the patterns);
+  PATCH on an occurrence id makes an exception, cancel/delete removes that occurrence.
+
+Not modelled: invitees' own copies of a meeting (their free/busy does not show it),
+paging, throttling and $batch envelopes. Test-side helpers (`respond`,
+`organizer_edit`, `organizer_delete`) play people acting in Outlook.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from syncd.core.recurrence_mapping import zone_info
+from syncd.domain import ErrorCode, SyncdError, utc
+from syncd.graph.batch import GraphResponse
+from tests.fakes import recurrence as rr
+from tests.fakes.faults import Faults, snapshot
+
+NULL_TIME = "0001-01-01T00:00:00Z"
+#: Fields a PATCH on an occurrence may override (the rest belong to the series).
+INSTANCE_FIELDS = ("subject", "body", "location", "start", "end", "showAs", "sensitivity")
+_INSTANCE_MARK = "_OCC"
+_STAMP = "%Y%m%dT%H%M%SZ"
+_DIGITS = {"free": "0", "tentative": "1", "busy": "2", "oof": "3", "workingElsewhere": "4"}
+_PRIORITY = {"oof": 4, "busy": 3, "tentative": 2, "workingElsewhere": 1}
+
+
+def graph_instant(value: datetime) -> str:
+    """A DateTimeOffset as Graph writes it: UTC, 7 fractional digits, trailing Z."""
+    instant = value.astimezone(UTC)
+    return instant.strftime("%Y-%m-%dT%H:%M:%S") + f".{instant.microsecond:06d}0Z"
+
+
+def utc_time(value: datetime) -> dict[str, str]:
+    """A dateTimeTimeZone in UTC, as Graph renders it."""
+    instant = value.astimezone(UTC)
+    return {"dateTime": instant.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000", "timeZone": "UTC"}
+
+
+def parse_time(value: Any, what: str) -> tuple[datetime, str]:
+    """(aware UTC instant, zone name) of a dateTimeTimeZone; INVALID_REQUEST when unreadable."""
+    if not isinstance(value, dict) or not value.get("dateTime"):
+        raise SyncdError(ErrorCode.INVALID_REQUEST, f"Graph needs {what} as a dateTimeTimeZone")
+    zone_name = str(value.get("timeZone") or "UTC")
+    zone = zone_info(zone_name)
+    if zone is None:
+        raise SyncdError(
+            ErrorCode.INVALID_REQUEST,
+            f"Graph refused the time zone {zone_name!r} of {what} (TimeZoneNotSupportedException)",
+        )
+    local = datetime.fromisoformat(str(value["dateTime"])[:26].rstrip("Z"))
+    return utc(local.replace(tzinfo=zone) if local.tzinfo is None else local), zone_name
+
+
+@dataclass
+class _Event:
+    id: str
+    mailbox: str
+    start: datetime
+    end: datetime
+    zone: str
+    created: datetime
+    change_key: str
+    fields: dict[str, Any]  # the Graph properties as sent, less the ones kept apart
+    attendees: list[dict[str, Any]] = field(default_factory=list)
+    transaction_id: str | None = None
+    extended: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower id -> (id, v)
+    modified: datetime | None = None
+    exceptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancelled: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Mailbox:
+    address: str
+    time_zone: str = "Pacific Standard Time"
+    has_mailbox: bool = True
+
+
+class MemoryGraph:
+    """An in-memory Microsoft 365 tenant with the GraphClient methods syncd calls."""
+
+    def __init__(self, clock: Any, *, faults: Faults | None = None) -> None:
+        """`clock`: () -> aware datetime, for createdDateTime and answers' times."""
+        self.clock = clock
+        self.faults = faults or Faults()
+        self.users: dict[str, Mailbox] = {}
+        self.cancellations: list[tuple[str, str, str]] = []  # (mailbox, event id, comment)
+        self._events: dict[str, _Event] = {}
+        self._by_transaction: dict[tuple[str, str], str] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------- test side
+    def add_user(
+        self, address: str, *, time_zone: str = "Pacific Standard Time", has_mailbox: bool = True
+    ) -> None:
+        self.users[address.lower()] = Mailbox(address, time_zone, has_mailbox)
+
+    def events(self, mailbox: str) -> list[dict[str, Any]]:
+        """Every item of a calendar (series masters unexpanded), rendered, oldest first."""
+        with self._lock:
+            key = mailbox.lower()
+            return [self._render(e) for e in self._events.values() if e.mailbox == key]
+
+    def all_events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{**self._render(e), "mailbox": e.mailbox} for e in self._events.values()]
+
+    def respond(self, mailbox: str, event_id: str, attendee: str, response: str) -> None:
+        """An attendee answers (accepted, declined, tentativelyAccepted) at the clock's time."""
+        with self._lock:
+            event = self._event(mailbox, event_id, "answer")
+            for item in event.attendees:
+                if item["emailAddress"]["address"].lower() == attendee.lower():
+                    item["status"] = {"response": response, "time": graph_instant(self.clock())}
+                    return self._touch(event)
+            raise KeyError(f"{attendee} is not invited to {event_id}")
+
+    def organizer_edit(self, mailbox: str, event_id: str, changes: dict[str, Any]) -> None:
+        """The organizer edits the meeting in Outlook (not through syncd: nothing recorded)."""
+        with self._lock:
+            self._patch(mailbox, event_id, snapshot(changes))
+
+    def organizer_delete(self, mailbox: str, event_id: str) -> None:
+        with self._lock:
+            self._event(mailbox, event_id, "delete")
+            del self._events[event_id]
+
+    # --------------------------------------------------------- the port
+    def create_event(
+        self, mailbox: str, payload: dict, *, correlation_id: str | None = None
+    ) -> dict:
+        return self.faults.run("create_event", mailbox, lambda: self._create(mailbox, payload))
+
+    def find_event_by_property(
+        self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None
+    ) -> dict | None:
+        def find() -> dict | None:
+            with self._lock:
+                self._mailbox(mailbox, "find an event by its syncd key")
+                found = [
+                    e
+                    for e in self._events.values()
+                    if e.mailbox == mailbox.lower()
+                    and e.extended.get(property_id.lower(), ("", None))[1] == value
+                ]
+                first = min(found, key=lambda e: e.created, default=None)
+                return None if first is None else self._render(first, extended=True)
+
+        return self.faults.run("find_event_by_property", mailbox, find)
+
+    def get_event(
+        self,
+        mailbox: str,
+        event_id: str,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict:
+        def get() -> dict:
+            with self._lock:
+                return _narrow(self._read(mailbox, event_id, f"read event {event_id}"), select)
+
+        return self.faults.run("get_event", mailbox, get)
+
+    def update_event(
+        self, mailbox: str, event_id: str, changes: dict, *, correlation_id: str | None = None
+    ) -> dict:
+        def update() -> dict:
+            with self._lock:
+                return self._patch(mailbox, event_id, snapshot(changes))
+
+        return self.faults.run("update_event", mailbox, update)
+
+    def cancel_event(
+        self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
+    ) -> None:
+        def cancel() -> None:
+            with self._lock:
+                self._remove(mailbox, event_id, f"cancel event {event_id}")
+                self.cancellations.append((mailbox.lower(), event_id, comment))
+
+        self.faults.run("cancel_event", mailbox, cancel)
+
+    def delete_event(
+        self, mailbox: str, event_id: str, *, correlation_id: str | None = None
+    ) -> None:
+        def delete() -> None:
+            with self._lock:
+                self._remove(mailbox, event_id, f"delete event {event_id}")
+
+        self.faults.run("delete_event", mailbox, delete)
+
+    def calendar_view(
+        self,
+        mailbox: str,
+        start: datetime,
+        end: datetime,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict]:
+        if utc(end) <= utc(start):
+            raise SyncdError(
+                ErrorCode.INVALID_REQUEST, f"calendar view ends before it starts: {start} .. {end}"
+            )
+
+        def view() -> list[dict]:
+            with self._lock:
+                self._mailbox(mailbox, f"read the calendar of {mailbox}")
+                return [_narrow(e, select) for e in self._between(mailbox, start, end)]
+
+        return self.faults.run("calendar_view", mailbox, view)
+
+    def list_instances(
+        self,
+        mailbox: str,
+        event_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict]:
+        def instances() -> list[dict]:
+            with self._lock:
+                master = self._event(mailbox, event_id, f"list instances of {event_id}")
+                found = self._occurrences(master, utc(start), utc(end))
+                return [_narrow(e, select) for e in found]
+
+        return self.faults.run("list_instances", mailbox, instances)
+
+    def mailbox_time_zone(self, mailbox: str, *, correlation_id: str | None = None) -> str:
+        def zone() -> str:
+            with self._lock:
+                return self._mailbox(mailbox, f"read the mailbox settings of {mailbox}").time_zone
+
+        return self.faults.run("mailbox_time_zone", mailbox, zone)
+
+    def get_events_batch(
+        self,
+        items: Sequence[tuple[str, str]],
+        *,
+        select: Sequence[str] | None = None,
+        correlation_id: str | None = None,
+    ) -> list[GraphResponse]:
+        def batch() -> list[GraphResponse]:
+            answers = []
+            for mailbox, event_id in items:
+                try:
+                    with self._lock:
+                        body = _narrow(
+                            self._read(mailbox, event_id, f"read event {event_id}"), select
+                        )
+                except SyncdError as error:
+                    code = (
+                        "ErrorItemNotFound"
+                        if error.code is ErrorCode.MEETING_NOT_FOUND
+                        else "ResourceNotFound"
+                    )
+                    error_body = {"error": {"code": code, "message": error.message}}
+                    answers.append(GraphResponse(404, error_body, {}))
+                    continue
+                answers.append(GraphResponse(200, body, {}))
+            return answers
+
+        target = items[0][0] if items else ""
+        return self.faults.run("get_events_batch", target, batch)
+
+    def get_schedule(
+        self,
+        mailbox: str,
+        schedules: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        interval_minutes: int = 30,
+        correlation_id: str | None = None,
+    ) -> list[dict]:
+        if not 5 <= interval_minutes <= 1440:
+            raise SyncdError(ErrorCode.INVALID_REQUEST, "interval_minutes must be within 5..1440")
+        start, end = utc(start), utc(end)
+        if end <= start:
+            raise SyncdError(
+                ErrorCode.INVALID_REQUEST,
+                f"free/busy period ends before it starts: {start} .. {end}",
+            )
+        if not schedules:
+            return []
+
+        def schedule() -> list[dict]:
+            with self._lock:
+                self._mailbox(mailbox, "read free/busy")
+                return [self._schedule(a, start, end, interval_minutes) for a in schedules]
+
+        return self.faults.run("get_schedule", mailbox, schedule)
+
+    # --------------------------------------------------------- internals
+    def _mailbox(self, address: str, action: str) -> Mailbox:
+        found = self.users.get(address.lower())
+        if found is None or not found.has_mailbox:
+            raise SyncdError(
+                ErrorCode.MAILBOX_NOT_FOUND,
+                f"Microsoft 365 has no mailbox {address} (while trying to {action}). "
+                "Check the address and that the user has an Exchange Online licence.",
+            )
+        return found
+
+    def _event(self, mailbox: str, event_id: str, action: str) -> _Event:
+        self._mailbox(mailbox, action)
+        event = self._events.get(event_id)
+        if event is None or event.mailbox != mailbox.lower():
+            raise SyncdError(
+                ErrorCode.MEETING_NOT_FOUND,
+                f"The event is not in Outlook in mailbox {mailbox} (while trying to {action}). "
+                "It may have been deleted in Outlook.",
+            )
+        return event
+
+    def _touch(self, event: _Event) -> None:
+        event.modified = self.clock()
+        event.change_key = f"CK{next(self._ids):06d}"
+
+    def _create(self, mailbox: str, payload: dict) -> dict:
+        with self._lock:
+            owner = self._mailbox(mailbox, "create an event")
+            body = snapshot(payload)
+            transaction = body.pop("transactionId", None)
+            known = self._by_transaction.get((owner.address.lower(), transaction or ""))
+            if transaction and known in self._events:
+                return self._render(self._events[known])  # the POST repeated: the same event
+            start, zone = parse_time(body.pop("start", None), "start")
+            end, _ = parse_time(body.pop("end", None), "end")
+            _check_times(start, end)
+            if body.get("recurrence"):
+                _check_pattern(body["recurrence"])
+            now = self.clock()
+            event = _Event(
+                id=f"AAMkAD{next(self._ids):08d}AAA=",
+                mailbox=owner.address.lower(),
+                start=start,
+                end=end,
+                zone=zone,
+                created=now,
+                modified=now,
+                change_key=f"CK{next(self._ids):06d}",
+                fields={},
+                transaction_id=transaction,
+            )
+            self._apply(event, body)
+            self._events[event.id] = event
+            if transaction:
+                self._by_transaction[(event.mailbox, transaction)] = event.id
+            return self._render(event)
+
+    def _apply(self, event: _Event, body: dict[str, Any]) -> None:
+        for prop in body.pop("singleValueExtendedProperties", None) or []:
+            event.extended[str(prop["id"]).lower()] = (str(prop["id"]), str(prop["value"]))
+        if "attendees" in body:
+            answers = {a["emailAddress"]["address"].lower(): a["status"] for a in event.attendees}
+            event.attendees = [
+                {
+                    "type": a.get("type", "required"),
+                    "status": answers.get(
+                        a["emailAddress"]["address"].lower(),
+                        {"response": "none", "time": NULL_TIME},
+                    ),
+                    "emailAddress": {
+                        "name": a["emailAddress"].get("name") or a["emailAddress"]["address"],
+                        "address": a["emailAddress"]["address"],
+                    },
+                }
+                for a in body.pop("attendees") or []
+            ]
+        if event.fields.get("isOnlineMeeting"):
+            # "Subsequently, you can't change the isOnlineMeeting property, and the meeting
+            # remains available online" (https://learn.microsoft.com/graph/api/resources/event).
+            body.pop("isOnlineMeeting", None)
+            body.pop("onlineMeetingProvider", None)
+        event.fields.update(body)
+
+    def _patch(self, mailbox: str, event_id: str, changes: dict[str, Any]) -> dict:
+        master_id, stamp = _split(event_id)
+        if stamp is not None:
+            return self._patch_occurrence(mailbox, master_id, stamp, changes)
+        event = self._event(mailbox, event_id, f"update event {event_id}")
+        if "transactionId" in changes and changes.pop("transactionId") != event.transaction_id:
+            raise SyncdError(ErrorCode.INVALID_REQUEST, "a transactionId cannot be changed")
+        start, zone = (
+            parse_time(changes.pop("start"), "start")
+            if "start" in changes
+            else (event.start, event.zone)
+        )
+        end = parse_time(changes.pop("end"), "end")[0] if "end" in changes else event.end
+        _check_times(start, end)
+        if changes.get("recurrence"):
+            _check_pattern(changes["recurrence"])
+        if (start, end) != (event.start, event.end):
+            # A moved meeting asks every attendee again (event-update, meeting updates).
+            for item in event.attendees:
+                item["status"] = {"response": "none", "time": NULL_TIME}
+        event.start, event.end, event.zone = start, end, zone
+        self._apply(event, changes)
+        self._touch(event)
+        return self._render(event)
+
+    def _patch_occurrence(self, mailbox: str, master_id: str, stamp: str, changes: dict) -> dict:
+        master, instance = self._instance(mailbox, master_id, stamp, "update an occurrence")
+        overrides = dict(master.exceptions.get(stamp, {}))
+        for name in INSTANCE_FIELDS:
+            if name in changes:
+                value = changes[name]
+                overrides[name] = parse_time(value, name)[0] if name in ("start", "end") else value
+        if overrides.get("end", instance["_end"]) < overrides.get("start", instance["_start"]):
+            raise SyncdError(ErrorCode.INVALID_REQUEST, "the end must not be before the start")
+        master.exceptions[stamp] = overrides
+        self._touch(master)
+        return self._instance(mailbox, master_id, stamp, "read an occurrence")[1]["rendered"]
+
+    def _remove(self, mailbox: str, event_id: str, action: str) -> None:
+        master_id, stamp = _split(event_id)
+        if stamp is not None:
+            master, _ = self._instance(mailbox, master_id, stamp, action)
+            master.cancelled.add(stamp)
+            master.exceptions.pop(stamp, None)
+            self._touch(master)
+            return
+        self._event(mailbox, event_id, action)
+        del self._events[event_id]
+
+    def _read(self, mailbox: str, event_id: str, action: str) -> dict:
+        master_id, stamp = _split(event_id)
+        if stamp is not None:
+            return self._instance(mailbox, master_id, stamp, action)[1]["rendered"]
+        return self._render(self._event(mailbox, event_id, action))
+
+    def _instance(
+        self, mailbox: str, master_id: str, stamp: str, action: str
+    ) -> tuple[_Event, dict[str, Any]]:
+        master = self._event(mailbox, master_id, action)
+        original = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+        for item in self._expand(master, original.date() + timedelta(days=1)):
+            if item["_original"] == original:
+                return master, item
+        raise SyncdError(
+            ErrorCode.MEETING_NOT_FOUND,
+            f"The event is not in Outlook in mailbox {mailbox} (while trying to {action}). "
+            "It may have been deleted in Outlook.",
+        )
+
+    def _expand(self, master: _Event, horizon: date) -> list[dict[str, Any]]:
+        """Every occurrence up to `horizon` (original dates), exceptions applied."""
+        if not master.fields.get("recurrence"):
+            return []
+        zone = zone_info(master.zone)
+        first = master.start.astimezone(zone)
+        found = []
+        for local in rr.local_starts(first, master.fields["recurrence"], horizon):
+            original = local.astimezone(UTC)
+            stamp = original.strftime(_STAMP)
+            if stamp in master.cancelled:
+                continue
+            overrides = master.exceptions.get(stamp, {})
+            start = overrides.get("start", original)
+            end = overrides.get("end", original + (master.end - master.start))
+            rendered = self._render(master)
+            rendered.update({k: snapshot(v) for k, v in overrides.items()})
+            rendered.update(
+                id=f"{master.id.removesuffix('AAA=')}{_INSTANCE_MARK}{stamp}AAA=",
+                type="exception" if overrides else "occurrence",
+                seriesMasterId=master.id,
+                originalStart=graph_instant(original),
+                start=utc_time(start),
+                end=utc_time(end),
+                recurrence=None,
+            )
+            found.append(
+                {"_original": original, "_start": start, "_end": end, "rendered": rendered}
+            )
+        return found
+
+    def _occurrences(self, master: _Event, start: datetime, end: datetime) -> list[dict]:
+        # An exception may have moved away from its slot: look a month further for it.
+        items = self._expand(master, (end + timedelta(days=32)).date())
+        return [i["rendered"] for i in items if i["_start"] < end and i["_end"] > start]
+
+    def _between(self, mailbox: str, start: datetime, end: datetime) -> list[dict]:
+        start, end = utc(start), utc(end)
+        found: list[tuple[datetime, dict]] = []
+        for event in list(self._events.values()):
+            if event.mailbox != mailbox.lower():
+                continue
+            if event.fields.get("recurrence"):
+                found.extend(
+                    (parse_time(i["start"], "start")[0], i)
+                    for i in self._occurrences(event, start, end)
+                )
+            elif event.start < end and event.end > start:
+                found.append((event.start, self._render(event)))
+        return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+    def _schedule(self, address: str, start: datetime, end: datetime, interval: int) -> dict:
+        user = self.users.get(address.lower())
+        if user is None or not user.has_mailbox:
+            code = "5009" if user is None else "MailboxNotEnabledForRESTAPI"
+            return {
+                "scheduleId": address,
+                "error": {"message": f"no calendar for {address}", "responseCode": code},
+            }
+        items = [
+            (e, str(e.get("showAs") or "busy"))
+            for e in self._between(user.address, start, end)
+            if str(e.get("showAs") or "busy") != "free"
+        ]
+        view, step, cursor = [], timedelta(minutes=interval), start
+        while cursor < end:
+            slot_end = min(cursor + step, end)
+            statuses = [
+                s
+                for e, s in items
+                if parse_time(e["start"], "start")[0] < slot_end
+                and parse_time(e["end"], "end")[0] > cursor
+            ]
+            top = max(statuses, key=lambda s: _PRIORITY.get(s, 0), default="free")
+            view.append(_DIGITS.get(top, "0"))
+            cursor = slot_end
+        return {
+            "scheduleId": address,
+            "availabilityView": "".join(view),
+            "scheduleItems": [
+                {
+                    "isPrivate": e.get("sensitivity") == "private",
+                    "status": s,
+                    "start": e["start"],
+                    "end": e["end"],
+                }
+                for e, s in items
+            ],
+            "workingHours": {},
+        }
+
+    def _render(self, event: _Event, *, extended: bool = False) -> dict[str, Any]:
+        out = snapshot(event.fields)
+        if out.get("recurrence"):
+            out["recurrence"]["range"].setdefault("recurrenceTimeZone", event.zone)
+        online = bool(out.get("isOnlineMeeting"))
+        out.update(
+            id=event.id,
+            changeKey=event.change_key,
+            createdDateTime=graph_instant(event.created),
+            lastModifiedDateTime=graph_instant(event.modified or event.created),
+            start=utc_time(event.start),
+            end=utc_time(event.end),
+            originalStartTimeZone=event.zone,
+            attendees=snapshot(event.attendees),
+            isCancelled=False,
+            isOrganizer=True,
+            organizer={"emailAddress": {"address": self.users[event.mailbox].address}},
+            type="seriesMaster" if out.get("recurrence") else "singleInstance",
+            seriesMasterId=None,
+            onlineMeeting=(
+                {"joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event.id}"}
+                if online and out.get("onlineMeetingProvider") == "teamsForBusiness"
+                else None
+            ),
+        )
+        out.setdefault("recurrence", None)
+        if event.transaction_id:
+            out["transactionId"] = event.transaction_id
+        if extended and event.extended:
+            out["singleValueExtendedProperties"] = [
+                {"id": pid, "value": value} for pid, value in event.extended.values()
+            ]
+        return out
+
+
+def _narrow(event: dict[str, Any], select: Sequence[str] | None) -> dict[str, Any]:
+    if not select:
+        return event
+    return {k: v for k, v in event.items() if k == "id" or k in select}
+
+
+def _split(event_id: str) -> tuple[str, str | None]:
+    """(master id, original start stamp) of an occurrence id; (id, None) for any other."""
+    body = event_id.removesuffix("AAA=")
+    head, mark, stamp = body.rpartition(_INSTANCE_MARK)
+    if not mark or len(stamp) != 16:
+        return event_id, None
+    return head + "AAA=", stamp
+
+
+def _check_times(start: datetime, end: datetime) -> None:
+    if end < start:
+        raise SyncdError(
+            ErrorCode.INVALID_REQUEST, "The end of the event must not be before its start."
+        )
+
+
+def _check_pattern(recurrence: Any) -> None:
+    try:
+        rr.check(recurrence)
+    except ValueError as error:
+        raise SyncdError(ErrorCode.INVALID_REQUEST, str(error)) from None

@@ -1,0 +1,154 @@
+"""The one place a world is built: a tenant, a ledger, the fakes, the Scheduler and the sync.
+
+Every test on the fakes gets its world from `build_world`, so a change to how the
+Scheduler or SyncService are constructed is made here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from syncd.config import TenantConfig
+from syncd.core.scheduler import Scheduler
+from syncd.domain import Source
+from syncd.ledger import testing as store_testing
+from syncd.ledger.db import make_engine, upgrade
+from syncd.ledger.models import MeetingRecord
+from syncd.sandbox.clock import SandboxClock
+from syncd.sync.service import SyncService
+from tests.fakes.graph import MemoryGraph
+from tests.fakes.salesforce import MemorySalesforce
+from tests.support import suite_now
+
+TENANT = "fakes"
+DOMAIN = "fakes.example"
+ORGANIZER = f"olivia.organizer@{DOMAIN}"
+OTHER_ORGANIZER = f"oscar.owner@{DOMAIN}"
+COLLEAGUE = f"carl.colleague@{DOMAIN}"
+OTHER_COLLEAGUE = f"cora.coworker@{DOMAIN}"
+#: An in-org user without an Exchange mailbox.
+NO_MAILBOX = f"nina.nomail@{DOMAIN}"
+PEOPLE = (ORGANIZER, OTHER_ORGANIZER, COLLEAGUE, OTHER_COLLEAGUE)
+GRAPH_WRITES = ("create_event", "update_event", "cancel_event", "delete_event")
+
+
+@functools.cache
+def _migrated_template() -> Path:
+    """One ledger migrated to head per test process; each world starts from a copy."""
+    directory = Path(tempfile.mkdtemp(prefix="syncd-fakes-ledger-"))
+    upgrade(f"sqlite:///{directory / 'syncd.db'}")
+    return directory / "syncd.db"
+
+
+def ledger_engine(directory: Path) -> Engine:
+    """A migrated ledger of its own in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{directory / 'syncd.db'}"
+    if store_testing.active():
+        upgrade(url)  # the suite's PostgreSQL run: a schema of its own, migrated
+    else:
+        shutil.copyfile(_migrated_template(), directory / "syncd.db")
+    return make_engine(url)
+
+
+@dataclass
+class FakeWorld:
+    """One tenant over MemoryGraph and MemorySalesforce, with helpers to look at both sides."""
+
+    tenant: TenantConfig
+    clock: SandboxClock
+    engine: Engine
+    graph: MemoryGraph
+    salesforce: MemorySalesforce
+    scheduler: Scheduler
+    service: SyncService
+    user_ids: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def org(self) -> Any:
+        return self.salesforce.org
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> datetime:
+        return self.clock.advance(seconds)
+
+    def meeting_start(self, days: int = 1, hour: int = 15) -> datetime:
+        day = self.now() + timedelta(days=days)
+        return day.replace(hour=hour, minute=0, second=0, microsecond=0)
+
+    def create_event(self, owner: str = ORGANIZER, **kwargs: Any) -> str:
+        start = kwargs.pop("start", None) or self.meeting_start()
+        kwargs.setdefault("end", start + timedelta(minutes=45))
+        kwargs.setdefault("subject", "Quarterly review")
+        return str(self.org.create_event(owner, start=start, **kwargs))
+
+    def graph_writes(self) -> int:
+        return self.graph.faults.count(*GRAPH_WRITES)
+
+    def record(self, event_id: str) -> MeetingRecord | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.exec(
+                select(MeetingRecord).where(
+                    MeetingRecord.tenant == TENANT,
+                    MeetingRecord.source == Source.SALESFORCE.value,
+                    MeetingRecord.external_id == event_id,
+                )
+            ).first()
+
+    def records(self) -> list[MeetingRecord]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.exec(select(MeetingRecord)).all())
+
+    def outlook_id(self, event_id: str) -> str | None:
+        return self.org.record(event_id).get("Outlook_Event_Id__c")
+
+    def meeting(self, event_id: str, mailbox: str = ORGANIZER) -> dict[str, Any]:
+        graph_id = self.outlook_id(event_id)
+        assert graph_id, f"Event {event_id} has no Outlook id written back"
+        return self.graph.get_event(mailbox, graph_id)
+
+
+def tenant_config(**policy: Any) -> TenantConfig:
+    return TenantConfig.model_validate(
+        {"name": TENANT, "provider": "sandbox", "mail_domains": [DOMAIN], "policy": policy}
+    )
+
+
+def build_world(
+    directory: Path,
+    *,
+    tenant: TenantConfig | None = None,
+    people: Iterable[str] = PEOPLE,
+    workers: int = 4,
+) -> FakeWorld:
+    """A fresh world: a frozen clock at suite_now(), both fakes with `people` in them (each
+    has a Salesforce User and a mailbox; NO_MAILBOX a User and no mailbox), a ledger."""
+    clock = SandboxClock(start=suite_now())
+    clock.freeze()
+    tenant = tenant or tenant_config()
+    graph = MemoryGraph(clock.now)
+    salesforce = MemorySalesforce(clock)
+    user_ids = {}
+    for address in people:
+        graph.add_user(address)
+        user_ids[address] = salesforce.org.add_user(address)
+    graph.add_user(NO_MAILBOX, has_mailbox=False)
+    user_ids[NO_MAILBOX] = salesforce.org.add_user(NO_MAILBOX)
+    engine = ledger_engine(directory / "state")
+    scheduler = Scheduler(tenant, engine, graph, clock=clock.now)
+    service = SyncService(
+        tenant, scheduler, salesforce, graph, engine, clock=clock.now, workers=workers
+    )
+    return FakeWorld(tenant, clock, engine, graph, salesforce, scheduler, service, user_ids)
