@@ -24,75 +24,30 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from syncd.core.recurrence_mapping import zone_info
 from syncd.domain import ErrorCode, SyncdError, utc
 from syncd.graph.batch import GraphResponse
-from tests.fakes import recurrence as rr
 from tests.fakes.faults import Faults, snapshot
-
-NULL_TIME = "0001-01-01T00:00:00Z"
-#: Fields a PATCH on an occurrence may override (the rest belong to the series).
-INSTANCE_FIELDS = ("subject", "body", "location", "start", "end", "showAs", "sensitivity")
-_INSTANCE_MARK = "_OCC"
-_STAMP = "%Y%m%dT%H%M%SZ"
-_DIGITS = {"free": "0", "tentative": "1", "busy": "2", "oof": "3", "workingElsewhere": "4"}
-_PRIORITY = {"oof": 4, "busy": 3, "tentative": 2, "workingElsewhere": 1}
-
-
-def graph_instant(value: datetime) -> str:
-    """A DateTimeOffset as Graph writes it: UTC, 7 fractional digits, trailing Z."""
-    instant = value.astimezone(UTC)
-    return instant.strftime("%Y-%m-%dT%H:%M:%S") + f".{instant.microsecond:06d}0Z"
-
-
-def utc_time(value: datetime) -> dict[str, str]:
-    """A dateTimeTimeZone in UTC, as Graph renders it."""
-    instant = value.astimezone(UTC)
-    return {"dateTime": instant.strftime("%Y-%m-%dT%H:%M:%S") + ".0000000", "timeZone": "UTC"}
-
-
-def parse_time(value: Any, what: str) -> tuple[datetime, str]:
-    """(aware UTC instant, zone name) of a dateTimeTimeZone; INVALID_REQUEST when unreadable."""
-    if not isinstance(value, dict) or not value.get("dateTime"):
-        raise SyncdError(ErrorCode.INVALID_REQUEST, f"Graph needs {what} as a dateTimeTimeZone")
-    zone_name = str(value.get("timeZone") or "UTC")
-    zone = zone_info(zone_name)
-    if zone is None:
-        raise SyncdError(
-            ErrorCode.INVALID_REQUEST,
-            f"Graph refused the time zone {zone_name!r} of {what} (TimeZoneNotSupportedException)",
-        )
-    local = datetime.fromisoformat(str(value["dateTime"])[:26].rstrip("Z"))
-    return utc(local.replace(tzinfo=zone) if local.tzinfo is None else local), zone_name
-
-
-@dataclass
-class _Event:
-    id: str
-    mailbox: str
-    start: datetime
-    end: datetime
-    zone: str
-    created: datetime
-    change_key: str
-    fields: dict[str, Any]  # the Graph properties as sent, less the ones kept apart
-    attendees: list[dict[str, Any]] = field(default_factory=list)
-    transaction_id: str | None = None
-    extended: dict[str, tuple[str, str]] = field(default_factory=dict)  # lower id -> (id, v)
-    modified: datetime | None = None
-    exceptions: dict[str, dict[str, Any]] = field(default_factory=dict)
-    cancelled: set[str] = field(default_factory=set)
-
-
-@dataclass
-class Mailbox:
-    address: str
-    time_zone: str = "Pacific Standard Time"
-    has_mailbox: bool = True
+from tests.fakes.graph_store import (
+    INSTANCE_FIELDS,
+    NULL_TIME,
+    STAMP,
+    Mailbox,
+    Occurrence,
+    StoredEvent,
+    check_pattern,
+    check_times,
+    expand,
+    graph_instant,
+    narrow,
+    no_schedule,
+    parse_time,
+    schedule_information,
+    split_instance_id,
+    utc_time,
+)
 
 
 class MemoryGraph:
@@ -104,7 +59,7 @@ class MemoryGraph:
         self.faults = faults or Faults()
         self.users: dict[str, Mailbox] = {}
         self.cancellations: list[tuple[str, str, str]] = []  # (mailbox, event id, comment)
-        self._events: dict[str, _Event] = {}
+        self._events: dict[str, StoredEvent] = {}
         self._by_transaction: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -178,7 +133,7 @@ class MemoryGraph:
     ) -> dict:
         def get() -> dict:
             with self._lock:
-                return _narrow(self._read(mailbox, event_id, f"read event {event_id}"), select)
+                return narrow(self._read(mailbox, event_id, f"read event {event_id}"), select)
 
         return self.faults.run("get_event", mailbox, get)
 
@@ -227,7 +182,7 @@ class MemoryGraph:
         def view() -> list[dict]:
             with self._lock:
                 self._mailbox(mailbox, f"read the calendar of {mailbox}")
-                return [_narrow(e, select) for e in self._between(mailbox, start, end)]
+                return [narrow(e, select) for e in self._between(mailbox, start, end)]
 
         return self.faults.run("calendar_view", mailbox, view)
 
@@ -245,7 +200,7 @@ class MemoryGraph:
             with self._lock:
                 master = self._event(mailbox, event_id, f"list instances of {event_id}")
                 found = self._occurrences(master, utc(start), utc(end))
-                return [_narrow(e, select) for e in found]
+                return [narrow(e, select) for e in found]
 
         return self.faults.run("list_instances", mailbox, instances)
 
@@ -268,7 +223,7 @@ class MemoryGraph:
             for mailbox, event_id in items:
                 try:
                     with self._lock:
-                        body = _narrow(
+                        body = narrow(
                             self._read(mailbox, event_id, f"read event {event_id}"), select
                         )
                 except SyncdError as error:
@@ -325,7 +280,7 @@ class MemoryGraph:
             )
         return found
 
-    def _event(self, mailbox: str, event_id: str, action: str) -> _Event:
+    def _event(self, mailbox: str, event_id: str, action: str) -> StoredEvent:
         self._mailbox(mailbox, action)
         event = self._events.get(event_id)
         if event is None or event.mailbox != mailbox.lower():
@@ -336,7 +291,7 @@ class MemoryGraph:
             )
         return event
 
-    def _touch(self, event: _Event) -> None:
+    def _touch(self, event: StoredEvent) -> None:
         event.modified = self.clock()
         event.change_key = f"CK{next(self._ids):06d}"
 
@@ -350,11 +305,11 @@ class MemoryGraph:
                 return self._render(self._events[known])  # the POST repeated: the same event
             start, zone = parse_time(body.pop("start", None), "start")
             end, _ = parse_time(body.pop("end", None), "end")
-            _check_times(start, end)
+            check_times(start, end)
             if body.get("recurrence"):
-                _check_pattern(body["recurrence"])
+                check_pattern(body["recurrence"])
             now = self.clock()
-            event = _Event(
+            event = StoredEvent(
                 id=f"AAMkAD{next(self._ids):08d}AAA=",
                 mailbox=owner.address.lower(),
                 start=start,
@@ -372,7 +327,7 @@ class MemoryGraph:
                 self._by_transaction[(event.mailbox, transaction)] = event.id
             return self._render(event)
 
-    def _apply(self, event: _Event, body: dict[str, Any]) -> None:
+    def _apply(self, event: StoredEvent, body: dict[str, Any]) -> None:
         for prop in body.pop("singleValueExtendedProperties", None) or []:
             event.extended[str(prop["id"]).lower()] = (str(prop["id"]), str(prop["value"]))
         if "attendees" in body:
@@ -399,7 +354,7 @@ class MemoryGraph:
         event.fields.update(body)
 
     def _patch(self, mailbox: str, event_id: str, changes: dict[str, Any]) -> dict:
-        master_id, stamp = _split(event_id)
+        master_id, stamp = split_instance_id(event_id)
         if stamp is not None:
             return self._patch_occurrence(mailbox, master_id, stamp, changes)
         event = self._event(mailbox, event_id, f"update event {event_id}")
@@ -411,9 +366,9 @@ class MemoryGraph:
             else (event.start, event.zone)
         )
         end = parse_time(changes.pop("end"), "end")[0] if "end" in changes else event.end
-        _check_times(start, end)
+        check_times(start, end)
         if changes.get("recurrence"):
-            _check_pattern(changes["recurrence"])
+            check_pattern(changes["recurrence"])
         if (start, end) != (event.start, event.end):
             # A moved meeting asks every attendee again (event-update, meeting updates).
             for item in event.attendees:
@@ -430,14 +385,14 @@ class MemoryGraph:
             if name in changes:
                 value = changes[name]
                 overrides[name] = parse_time(value, name)[0] if name in ("start", "end") else value
-        if overrides.get("end", instance["_end"]) < overrides.get("start", instance["_start"]):
+        if overrides.get("end", instance.end) < overrides.get("start", instance.start):
             raise SyncdError(ErrorCode.INVALID_REQUEST, "the end must not be before the start")
         master.exceptions[stamp] = overrides
         self._touch(master)
-        return self._instance(mailbox, master_id, stamp, "read an occurrence")[1]["rendered"]
+        return self._instance(mailbox, master_id, stamp, "read an occurrence")[1].rendered
 
     def _remove(self, mailbox: str, event_id: str, action: str) -> None:
-        master_id, stamp = _split(event_id)
+        master_id, stamp = split_instance_id(event_id)
         if stamp is not None:
             master, _ = self._instance(mailbox, master_id, stamp, action)
             master.cancelled.add(stamp)
@@ -448,18 +403,18 @@ class MemoryGraph:
         del self._events[event_id]
 
     def _read(self, mailbox: str, event_id: str, action: str) -> dict:
-        master_id, stamp = _split(event_id)
+        master_id, stamp = split_instance_id(event_id)
         if stamp is not None:
-            return self._instance(mailbox, master_id, stamp, action)[1]["rendered"]
+            return self._instance(mailbox, master_id, stamp, action)[1].rendered
         return self._render(self._event(mailbox, event_id, action))
 
     def _instance(
         self, mailbox: str, master_id: str, stamp: str, action: str
-    ) -> tuple[_Event, dict[str, Any]]:
+    ) -> tuple[StoredEvent, Occurrence]:
         master = self._event(mailbox, master_id, action)
-        original = datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC)
+        original = datetime.strptime(stamp, STAMP).replace(tzinfo=UTC)
         for item in self._expand(master, original.date() + timedelta(days=1)):
-            if item["_original"] == original:
+            if item.original == original:
                 return master, item
         raise SyncdError(
             ErrorCode.MEETING_NOT_FOUND,
@@ -467,41 +422,14 @@ class MemoryGraph:
             "It may have been deleted in Outlook.",
         )
 
-    def _expand(self, master: _Event, horizon: date) -> list[dict[str, Any]]:
+    def _expand(self, master: StoredEvent, horizon: date) -> list[Occurrence]:
         """Every occurrence up to `horizon` (original dates), exceptions applied."""
-        if not master.fields.get("recurrence"):
-            return []
-        zone = zone_info(master.zone)
-        first = master.start.astimezone(zone)
-        found = []
-        for local in rr.local_starts(first, master.fields["recurrence"], horizon):
-            original = local.astimezone(UTC)
-            stamp = original.strftime(_STAMP)
-            if stamp in master.cancelled:
-                continue
-            overrides = master.exceptions.get(stamp, {})
-            start = overrides.get("start", original)
-            end = overrides.get("end", original + (master.end - master.start))
-            rendered = self._render(master)
-            rendered.update({k: snapshot(v) for k, v in overrides.items()})
-            rendered.update(
-                id=f"{master.id.removesuffix('AAA=')}{_INSTANCE_MARK}{stamp}AAA=",
-                type="exception" if overrides else "occurrence",
-                seriesMasterId=master.id,
-                originalStart=graph_instant(original),
-                start=utc_time(start),
-                end=utc_time(end),
-                recurrence=None,
-            )
-            found.append(
-                {"_original": original, "_start": start, "_end": end, "rendered": rendered}
-            )
-        return found
+        return expand(master, horizon, self._render(master))
 
-    def _occurrences(self, master: _Event, start: datetime, end: datetime) -> list[dict]:
+    def _occurrences(self, master: StoredEvent, start: datetime, end: datetime) -> list[dict]:
         # An exception may have moved away from its slot: look a month further for it.
         items = self._expand(master, (end + timedelta(days=32)).date())
-        return [i["rendered"] for i in items if i["_start"] < end and i["_end"] > start]
+        return [i.rendered for i in items if i.start < end and i.end > start]
 
     def _between(self, mailbox: str, start: datetime, end: datetime) -> list[dict]:
         start, end = utc(start), utc(end)
@@ -521,44 +449,11 @@ class MemoryGraph:
     def _schedule(self, address: str, start: datetime, end: datetime, interval: int) -> dict:
         user = self.users.get(address.lower())
         if user is None or not user.has_mailbox:
-            code = "5009" if user is None else "MailboxNotEnabledForRESTAPI"
-            return {
-                "scheduleId": address,
-                "error": {"message": f"no calendar for {address}", "responseCode": code},
-            }
-        items = [
-            (e, str(e.get("showAs") or "busy"))
-            for e in self._between(user.address, start, end)
-            if str(e.get("showAs") or "busy") != "free"
-        ]
-        view, step, cursor = [], timedelta(minutes=interval), start
-        while cursor < end:
-            slot_end = min(cursor + step, end)
-            statuses = [
-                s
-                for e, s in items
-                if parse_time(e["start"], "start")[0] < slot_end
-                and parse_time(e["end"], "end")[0] > cursor
-            ]
-            top = max(statuses, key=lambda s: _PRIORITY.get(s, 0), default="free")
-            view.append(_DIGITS.get(top, "0"))
-            cursor = slot_end
-        return {
-            "scheduleId": address,
-            "availabilityView": "".join(view),
-            "scheduleItems": [
-                {
-                    "isPrivate": e.get("sensitivity") == "private",
-                    "status": s,
-                    "start": e["start"],
-                    "end": e["end"],
-                }
-                for e, s in items
-            ],
-            "workingHours": {},
-        }
+            return no_schedule(address, user is not None)
+        events = self._between(user.address, start, end)
+        return schedule_information(address, events, start, end, interval)
 
-    def _render(self, event: _Event, *, extended: bool = False) -> dict[str, Any]:
+    def _render(self, event: StoredEvent, *, extended: bool = False) -> dict[str, Any]:
         out = snapshot(event.fields)
         if out.get("recurrence"):
             out["recurrence"]["range"].setdefault("recurrenceTimeZone", event.zone)
@@ -591,32 +486,3 @@ class MemoryGraph:
                 {"id": pid, "value": value} for pid, value in event.extended.values()
             ]
         return out
-
-
-def _narrow(event: dict[str, Any], select: Sequence[str] | None) -> dict[str, Any]:
-    if not select:
-        return event
-    return {k: v for k, v in event.items() if k == "id" or k in select}
-
-
-def _split(event_id: str) -> tuple[str, str | None]:
-    """(master id, original start stamp) of an occurrence id; (id, None) for any other."""
-    body = event_id.removesuffix("AAA=")
-    head, mark, stamp = body.rpartition(_INSTANCE_MARK)
-    if not mark or len(stamp) != 16:
-        return event_id, None
-    return head + "AAA=", stamp
-
-
-def _check_times(start: datetime, end: datetime) -> None:
-    if end < start:
-        raise SyncdError(
-            ErrorCode.INVALID_REQUEST, "The end of the event must not be before its start."
-        )
-
-
-def _check_pattern(recurrence: Any) -> None:
-    try:
-        rr.check(recurrence)
-    except ValueError as error:
-        raise SyncdError(ErrorCode.INVALID_REQUEST, str(error)) from None
