@@ -17,10 +17,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Call:
-    """One port call: the method name and the mailbox (Graph) or sObject / SOQL it named."""
+    """One port call: the method name, the mailbox (Graph) or sObject / SOQL it named, and
+    for writes what was sent (the POST or PATCH body, the cancel comment)."""
 
     method: str
     target: str
+    sent: Any = None
 
 
 @dataclass
@@ -46,6 +48,11 @@ class Faults:
         """The next `times` calls of `method` are carried out, then raise `error`."""
         self._plan(method, _Planned(error, "after", times))
 
+    def of(self, *methods: str) -> list[Call]:
+        """The calls of these methods, in order."""
+        with self._lock:
+            return [c for c in self.calls if c.method in methods]
+
     def clear(self) -> None:
         with self._lock:
             self._planned.clear()
@@ -55,10 +62,10 @@ class Faults:
         with self._lock:
             return sum(1 for c in self.calls if not methods or c.method in methods)
 
-    def run(self, method: str, target: str, body: Callable[[], T]) -> T:
+    def run(self, method: str, target: str, body: Callable[[], T], *, sent: Any = None) -> T:
         """Record the call, then run `body` between the planned faults."""
         with self._lock:
-            self.calls.append(Call(method, target))
+            self.calls.append(Call(method, target, snapshot(sent)))
         self._raise(method, "before")
         result = body()
         self._raise(method, "after")

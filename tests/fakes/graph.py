@@ -104,7 +104,9 @@ class MemoryGraph:
     def create_event(
         self, mailbox: str, payload: dict, *, correlation_id: str | None = None
     ) -> dict:
-        return self.faults.run("create_event", mailbox, lambda: self._create(mailbox, payload))
+        return self.faults.run(
+            "create_event", mailbox, lambda: self._create(mailbox, payload), sent=payload
+        )
 
     def find_event_by_property(
         self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None
@@ -144,7 +146,9 @@ class MemoryGraph:
             with self._lock:
                 return self._patch(mailbox, event_id, snapshot(changes))
 
-        return self.faults.run("update_event", mailbox, update)
+        return self.faults.run(
+            "update_event", mailbox, update, sent={"id": event_id, "body": changes}
+        )
 
     def cancel_event(
         self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
@@ -154,7 +158,7 @@ class MemoryGraph:
                 self._remove(mailbox, event_id, f"cancel event {event_id}")
                 self.cancellations.append((mailbox.lower(), event_id, comment))
 
-        self.faults.run("cancel_event", mailbox, cancel)
+        self.faults.run("cancel_event", mailbox, cancel, sent={"id": event_id})
 
     def delete_event(
         self, mailbox: str, event_id: str, *, correlation_id: str | None = None
@@ -163,7 +167,7 @@ class MemoryGraph:
             with self._lock:
                 self._remove(mailbox, event_id, f"delete event {event_id}")
 
-        self.faults.run("delete_event", mailbox, delete)
+        self.faults.run("delete_event", mailbox, delete, sent={"id": event_id})
 
     def calendar_view(
         self,
