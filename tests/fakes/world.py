@@ -7,7 +7,6 @@ Scheduler or SyncService are constructed is made here and nowhere else.
 from __future__ import annotations
 
 import functools
-import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from syncd.config import TenantConfig
 from syncd.core.scheduler import Scheduler
 from syncd.domain import Source
-from syncd.ledger import testing as store_testing
 from syncd.ledger.db import make_engine, upgrade
 from syncd.ledger.models import MeetingRecord
 from syncd.sandbox.clock import SandboxClock
@@ -43,22 +41,22 @@ GRAPH_WRITES = ("create_event", "update_event", "cancel_event", "delete_event")
 
 
 @functools.cache
-def _migrated_template() -> Path:
-    """One ledger migrated to head per test process; each world starts from a copy."""
+def _shared_engine() -> Engine:
+    """One migrated ledger per test process. SQLAlchemy caches compiled statements per
+    engine: a fresh engine per world spent most of a sync test compiling SQL again."""
     directory = Path(tempfile.mkdtemp(prefix="syncd-fakes-ledger-"))
-    upgrade(f"sqlite:///{directory / 'syncd.db'}")
-    return directory / "syncd.db"
-
-
-def ledger_engine(directory: Path) -> Engine:
-    """A migrated ledger of its own in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{directory / 'syncd.db'}"
-    if store_testing.active():
-        upgrade(url)  # the suite's PostgreSQL run: a schema of its own, migrated
-    else:
-        shutil.copyfile(_migrated_template(), directory / "syncd.db")
+    upgrade(url)
     return make_engine(url)
+
+
+def ledger_engine() -> Engine:
+    """The process's ledger, emptied: every table but the migration stamp."""
+    engine = _shared_engine()
+    with engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+    return engine
 
 
 @dataclass
@@ -127,7 +125,6 @@ def tenant_config(**policy: Any) -> TenantConfig:
 
 
 def build_world(
-    directory: Path,
     *,
     tenant: TenantConfig | None = None,
     people: Iterable[str] = PEOPLE,
@@ -146,7 +143,7 @@ def build_world(
         user_ids[address] = salesforce.org.add_user(address)
     graph.add_user(NO_MAILBOX, has_mailbox=False)
     user_ids[NO_MAILBOX] = salesforce.org.add_user(NO_MAILBOX)
-    engine = ledger_engine(directory / "state")
+    engine = ledger_engine()
     scheduler = Scheduler(tenant, engine, graph, clock=clock.now)
     service = SyncService(
         tenant, scheduler, salesforce, graph, engine, clock=clock.now, workers=workers
