@@ -59,6 +59,8 @@ class MemoryGraph:
         self.faults = faults or Faults()
         self.users: dict[str, Mailbox] = {}
         self.cancellations: list[tuple[str, str, str]] = []  # (mailbox, event id, comment)
+        #: every event a POST made (not the repeats it answered): (mailbox, id, transactionId)
+        self.made: list[tuple[str, str, str | None]] = []
         self._events: dict[str, StoredEvent] = {}
         self._by_transaction: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
@@ -77,8 +79,12 @@ class MemoryGraph:
             return [self._render(e) for e in self._events.values() if e.mailbox == key]
 
     def all_events(self) -> list[dict[str, Any]]:
+        """Every item of every calendar with its mailbox and extended properties."""
         with self._lock:
-            return [{**self._render(e), "mailbox": e.mailbox} for e in self._events.values()]
+            return [
+                {**self._render(e, extended=True), "mailbox": e.mailbox}
+                for e in self._events.values()
+            ]
 
     def respond(self, mailbox: str, event_id: str, attendee: str, response: str) -> None:
         """An attendee answers (accepted, declined, tentativelyAccepted) at the clock's time."""
@@ -327,6 +333,7 @@ class MemoryGraph:
             )
             self._apply(event, body)
             self._events[event.id] = event
+            self.made.append((event.mailbox, event.id, transaction))
             if transaction:
                 self._by_transaction[(event.mailbox, transaction)] = event.id
             return self._render(event)

@@ -71,6 +71,15 @@ class FakeWorld:
     scheduler: Scheduler
     service: SyncService
     user_ids: dict[str, str] = field(default_factory=dict)
+    workers: int = 4
+
+    def restart(self) -> None:
+        """A new process over the same ledger, calendars and org (after a crash): a fresh
+        Scheduler and SyncService, and the Scheduler's start-up resume of open intents."""
+        self.scheduler, self.service = wire(
+            self.tenant, self.engine, self.graph, self.salesforce, self.clock, self.workers
+        )
+        self.scheduler.resume()
 
     @property
     def org(self) -> Any:
@@ -144,8 +153,23 @@ def build_world(
     graph.add_user(NO_MAILBOX, has_mailbox=False)
     user_ids[NO_MAILBOX] = salesforce.org.add_user(NO_MAILBOX)
     engine = ledger_engine()
+    scheduler, service = wire(tenant, engine, graph, salesforce, clock, workers)
+    return FakeWorld(
+        tenant, clock, engine, graph, salesforce, scheduler, service, user_ids, workers
+    )
+
+
+def wire(
+    tenant: TenantConfig,
+    engine: Engine,
+    graph: MemoryGraph,
+    salesforce: MemorySalesforce,
+    clock: SandboxClock,
+    workers: int,
+) -> tuple[Scheduler, SyncService]:
+    """The Scheduler and the SyncService over the fakes: the only constructor calls."""
     scheduler = Scheduler(tenant, engine, graph, clock=clock.now)
     service = SyncService(
         tenant, scheduler, salesforce, graph, engine, clock=clock.now, workers=workers
     )
-    return FakeWorld(tenant, clock, engine, graph, salesforce, scheduler, service, user_ids)
+    return scheduler, service
