@@ -233,8 +233,8 @@ class SyncMachine(RuleBasedStateMachine):
 
 SyncMachine.TestCase.settings = settings(
     derandomize=True,
-    max_examples=12,
-    stateful_step_count=20,
+    max_examples=8,
+    stateful_step_count=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
