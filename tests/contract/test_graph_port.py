@@ -80,6 +80,10 @@ def test_create_answers_the_event_in_utc_and_a_retried_post_makes_no_second_one(
         graph.organizer, start - timedelta(hours=1), start + timedelta(hours=2)
     )
     assert [e["id"] for e in view] == [created["id"]]
+    for nobody in filter(None, (graph.no_mailbox, graph.unknown)):
+        assert code_of(lambda who=nobody: graph.port.create_event(who, body)) is (
+            ErrorCode.MAILBOX_NOT_FOUND
+        )
 
 
 def test_the_syncd_key_finds_the_event_by_its_exact_value(graph: GraphBackend) -> None:

@@ -53,6 +53,8 @@ class MemorySalesforce:
         self.version = api_version
         self.page_size = page_size
         self.faults = faults or Faults()
+        #: the User syncd's calls run as (its writes move SystemModstamp only)
+        self.integration_user = INTEGRATION_USER
         user = self.org.find_user(INTEGRATION_USER) or self.org.add_user(
             INTEGRATION_USER, "syncd", "Integration"
         )

@@ -7,7 +7,8 @@ contract suite holds the fakes to the sandbox's answers).
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 
 from syncd.core import event_mapping as em
 from syncd.domain import ErrorCode, MeetingStatus, SyncdError
@@ -319,3 +320,66 @@ def test_a_meeting_moved_in_salesforce_asks_its_attendees_again(world: FakeWorld
     assert set(patches(world)[0]) == {"start", "end"}
     record = world.record(event_id)
     assert record is not None and record.responses[COLLEAGUE]["response"] == "NoResponseReceived"
+
+
+def test_removing_ms_teams_keeps_the_teams_link_everywhere(world: FakeWorld) -> None:
+    event_id = world.create_event(location="MS Teams", invitees=[COLLEAGUE])
+    world.service.poll()
+    join_url = em.join_url_of(world.meeting(event_id))
+    assert join_url and world.org.record(event_id)["Teams_Join_Url__c"] == join_url
+    world.advance(5)
+
+    world.org.update_event(event_id, Location="Room 4")
+    report = world.service.poll()
+
+    assert report.counts["update"] == 1 and report.failures == []
+    assert patches(world) == [{"location": {"displayName": "Room 4"}}]  # no isOnlineMeeting
+    meeting = world.meeting(event_id)
+    assert meeting["isOnlineMeeting"] and em.join_url_of(meeting) == join_url
+    record = world.record(event_id)
+    assert record is not None and record.sent["isOnlineMeeting"] is True
+    assert world.org.record(event_id)["Teams_Join_Url__c"] == join_url
+    world.advance(5)
+
+    world.org.update_event(event_id, Description="New agenda")
+    world.service.poll()
+
+    (body,) = patches(world, since=1)
+    assert body == {
+        "body": {
+            "contentType": "text",
+            "content": f"New agenda\n\nJoin Microsoft Teams meeting: {join_url}",
+        }
+    }
+
+
+def test_the_availability_snapshot_lists_busy_slots_of_in_org_users(world: FakeWorld) -> None:
+    first = world.meeting_start(days=1, hour=9)
+    second = world.meeting_start(days=3, hour=13)
+    world.create_event(start=first, end=first + timedelta(minutes=30), invitees=[COLLEAGUE])
+    world.create_event(subject="Solo focus", start=second, end=second + timedelta(hours=2))
+    assert world.service.poll().counts["create"] == 2
+
+    report = world.service.snapshot_availability()
+
+    # Every in-org User is asked; the integration user and the unlicensed one have no
+    # mailbox, and say so.
+    assert report.users == len(world.user_ids) + 1
+    assert sorted(email for email, _ in report.errors) == sorted(
+        [NO_MAILBOX, world.salesforce.integration_user]
+    )
+
+    def snapshot(email: str) -> dict:
+        value = world.org.record(world.user_ids[email])["Availability_Snapshot__c"]
+        assert value is not None, f"no snapshot for {email}"
+        return json.loads(value)
+
+    def gmt(value: datetime) -> str:
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    assert snapshot(ORGANIZER)["busy"] == [
+        [gmt(first), gmt(first + timedelta(minutes=30))],
+        [gmt(second), gmt(second + timedelta(hours=2))],
+    ]
+    assert snapshot(OTHER_COLLEAGUE)["busy"] == []
+    assert world.org.record(world.user_ids[NO_MAILBOX])["Availability_Snapshot__c"] is None
