@@ -90,9 +90,9 @@ class SalesforceSeeder:
 
     owner: str
     create_event: Callable[[str, datetime, datetime], str]
-    delete_event: Callable[[str], None]
+    delete_event: Callable[[str], object]
     now: Callable[[], datetime]
-    advance: Callable[[float], None]
+    advance: Callable[[float], object]
     #: builds many Events at once for the paging test (None: too costly here)
     create_many: Callable[[int, datetime], list[str]] | None = None
 
@@ -253,7 +253,7 @@ def real_salesforce() -> SalesforceBackend:
     client = client_from_config(login_config)
     session = build_salesforce_session(login_config.ca_file)
     login = login_from_config(login_config, session).login()
-    rest = Salesforce(
+    rest: Any = Salesforce(
         instance_url=login.instance_url,
         session_id=login.access_token,
         session=session,

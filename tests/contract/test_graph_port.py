@@ -150,7 +150,7 @@ def test_update_changes_only_the_given_fields_and_the_change_key(graph: GraphBac
 
 
 def test_a_teams_meeting_has_a_join_link_and_stays_online(graph: GraphBackend) -> None:
-    teams = {"isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness"}
+    teams: dict[str, Any] = {"isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness"}
     created = graph.create(graph.organizer, payload(graph, "teams", at(34), **teams))
 
     graph.port.update_event(graph.organizer, created["id"], {"isOnlineMeeting": False})

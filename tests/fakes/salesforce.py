@@ -167,5 +167,6 @@ def _mapped(error: SalesforceError, action: str) -> SyncdError:
             ErrorCode.UPSTREAM_UNAVAILABLE, f"Salesforce failed to {action}: {error.message}"
         )
     kind = SalesforceRefusedRequest if error.status == 403 else SalesforceMalformedRequest
-    raised = kind("memory", error.status, "memory", error.body())
+    # simple-salesforce raises with the decoded JSON body as `content`, as here.
+    raised = kind("memory", error.status, "memory", error.body())  # type: ignore[arg-type]
     return errors.refused(raised, action=action, instance=_INSTANCE)
