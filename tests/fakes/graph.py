@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ from tests.fakes.graph_store import (
     check_times,
     expand,
     graph_instant,
+    missing_answer,
     narrow,
     no_schedule,
     parse_time,
@@ -53,7 +54,7 @@ from tests.fakes.graph_store import (
 class MemoryGraph:
     """An in-memory Microsoft 365 tenant with the GraphClient methods syncd calls."""
 
-    def __init__(self, clock: Any, *, faults: Faults | None = None) -> None:
+    def __init__(self, clock: Callable[[], datetime], *, faults: Faults | None = None) -> None:
         """`clock`: () -> aware datetime, for createdDateTime and answers' times."""
         self.clock = clock
         self.faults = faults or Faults()
@@ -102,6 +103,7 @@ class MemoryGraph:
             self._patch(mailbox, event_id, snapshot(changes))
 
     def organizer_delete(self, mailbox: str, event_id: str) -> None:
+        """The organizer deletes the meeting in Outlook (nothing recorded)."""
         with self._lock:
             self._event(mailbox, event_id, "delete")
             del self._events[event_id]
@@ -233,17 +235,9 @@ class MemoryGraph:
             for mailbox, event_id in items:
                 try:
                     with self._lock:
-                        body = narrow(
-                            self._read(mailbox, event_id, f"read event {event_id}"), select
-                        )
+                        body = narrow(self._read(mailbox, event_id, "read an event"), select)
                 except SyncdError as error:
-                    code = (
-                        "ErrorItemNotFound"
-                        if error.code is ErrorCode.MEETING_NOT_FOUND
-                        else "ResourceNotFound"
-                    )
-                    error_body = {"error": {"code": code, "message": error.message}}
-                    answers.append(GraphResponse(404, error_body, {}))
+                    answers.append(missing_answer(error))
                     continue
                 answers.append(GraphResponse(200, body, {}))
             return answers

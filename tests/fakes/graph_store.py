@@ -9,6 +9,7 @@ from typing import Any
 
 from syncd.core.recurrence_mapping import zone_info
 from syncd.domain import ErrorCode, SyncdError, utc
+from syncd.graph.batch import GraphResponse
 from tests.fakes import recurrence as rr
 from tests.fakes.faults import snapshot
 
@@ -188,3 +189,10 @@ def expand(master: StoredEvent, horizon: date, rendered: dict[str, Any]) -> list
         )
         found.append(Occurrence(original, start, end, instance))
     return found
+
+
+def missing_answer(error: SyncdError) -> GraphResponse:
+    """A $batch item's 404 with the code Graph uses (errors: ErrorItemNotFound for an
+    event, ResourceNotFound for a mailbox), so the client's mapping reads it the same."""
+    code = "ErrorItemNotFound" if error.code is ErrorCode.MEETING_NOT_FOUND else "ResourceNotFound"
+    return GraphResponse(404, {"error": {"code": code, "message": error.message}}, {})

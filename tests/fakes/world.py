@@ -6,7 +6,9 @@ Scheduler or SyncService are constructed is made here and nowhere else.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,9 +47,12 @@ def _shared_engine() -> Engine:
     """One migrated ledger per test process. SQLAlchemy caches compiled statements per
     engine: a fresh engine per world spent most of a sync test compiling SQL again."""
     directory = Path(tempfile.mkdtemp(prefix="syncd-fakes-ledger-"))
+    atexit.register(shutil.rmtree, directory, True)
     url = f"sqlite:///{directory / 'syncd.db'}"
     upgrade(url)
-    return make_engine(url)
+    engine = make_engine(url)
+    atexit.register(engine.dispose)  # runs before the directory goes (last in, first out)
+    return engine
 
 
 def ledger_engine() -> Engine:
