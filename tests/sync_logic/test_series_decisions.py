@@ -14,6 +14,7 @@ from syncd.core import event_mapping as em
 from syncd.sandbox.salesforce.recurrence import (
     SeriesIds,
     create_classic_series,
+    cut_off,
     delete_occurrence,
     edit_occurrence,
     edit_series,
@@ -164,3 +165,27 @@ def test_a_deleted_occurrence_is_removed_from_the_outlook_series(world: FakeWorl
     assert gone not in starts and len(starts) == len(series.occurrences) - 1
     after = world.record(third)
     assert after is not None and after.status == "cancelled"
+
+
+def test_a_series_cut_off_ends_the_outlook_series_there(world: FakeWorld) -> None:
+    series = weekly(world)
+    world.service.poll()
+    master = world.record(series.master)
+    assert master is not None and master.graph_event_id
+    kept = [start_of(world, o) for o in series.occurrences[:2]]
+    mark = world.graph_writes()
+
+    cut_off(world.org, series.master, series.occurrences[2])
+    world.advance(61)  # getDeleted covers whole minutes only
+    report = world.service.poll()
+
+    assert report.failures == []
+    # One PATCH of the master's range; Outlook drops the later occurrences itself.
+    ((method, sent),) = writes_since(world, mark)
+    assert method == "update_event" and sent["id"] == master.graph_event_id
+    assert sent["body"]["recurrence"]["range"]["type"] == "endDate"
+    starts = [em.parse_graph_time(i["start"]) for i in instances(world, master.graph_event_id)]
+    assert starts == kept
+    for later in series.occurrences[2:]:
+        row = world.record(later)
+        assert row is not None and row.status == "cancelled"
