@@ -1,10 +1,10 @@
 """A hypothesis state machine over the sync: random edits on both sides, crashes, passes.
 
 Salesforce side: Events created, edited (subject, time, owner), invitees added and
-removed, Events deleted. Outlook side: the organizer edits a synced meeting's subject
-or deletes it. Crashes: the process dies (an exception no handler catches) just before
-or just after a Graph write, and a new process resumes the open intents. After every
-pass the promises syncd makes today are checked:
+removed, Events deleted. Outlook side: attendees answer; the organizer edits a synced
+meeting's subject or deletes it. Crashes: the process dies (an exception no handler
+catches) just before or just after a Graph write, and a new process resumes the open
+intents. After every pass the promises syncd makes today are checked:
 
 1. every live Event has exactly one live Outlook meeting, in its owner's calendar,
    carrying its key, with Salesforce's times and invitees, its Outlook id and "Synced"
@@ -16,7 +16,10 @@ pass the promises syncd makes today are checked:
 4. no two events Graph made share a transactionId;
 5. the subject is Salesforce's unless the organizer changed it in Outlook after
    Salesforce's last subject edit (Salesforce's next edit wins);
-6. a second pass with no edits in between writes nothing to Graph or Salesforce.
+6. after a response refresh, the ledger holds Outlook's answers and the Event's
+   responses summary says them (none is written while nobody has answered);
+7. a second pass and refresh with no edits in between write nothing to Graph or
+   Salesforce.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from syncd.core import event_mapping as em
 from syncd.domain import MeetingStatus, Source
+from syncd.sync.writeback import responses_summary
 from tests.fakes import FakeWorld, build_world
 from tests.fakes.world import (
     COLLEAGUE,
@@ -135,6 +139,17 @@ class SyncMachine(RuleBasedStateMachine):
             self.world.graph.organizer_edit(found["mailbox"], found["id"], {"subject": "Mine now"})
             self.seen[event].outlook_subject = True
 
+    @rule(
+        event=events,
+        person=st.sampled_from(INVITEES),
+        answer=st.sampled_from(["accepted", "declined", "tentativelyAccepted"]),
+    )
+    def attendee_answers(self, event: str, person: str, answer: str) -> None:
+        found = self._meeting(event)
+        invited = {a["emailAddress"]["address"] for a in (found or {}).get("attendees", [])}
+        if found is not None and person in invited:
+            self.world.graph.respond(found["mailbox"], found["id"], person, answer)
+
     @rule(event=events)
     def organizer_deletes_in_outlook(self, event: str) -> None:
         found = self._meeting(event)
@@ -157,11 +172,13 @@ class SyncMachine(RuleBasedStateMachine):
     def sync(self) -> None:
         self.world.advance(61)  # getDeleted covers whole minutes
         self.world.service.poll()
+        self.world.service.refresh_responses()
         self.check_promises()
         graph_writes = self.world.graph_writes()
         salesforce_writes = self.world.salesforce.faults.count("update_records")
 
         self.world.service.poll()
+        self.world.service.refresh_responses()
 
         assert self.world.graph_writes() == graph_writes, "an idle pass wrote to Graph"
         assert self.world.salesforce.faults.count("update_records") == salesforce_writes
@@ -210,6 +227,13 @@ class SyncMachine(RuleBasedStateMachine):
             assert meeting["subject"] == salesforce["Subject"]
         assert salesforce["Outlook_Event_Id__c"] == meeting["id"]
         assert salesforce["Sync_Status__c"] == "Synced"
+        answers = em.attendee_responses(meeting)
+        record = self.world.record(event_id)
+        assert record is not None and record.responses == answers
+        # Written once answers change: a meeting nobody answered yet may have none.
+        summary = salesforce["Responses_Summary__c"]
+        unanswered = all(a["response"] == "NoResponseReceived" for a in answers.values())
+        assert summary == responses_summary(answers) or (summary is None and unanswered)
 
     # --------------------------------------------------------------- helpers
     def _live(self, event: str) -> bool:
