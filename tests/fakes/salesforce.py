@@ -98,7 +98,7 @@ class MemorySalesforce:
                 out.extend(composite.results(chunk, answer, instance=_INSTANCE))
             return out
 
-        return self.faults.run("update_records", sobject, run)
+        return self.faults.run("update_records", sobject, run, sent=[dict(r) for r in records])
 
     def describe(self, sobject: str) -> dict[str, Any]:
         return self.faults.run(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
+import pytest
+
 from syncd.core import event_mapping as em
 from syncd.domain import ErrorCode, MeetingStatus, SyncdError
 from tests.fakes import FakeWorld
@@ -383,3 +385,33 @@ def test_the_availability_snapshot_lists_busy_slots_of_in_org_users(world: FakeW
     ]
     assert snapshot(OTHER_COLLEAGUE)["busy"] == []
     assert world.org.record(world.user_ids[NO_MAILBOX])["Availability_Snapshot__c"] is None
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a failed PATCH is planned again on every poll: plan.plan_event compares the "
+    "Event with the content last sent (content_hash), which a failed update leaves behind, "
+    "so 'changed in Salesforce' wins over the back-off, and the failure's own write-back "
+    "makes the next poll read the Event again",
+)
+def test_a_failed_update_waits_for_its_back_off(world: FakeWorld) -> None:
+    """The promise of a failure (as for a failed create): within its back-off nothing is
+    tried or written again, though its own write-back makes the next poll read it."""
+    event_id = world.create_event(subject="Pipeline sync")
+    world.service.poll()
+    world.graph.organizer_delete(ORGANIZER, world.outlook_id(event_id) or "")
+    world.advance(5)
+    world.org.update_event(event_id, Subject="Pipeline sync (moved)")
+    first = world.service.poll()
+    assert [e for e, _ in first.failures] == [event_id]
+    record = world.record(event_id)
+    assert record is not None and record.next_attempt_at is not None
+    assert record.next_attempt_at > world.now()
+    graph_calls = world.graph.faults.count()
+    salesforce_writes = world.salesforce.faults.count("update_records")
+
+    again = world.service.poll()  # within the back-off
+
+    assert again.failures == []
+    assert world.graph.faults.count() == graph_calls
+    assert world.salesforce.faults.count("update_records") == salesforce_writes
