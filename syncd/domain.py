@@ -157,6 +157,9 @@ class LedgerView:
     #: The Outlook event and Teams link the ledger holds (what the write-back says).
     graph_event_id: str | None = None
     join_url: str | None = None
+    #: The Outlook content last asked for (a failed update's, too; the hash is of
+    #: the content last sent).
+    target: Mapping[str, Any] | None = None
 
     @property
     def live(self) -> bool:

@@ -33,6 +33,7 @@ def view_of(record: MeetingRecord) -> LedgerView:
         error_code=record.last_error_code,
         graph_event_id=record.graph_event_id,
         join_url=record.join_url,
+        target=record.target,
     )
 
 

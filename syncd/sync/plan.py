@@ -127,11 +127,17 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     faulted = row.error_code == ErrorCode.INTERNAL_ERROR
     if unchanged and row.status == MeetingStatus.SYNCED and not faulted:
         return Step(Action.SKIP, event.id, "unchanged since the last sync")
-    if unchanged and row.next_attempt_at is not None and row.next_attempt_at > ctx.now:
+    # A failed update leaves the hash at what was last sent, so the Event looks changed
+    # until the PATCH lands; what it asked for (`target`) tells a retry from a new edit.
+    tried = same_owner and row.target == em.event_content(mapped, teams_keyword=ctx.teams_keyword)
+    waiting = row.next_attempt_at is not None and row.next_attempt_at > ctx.now
+    if waiting and (unchanged or tried):
+        assert row.next_attempt_at is not None
         return Step(
             Action.SKIP, event.id, f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}"
         )
-    reason = "changed in Salesforce" if not unchanged else "retrying an earlier failure"
+    retrying = unchanged or tried
+    reason = "retrying an earlier failure" if retrying else "changed in Salesforce"
     if not same_owner:
         reason = "the owner changed: the meeting moves to the new organizer"
     return Step(Action.UPDATE, event.id, reason, mapped)

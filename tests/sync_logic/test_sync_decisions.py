@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-import pytest
-
 from syncd.core import event_mapping as em
 from syncd.domain import ErrorCode, MeetingStatus, SyncdError
 from tests.fakes import FakeWorld
@@ -387,13 +385,6 @@ def test_the_availability_snapshot_lists_busy_slots_of_in_org_users(world: FakeW
     assert world.org.record(world.user_ids[NO_MAILBOX])["Availability_Snapshot__c"] is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a failed PATCH is planned again on every poll: plan.plan_event compares the "
-    "Event with the content last sent (content_hash), which a failed update leaves behind, "
-    "so 'changed in Salesforce' wins over the back-off, and the failure's own write-back "
-    "makes the next poll read the Event again",
-)
 def test_a_failed_update_waits_for_its_back_off(world: FakeWorld) -> None:
     """The promise of a failure (as for a failed create): within its back-off nothing is
     tried or written again, though its own write-back makes the next poll read it."""
