@@ -22,7 +22,7 @@ def port_in_use(host: str, port: int, variable: str) -> ConfigError:
 
 
 def ensure_free(host: str, port: int, variable: str) -> None:
-    """Raise ConfigError when `host:port` cannot be bound because it is taken.
+    """Raise ConfigError when `host:port` is taken by another process.
 
     Binding with SO_REUSEADDR, as uvicorn and the sandbox do, so a port in TIME_WAIT
     still counts as free. Port 0 (any free port) is always free.
@@ -35,6 +35,7 @@ def ensure_free(host: str, port: int, variable: str) -> None:
         try:
             probe.bind((host, port))
         except OSError as error:
+            # Other refusals (a privileged port, an address not on this host) are left
+            # to the server itself, which reports them once it tries.
             if error.errno == errno.EADDRINUSE:
                 raise port_in_use(host, port, variable) from None
-            raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror}") from None

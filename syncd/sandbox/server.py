@@ -358,6 +358,13 @@ def _start_org(
         clock=clock,
         settings=OrgSettings(shared_activities=spec.shared_activities),
     )
+    # The demo's integration user is set up as README "Connecting a real org and tenant" says:
+    # an address outside the mail domains (it has no mailbox), so availability skips it.
+    org.update(
+        "User",
+        org.find_user(org.integration_username or "") or "",
+        {"Email": f"syncd.integration@integration.{spec.domain}"},
+    )
     state = build_salesforce_state(org)
     client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"
     secret = secrets.token_urlsafe(30)
