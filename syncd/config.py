@@ -140,6 +140,11 @@ class SandboxTenantConfig(_Strict):
         description="the sandbox org has Shared Activities (EventRelation.IsInvitee); "
         "false plays an org without it",
     )
+    integration_user_email: str | None = Field(
+        default=None,
+        description="the e-mail of the org's integration user; none = one in the tenant's "
+        "first mail domain (without a mailbox)",
+    )
 
 
 class HmacPolicy(_Strict):

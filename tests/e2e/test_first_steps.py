@@ -90,3 +90,20 @@ def test_a_bad_environment_override_names_the_variable_not_the_file(config: Path
     assert refused.returncode == 2
     assert f"invalid configuration in the environment (overriding {config})" in refused.stderr
     assert "environment variable SYNCD_API__PORT (overrides key 'api.port')" in refused.stderr
+
+
+def test_the_readme_reconcile_sample_is_what_the_demo_prints(config: Path) -> None:
+    # The README shows a first `syncd reconcile` of the demo tenant; its summary lines (the
+    # failure lines carry request ids that differ per run) are what the demo prints today,
+    # and the integration user, which has no mailbox, is not asked for availability.
+    assert syncd(config, "db", "upgrade").returncode == 0
+    ran = syncd(config, "reconcile")
+    assert ran.returncode == 1, ran.stderr  # the demo's two users without a mailbox
+    readme = (REPO / "README.md").read_text()
+    sample = readme[readme.index("$ syncd reconcile\n") : readme.index("$ syncd status")]
+
+    def summaries(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("tenant demo:")]
+
+    assert summaries(sample) == summaries(ran.stdout)
+    assert "syncd.integration" not in ran.stdout
