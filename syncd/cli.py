@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import functools
 import json
 import logging
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from syncd.config import ConfigError, LoadedConfig, load_config
 from syncd.ledger.db import StoreNotMigrated
+from syncd.listening import API_PORT_VARIABLE, SANDBOX_PORT_VARIABLE, ensure_free, port_in_use
 from syncd.operator_commands import add_operator_commands
 
 log = logging.getLogger("syncd")
@@ -28,11 +30,10 @@ def _setup_logging(level: str, log_format: str = "plain") -> None:
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
-    from syncd.ledger.db import upgrade
+    from syncd.ledger.db import upgrade_reporting
 
     config = _config(args)
-    upgrade(config.database_url)
-    print(f"state store is up to date: {config.database_url}")
+    print(upgrade_reporting(config.database_url))
     return 0
 
 
@@ -75,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.api.host
     port = args.port if args.port is not None else config.settings.api.port
+    ensure_free(host, port, API_PORT_VARIABLE)
     runtime = build_runtime(config, role="api")
     try:
         install_ledger(runtime.engine, list(config.tenants))  # the gauges of /metrics
@@ -97,7 +99,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server = uvicorn.Server(api_server_config(app, settings=settings, host=host, port=port))
         server.run()
         if not server.started:
-            raise ConfigError(f"the Scheduler API could not listen on {host}:{port}")
+            raise ConfigError(
+                f"the Scheduler API could not listen on {host}:{port}: "
+                "pass --port or set SYNCD_API__PORT"
+            )
     finally:
         runtime.close()
     return 0
@@ -130,6 +135,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.api.host
     port = args.port if args.port is not None else config.settings.api.port
+    if args.api:
+        ensure_free(host, port, API_PORT_VARIABLE)
     return run_daemon(config, api=args.api, host=host, port=port)
 
 
@@ -165,12 +172,18 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     _setup_logging(config.settings.log_level, config.settings.log_format)
     host = args.host or config.settings.sandbox.host
     port = args.port if args.port is not None else config.settings.sandbox.port
-    run_standalone(
-        host=host,
-        port=port,
-        state_dir=config.settings.state_dir / "sandbox",
-        specs=sandbox_specs(config),
-    )
+    ensure_free(host, port, SANDBOX_PORT_VARIABLE)
+    try:
+        run_standalone(
+            host=host,
+            port=port,
+            state_dir=config.settings.state_dir / "sandbox",
+            specs=sandbox_specs(config),
+        )
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:  # taken between the check and the bind
+            raise port_in_use(host, port, SANDBOX_PORT_VARIABLE) from None
+        raise
     return 0
 
 

@@ -140,6 +140,11 @@ class SandboxTenantConfig(_Strict):
         description="the sandbox org has Shared Activities (EventRelation.IsInvitee); "
         "false plays an org without it",
     )
+    integration_user_email: str | None = Field(
+        default=None,
+        description="the e-mail of the org's integration user; none = one in the tenant's "
+        "first mail domain (without a mailbox)",
+    )
 
 
 class HmacPolicy(_Strict):
@@ -519,13 +524,23 @@ class LoadedConfig(BaseModel):
         return f"sqlite:///{self.settings.state_dir / 'syncd.db'}"
 
 
-def _format_validation(path: Path, error: ValidationError) -> str:
-    lines = [f"invalid configuration in {path}:"]
+def _format_validation(path: Path, error: ValidationError, env_prefix: str | None = None) -> str:
+    """One line per invalid key; with `env_prefix` (the daemon file) a value that came from
+    an environment variable names that variable, not the file it overrides."""
+    lines: list[str] = []
+    from_file = False
+    environment = {name.upper() for name in os.environ}
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(top level)"
         message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  key '{key}': {message}")
-    return "\n".join(lines)
+        variable = f"{env_prefix}{'__'.join(str(p) for p in item['loc'])}".upper()
+        if env_prefix and item["loc"] and variable in environment:
+            lines.append(f"  environment variable {variable} (overrides key '{key}'): {message}")
+        else:
+            lines.append(f"  key '{key}': {message}")
+            from_file = True
+    where = f"in {path}" if from_file else f"in the environment (overriding {path})"
+    return "\n".join([f"invalid configuration {where}:", *lines])
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -564,7 +579,7 @@ def load_config(path: Path | None = None) -> LoadedConfig:
     try:
         settings = Settings(**raw)
     except ValidationError as exc:
-        raise ConfigError(_format_validation(path, exc)) from exc
+        raise ConfigError(_format_validation(path, exc, env_prefix="SYNCD_")) from exc
     settings = _anchored(settings, path.parent)  # tenants_dir, state_dir, master_key
     tenants: dict[str, TenantConfig] = {}
     tenant_files = sorted(settings.tenants_dir.glob("*.toml"))

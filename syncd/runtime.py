@@ -249,6 +249,7 @@ def sandbox_specs(config: LoadedConfig) -> list[Any]:
             seed=t.sandbox.seed,
             salesforce_events=t.sandbox.salesforce_events,
             shared_activities=t.sandbox.shared_activities,
+            integration_user_email=t.sandbox.integration_user_email,
         )
         for t in config.tenants.values()
         if t.provider == "sandbox"

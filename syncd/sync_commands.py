@@ -165,7 +165,10 @@ def _serve_api_in_background(runtime: Runtime, host: str, port: int) -> _ApiServ
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             server.should_exit = True
-            raise ConfigError(f"the Scheduler API could not listen on {host}:{port}")
+            raise ConfigError(
+                f"the Scheduler API could not listen on {host}:{port}: "
+                "pass --port or set SYNCD_API__PORT"
+            )
         time.sleep(0.02)
     return _ApiServer(server, thread)
 

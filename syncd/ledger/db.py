@@ -185,6 +185,24 @@ def upgrade(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+def upgrade_reporting(url: str) -> str:
+    """`upgrade(url)`, then one line saying what it did: created, migrated or already current
+    (the URL without its password)."""
+    engine = make_engine(url)
+    try:
+        before = current_revision(engine)
+        shown = engine.url.render_as_string(hide_password=True)
+    finally:
+        engine.dispose()
+    upgrade(url)
+    head = head_revision(url)
+    if before is None:
+        return f"state store created at revision {head}: {shown}"
+    if before != head:
+        return f"state store migrated from revision {before} to {head}: {shown}"
+    return f"state store is up to date (revision {head}): {shown}"
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

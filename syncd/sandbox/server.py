@@ -106,6 +106,8 @@ class SandboxTenantSpec:
     salesforce_events: int | None = None
     #: whether the tenant's org has Shared Activities enabled (EventRelation.IsInvitee)
     shared_activities: bool = True
+    #: the org's integration user's e-mail; None: syncd.integration@<domain>
+    integration_user_email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -362,6 +364,9 @@ def _start_org(
         clock=clock,
         settings=OrgSettings(shared_activities=spec.shared_activities),
     )
+    if spec.integration_user_email:
+        integration = org.find_user(org.integration_username or "") or ""
+        org.update("User", integration, {"Email": spec.integration_user_email})
     state = build_salesforce_state(org)
     client_id = f"3MVG9sandbox.{stable_uuid('salesforce-app', spec.seed, spec.domain)}"
     secret = secrets.token_urlsafe(30)

@@ -23,6 +23,7 @@ from syncd.sync.salesforce_event import Invitee
 #: Salesforce long text areas hold 131,072 characters; stay well inside.
 MAX_SNAPSHOT_CHARS = 100_000
 MAX_ERROR_CHARS = 255
+MAX_SUMMARY_CHARS = 131_072
 
 _SF_STATUS = {
     ResponseStatus.ACCEPTED: "Accepted",
@@ -88,7 +89,12 @@ def responses_summary(responses: Mapping[str, Mapping[str, Any]]) -> str:
     for email, answer in sorted(responses.items()):
         groups.setdefault(str(answer.get("response")), []).append(email)
     order = [s.value for s in ResponseStatus]
-    return "; ".join(f"{kind}: {', '.join(groups[kind])}" for kind in order if kind in groups)
+    text = "; ".join(f"{kind}: {', '.join(groups[kind])}" for kind in order if kind in groups)
+    # Outlook may list more attendees than Salesforce's invitees (added in Outlook): cut at
+    # an address, within the field's size (config/salesforce), rather than be refused.
+    if len(text) > MAX_SUMMARY_CHARS:
+        text = text[: MAX_SUMMARY_CHARS - 1].rsplit(", ", 1)[0] + "…"
+    return text
 
 
 def relation_updates(

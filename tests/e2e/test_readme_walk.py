@@ -8,8 +8,11 @@ db upgrade -> run --api (the README's first command: built-in sandbox)
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -85,26 +88,56 @@ def server(config: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
     assert "Traceback" not in log_file.read_text()
 
 
-def test_the_readme_walk(config: Path, server: str) -> None:
-    minted = syncd(config, "clients", "create", "--tenant", "demo", "--json")
-    assert minted.returncode == 0, minted.stderr
-    client = json.loads(minted.stdout)
-    assert client["tenant"] == "demo" and client["client_id"] and client["refresh_token"]
+def _walk_steps() -> dict[int, str]:
+    """The README walk's shell steps by number ("# 2. ..." starts step 2)."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("## A first walk")
+    block = text[text.index("```sh\n", start) + len("```sh\n") :]
+    block = block[: block.index("\n```")]
+    steps: dict[int, str] = {}
+    number = 0
+    for line in block.splitlines():
+        heading = re.match(r"# (\d+)\. ", line)
+        if heading:
+            number = int(heading.group(1))
+        steps[number] = steps.get(number, "") + line + "\n"
+    return steps
 
-    token = requests.post(
-        f"{server}/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client["client_id"],
-            "refresh_token": client["refresh_token"],
-        },
-        timeout=30,
+
+def _run_steps(script: str, config: Path, server: str, workdir: Path) -> str:
+    """Run README shell text as a newcomer's shell would, against the test's processes;
+    prints $TOKEN at the end."""
+    script = script.replace(".venv/bin/syncd", f"{sys.executable} -m syncd.cli --config {config}")
+    script = script.replace("http://127.0.0.1:8080", server)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script + 'echo "TOKEN=$TOKEN"\n'],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=workdir,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
-    assert token.status_code == 200, token.text
-    grant = token.json()
-    assert grant["token_type"] == "Bearer" and grant["refresh_token"] != client["refresh_token"]
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1].removeprefix("TOKEN=")
+    assert token, done.stdout
+    return token
+
+
+def test_the_readme_walk(config: Path, server: str, tmp_path: Path) -> None:
+    steps = _walk_steps()
+    # Steps 1 and 2 as written: the client is minted into client.json (private), and its
+    # refresh token is traded; step 2 run again works too, because the walk keeps the
+    # rotated refresh token (presenting the spent one would revoke the whole family).
+    first = _run_steps(steps[1] + steps[2], config, server, tmp_path)
+    client = json.loads((tmp_path / "client.json").read_text())
+    assert client["tenant"] == "demo" and client["client_id"] and client["refresh_token"]
+    assert stat.S_IMODE((tmp_path / "client.json").stat().st_mode) == 0o600
+    second = _run_steps(steps[2], config, server, tmp_path)
+    rotated = json.loads((tmp_path / "client.json").read_text())["refresh_token"]
+    assert second != first and rotated != client["refresh_token"]
     session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {grant['access_token']}"
+    session.headers["Authorization"] = f"Bearer {second}"
 
     meeting = {
         "id": "opp-0042-kickoff",

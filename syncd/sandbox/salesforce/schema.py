@@ -411,13 +411,16 @@ NAME_FIELDS = {
     ]
 }
 
+# The write-back fields as the metadata package config/salesforce deploys them (describe
+# types: Text -> string, TextArea and LongTextArea -> textarea, DateTime -> datetime);
+# tests/unit/test_salesforce_package.py holds the two equal.
 DEFAULT_EVENT_CUSTOM_FIELDS: tuple[tuple[str, FieldType, int | None], ...] = (
     ("Outlook_Event_Id__c", "string", 255),
     ("Sync_Status__c", "string", 40),
-    ("Sync_Error__c", "textarea", 32768),
-    ("Teams_Join_Url__c", "textarea", 1024),
+    ("Sync_Error__c", "textarea", 255),
+    ("Teams_Join_Url__c", "textarea", 2048),
     ("Synced_At__c", "datetime", None),
-    ("Responses_Summary__c", "textarea", 32768),
+    ("Responses_Summary__c", "textarea", 131072),
 )
 DEFAULT_USER_CUSTOM_FIELDS: tuple[tuple[str, FieldType, int | None], ...] = (
     ("Availability_Snapshot__c", "textarea", 131072),
