@@ -97,6 +97,7 @@ def record_pass(service: SyncService, report: PassReport, since: datetime | None
         written = [s.event_id for s in report.steps if s.action in _WRITES]
         failed = {event_id for event_id, _ in report.failures}
         lag = lag_seconds(_written_at(service, [i for i in written if i not in failed]), since)
+    usage = getattr(service.salesforce, "usage", None)
     ts.record_poll(
         engine,
         tenant,
@@ -104,10 +105,9 @@ def record_pass(service: SyncService, report: PassReport, since: datetime | None
         records=report.records_read,
         lag_p50=lag[0] if lag else None,
         lag_max=lag[1] if lag else None,
+        salesforce_used=usage.used if usage is not None else None,
+        salesforce_max=usage.max if usage is not None else None,
     )
-    usage = getattr(service.salesforce, "usage", None)
-    if usage is not None:
-        ts.record_salesforce_usage(engine, tenant, now=now, used=usage.used, limit=usage.max)
 
 
 def _written_at(service: SyncService, event_ids: Sequence[str]) -> list[datetime]:

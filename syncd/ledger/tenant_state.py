@@ -151,13 +151,19 @@ def record_poll(
     records: int,
     lag_p50: float | None,
     lag_max: float | None,
+    salesforce_used: int | None = None,
+    salesforce_max: int | None = None,
 ) -> None:
-    """A poll pass finished: how many records it read and how far behind Outlook was."""
+    """A poll pass finished: how many records it read, how far behind Outlook was, and
+    the org's API usage it saw, in one write (a reader never sees half a pass)."""
 
     def change(row: TenantState) -> None:
         row.poll_at, row.poll_records = now, records
         if lag_p50 is not None:  # a pass that wrote nothing keeps the last lag
             row.lag_p50_seconds, row.lag_max_seconds = lag_p50, lag_max
+        if salesforce_used is not None:  # nothing reported yet: keep what the last pass saw
+            row.salesforce_used, row.salesforce_max = salesforce_used, salesforce_max
+            row.salesforce_at = now
 
     _update(engine, tenant, now, change)
 
