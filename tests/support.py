@@ -16,6 +16,7 @@ import uvicorn
 
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
+from tests.store_routing import database_url_line
 
 #: The seed page's sample addresses were scraped as this literal (no "@"); the
 #: "seed" tenant maps it to a real mailbox with an address alias, so the
@@ -67,7 +68,9 @@ def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | No
             f"{extra}\n[sandbox]\nseed = {seed}\nusers = {users}\n"
         )
     path = directory / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
+    path.write_text(
+        database_url_line(directory / "state") + 'tenants_dir = "tenants"\nstate_dir = "state"\n'
+    )
     return path
 
 

@@ -29,8 +29,6 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from syncd.ledger import testing
-
 
 def _migrations_dir() -> Path:
     """The source tree's migrations/, or the copy an installed syncd ships in share/."""
@@ -113,7 +111,7 @@ def tighten_sqlite_files(database: Path) -> None:
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and private files."""
-    url = testing.routed(normalize_url(url))
+    url = normalize_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     database_file: Path | None = None

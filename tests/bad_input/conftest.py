@@ -20,6 +20,7 @@ from syncd.runtime import Runtime, build_runtime, connection_of
 from syncd.sandbox.salesforce.org import SalesforceOrg
 from syncd.sandbox.server import RunningSandbox, SandboxTenantSpec, start_sandbox
 from tests.api.live import bearer_client
+from tests.store_routing import database_url_line
 from tests.support import ThreadedServer
 
 TENANT = "crm"
@@ -60,7 +61,9 @@ def write_config(directory: Path) -> Path:
         f"[sandbox]\nseed = {SEED}\nusers = {USERS}\nsalesforce_events = 0\n"
     )
     path = directory / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
+    path.write_text(
+        database_url_line(directory / "state") + 'tenants_dir = "tenants"\nstate_dir = "state"\n'
+    )
     return path
 
 

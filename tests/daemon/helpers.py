@@ -12,6 +12,7 @@ from pathlib import Path
 from syncd.config import LoadedConfig, load_config
 from syncd.sandbox.salesforce import SalesforceOrg
 from syncd.sandbox.server import RunningSandbox
+from tests.store_routing import database_url_line
 from tests.support import wait_until
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,7 +64,10 @@ def write_config(root: Path, connection_file: Path, *, poll_seconds: int = 5) ->
         "availability_seconds = 60\nretry_failed_seconds = 30\n"
     )
     path = root / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n')
+    path.write_text(
+        database_url_line(root / "state")
+        + 'tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n'
+    )
     return path
 
 

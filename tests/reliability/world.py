@@ -22,7 +22,6 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from syncd.config import LoadedConfig, load_config
-from syncd.ledger import testing
 from syncd.ledger.db import make_engine
 from syncd.ledger.models import MeetingRecord, Tombstone, Watermark
 from syncd.sandbox.salesforce import SalesforceOrg
@@ -34,6 +33,8 @@ from syncd.sandbox.server import (
     start_sandbox,
     write_connection_file,
 )
+from tests import store_routing as testing
+from tests.store_routing import database_url_line
 
 REPO = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("syncd")
@@ -66,7 +67,8 @@ def write_config(
         "[salesforce.fields]\nevent_relation_status = true\n"
     )
     path = root / "syncd.toml"
-    text = 'tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n'
+    text = database_url_line(root / "state")
+    text += 'tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n'
     if graph:
         text += f"\n[graph]\n{graph}\n"
     path.write_text(text)

@@ -21,7 +21,6 @@ from sqlmodel import Session, select
 
 from syncd.config import LoadedConfig, TenantConfig, load_config
 from syncd.domain import Source
-from syncd.ledger import testing as store_testing
 from syncd.ledger.db import upgrade
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import Runtime, build_runtime, connection_of
@@ -37,6 +36,8 @@ from syncd.sandbox.server import (
 )
 from syncd.sandbox.stats import LoggedRequest
 from syncd.sync.service import SalesforcePort, SyncService
+from tests import store_routing as store_testing
+from tests.store_routing import database_url_line
 from tests.support import suite_clock
 
 TENANT = "crm"
@@ -65,7 +66,9 @@ def write_config(directory: Path) -> Path:
     tenants.mkdir(parents=True, exist_ok=True)
     (tenants / f"{TENANT}.toml").write_text(tenant_toml())
     path = directory / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
+    path.write_text(
+        database_url_line(directory / "state") + 'tenants_dir = "tenants"\nstate_dir = "state"\n'
+    )
     return path
 
 
