@@ -29,6 +29,9 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+from syncd.domain import ErrorCode
+from syncd.ledger.errors import LedgerError
+
 
 def _migrations_dir() -> Path:
     """The source tree's migrations/, or the copy an installed syncd ships in share/."""
@@ -40,8 +43,12 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 
 
-class StoreNotMigrated(RuntimeError):
-    """The store's schema is missing or behind the code."""
+class StoreNotMigrated(LedgerError, RuntimeError):
+    """The store's schema is missing or behind the code (a RuntimeError too, as it was
+    before the ledger had an error class of its own)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.INTERNAL_ERROR, message)
 
 
 #: Held (transaction-scoped) while PostgreSQL is migrated: replicas that all run
