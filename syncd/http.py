@@ -1,4 +1,5 @@
-"""The `requests.Session` every Graph and identity call goes through."""
+"""The `requests.Session` every outbound call goes through (Graph, the identity platform,
+Salesforce): one place for trust, pooling and the User-Agent, below both ports."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ from syncd.graph.correlation import (
     stamp_context,
 )
 from syncd.graph.counter import CallCounter
-from syncd.graph.errors import graph_error, is_mailbox_missing, transport_error
+from syncd.graph.errors import GraphError, graph_error, is_mailbox_missing, transport_error
 from syncd.graph.limits import MailboxLimiter
 from syncd.graph.retry import RETRY_STATUSES, RetryBudget, parse_retry_after
 
@@ -258,7 +258,7 @@ class GraphClient:
         `@odata.nextLink`: https://learn.microsoft.com/graph/paging)
         """
         if utc(end) <= utc(start):
-            raise SyncdError(
+            raise GraphError(
                 ErrorCode.INVALID_REQUEST, f"calendar view ends before it starts: {start} .. {end}"
             )
         call = self._begin("calendar_view", correlation_id)
@@ -316,7 +316,7 @@ class GraphClient:
         )
         value = body.get("value") if isinstance(body, dict) else None
         if not isinstance(value, str) or not value:
-            raise SyncdError(
+            raise GraphError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Graph returned no time zone in the mailbox settings of {mailbox}.",
             )
@@ -616,7 +616,10 @@ class GraphClient:
         self, call: _Call, mailbox: str, property_id: str, value: str
     ) -> dict[str, Any] | None:
         """The event stamped with exactly `value`; the oldest if Graph holds several."""
-        params = {**odata.extended_property_filter(property_id, value), "$top": _FIND_PAGE_SIZE}
+        params: dict[str, str | int] = {
+            **odata.extended_property_filter(property_id, value),
+            "$top": _FIND_PAGE_SIZE,
+        }
         events = self._list(
             call,
             odata.user_path(mailbox) + "/events" + odata.query(params),
@@ -639,7 +642,8 @@ class GraphClient:
 
     def _list(self, call: _Call, path: str, *, mailbox: str, action: str) -> list[dict[str, Any]]:
         """Every item of a collection, following `@odata.nextLink` (https://learn.microsoft.com/graph/paging)."""
-        url, items = path, []
+        url = path
+        items: list[dict[str, Any]] = []
         for _ in range(_MAX_PAGES):
             answer = self._send(call, "GET", url, mailbox=mailbox, prefer_utc=True, action=action)
             body = self._body(
@@ -650,7 +654,7 @@ class GraphClient:
             if not next_link:
                 return items
             url = self._own_link(str(next_link))
-        raise SyncdError(
+        raise GraphError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Graph kept paging after {_MAX_PAGES} pages while trying to {action} "
             f"in mailbox {mailbox}.",
@@ -659,7 +663,7 @@ class GraphClient:
     def _own_link(self, link: str) -> str:
         # The token goes wherever the link points: only follow links under graph_url.
         if not link.startswith(self._base + "/"):
-            raise SyncdError(
+            raise GraphError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Graph returned a next-page link outside {self._base}; not following it.",
             )
@@ -757,10 +761,10 @@ def _schedule_window(
 ) -> tuple[datetime, datetime]:
     """[start, end) in UTC, checked against getSchedule's rules before anything is sent."""
     if not 5 <= interval_minutes <= 1440:
-        raise SyncdError(ErrorCode.INVALID_REQUEST, "interval_minutes must be within 5..1440")
+        raise GraphError(ErrorCode.INVALID_REQUEST, "interval_minutes must be within 5..1440")
     start, end = utc(start), utc(end)
     if end <= start:
-        raise SyncdError(
+        raise GraphError(
             ErrorCode.INVALID_REQUEST, f"free/busy period ends before it starts: {start} .. {end}"
         )
     return start, end

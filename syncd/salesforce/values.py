@@ -26,4 +26,3 @@ def sf_datetime(value: datetime | str) -> str:
         instant = instant.replace(tzinfo=UTC)
     utc = instant.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
