@@ -305,10 +305,7 @@ def salesforce_client_for(
 ) -> SalesforceClient:
     """The tenant's Salesforce client outside a runtime (`syncd config check --salesforce`);
     a sandbox tenant's org is reached only through its `connection_file`."""
-    connection = None
-    if tenant.provider == "sandbox" and tenant.sandbox.connection_file is not None:
-        connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
-    return _salesforce_client(tenant, connection, clock)
+    return _salesforce_client(tenant, None, clock)
 
 
 def _salesforce_client(
@@ -316,10 +313,13 @@ def _salesforce_client(
     connection: SandboxConnection | None,
     clock: Callable[[], datetime],
 ) -> SalesforceClient:
-    if tenant.provider == "microsoft":
+    # [salesforce] decides, not the provider (which says where the mailboxes are).
+    if tenant.salesforce_org == "login":
         if tenant.salesforce.login is None:
             raise ConfigError(f"tenant '{tenant.name}' has no [salesforce.login]")
         return client_from_config(tenant.salesforce.login, clock=clock)
+    if connection is None and tenant.sandbox.connection_file is not None:
+        connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
     org = connection.salesforce.get(tenant.name) if connection else None
     if connection is None or org is None:
         raise ConfigError(
