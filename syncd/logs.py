@@ -45,14 +45,14 @@ class ContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "correlation_id"):
-            record.correlation_id = correlation_id.get() or "-"
-        if not hasattr(record, "tenant"):
-            record.tenant = tenant.get() or "-"
+        # A record's extra fields live in its __dict__ (what `extra=` fills).
+        fields = vars(record)
+        fields.setdefault("correlation_id", correlation_id.get() or "-")
+        fields.setdefault("tenant", tenant.get() or "-")
         # The raw values stay on the record (for handlers that keep fields apart);
         # LOG_FORMAT prints these, which cannot break out of their field.
-        record.correlation_field = field_text(str(record.correlation_id))
-        record.tenant_field = field_text(str(record.tenant))
+        fields["correlation_field"] = field_text(str(fields["correlation_id"]))
+        fields["tenant_field"] = field_text(str(fields["tenant"]))
         return True
 
 
