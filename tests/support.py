@@ -16,7 +16,6 @@ import uvicorn
 
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
-from tests.store_routing import database_url_line
 
 #: The seed page's sample addresses were scraped as this literal (no "@"); the
 #: "seed" tenant maps it to a real mailbox with an address alias, so the
@@ -57,21 +56,15 @@ def suite_clock() -> SandboxClock:
 
 def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | None = None) -> Path:
     """A config dir with the three sandbox tenants (plus optional per-tenant TOML)."""
-    tenants = directory / "tenants"
-    tenants.mkdir(parents=True, exist_ok=True)
+    from tests.harness import SandboxTenant, write_config  # the harness imports this module
+
+    tenants = []
     for name, (domain, users, seed) in TENANTS.items():
         extra = (extra_tenant_toml or {}).get(name, "")
         if name == "seed":
             extra += f'\naddress_aliases = {{ "{SEED_LITERAL}" = "{SEED_MAILBOX}" }}\n'
-        (tenants / f"{name}.toml").write_text(
-            f'name = "{name}"\nprovider = "sandbox"\nmail_domains = ["{domain}"]\n'
-            f"{extra}\n[sandbox]\nseed = {seed}\nusers = {users}\n"
-        )
-    path = directory / "syncd.toml"
-    path.write_text(
-        database_url_line(directory / "state") + 'tenants_dir = "tenants"\nstate_dir = "state"\n'
-    )
-    return path
+        tenants.append(SandboxTenant(name, domain, seed=seed, users=users, extra=extra))
+    return write_config(directory, *tenants)
 
 
 def users_of(sandbox: RunningSandbox, tenant: str) -> list[str]:
