@@ -17,6 +17,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from syncd.domain import ErrorCode, SyncdError
 from syncd.scope_filter import filter_problem
 from syncd.secret_files import credential_name_problem, credential_path, warn_if_shared
 
@@ -26,8 +27,11 @@ DEFAULT_CONFIG_PATH = Path("config/syncd.toml")
 CONFIG_ENV_VAR = "SYNCD_CONFIG"
 
 
-class ConfigError(Exception):
+class ConfigError(SyncdError):
     """Configuration that cannot be used; the message names file, key and problem."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.INVALID_REQUEST, message)
 
 
 class _Strict(BaseModel):
@@ -292,7 +296,12 @@ class Schedules(_Strict):
 
 class SalesforceConfig(_Strict):
     login: SalesforceLogin | None = Field(
-        default=None, description="required unless the tenant's provider is 'sandbox'"
+        default=None, description="required when the org is 'login'"
+    )
+    org: Literal["login", "sandbox"] | None = Field(
+        default=None,
+        description="'login': the org [salesforce.login] logs in to; 'sandbox': the built-in "
+        "sandbox's; none = 'sandbox' for a provider = 'sandbox' tenant, else 'login'",
     )
     scope: SyncScope = SyncScope()
     fields: FieldMapping = FieldMapping()
@@ -332,11 +341,27 @@ class TenantConfig(_Strict):
     def _microsoft_for_real_tenants(self) -> TenantConfig:
         if self.provider == "microsoft" and self.microsoft is None:
             raise ValueError("a tenant with provider = 'microsoft' needs a [microsoft] table")
-        if self.provider == "microsoft" and self.salesforce.login is None:
+        if self.salesforce_org == "login" and self.salesforce.login is None:
             raise ValueError(
                 "a tenant with provider = 'microsoft' needs a [salesforce.login] table"
+                if self.salesforce.org is None
+                else "salesforce.org = 'login' needs a [salesforce.login] table"
+            )
+        if (
+            self.salesforce_org == "sandbox"
+            and self.provider != "sandbox"
+            and self.sandbox.connection_file is None
+        ):
+            raise ValueError(
+                "salesforce.org = 'sandbox' with provider = 'microsoft' needs "
+                "[sandbox] connection_file (the file a running `syncd sandbox` writes)"
             )
         return self
+
+    @property
+    def salesforce_org(self) -> Literal["login", "sandbox"]:
+        """Where the tenant's Salesforce org is ([salesforce] org, else by provider)."""
+        return self.salesforce.org or ("sandbox" if self.provider == "sandbox" else "login")
 
     def is_in_org(self, email: str) -> bool:
         return email.rsplit("@", 1)[-1].lower() in self.mail_domains

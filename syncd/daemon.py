@@ -102,9 +102,10 @@ class Daemon:
         # A thread per job (max_instances=1 caps each job at one run) plus one
         # for the watchdog ping and one for the lease check: a long pass can
         # never hold up the ping, so systemd only restarts us when the
-        # scheduler itself stalls.
+        # job runner itself stalls. (`jobs`, not `scheduler`: the meeting Scheduler
+        # is syncd.core's.)
         pool = workers or sum(len(specs) for specs in self.specs.values()) + 2
-        self.scheduler = BackgroundScheduler(
+        self.jobs = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(pool)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30},
             timezone=UTC,
@@ -194,7 +195,7 @@ class Daemon:
                 if job.once
                 else {"trigger": "interval", "seconds": job.seconds, "next_run_time": first}
             )
-            self.scheduler.add_job(
+            self.jobs.add_job(
                 self._guarded(tenant, job),
                 id=f"{tenant}:{job.name}",
                 name=f"{tenant}:{job.name}",
@@ -202,7 +203,7 @@ class Daemon:
             )
 
     def start(self) -> None:
-        """Schedule every job, start the scheduler, then tell systemd we are ready."""
+        """Schedule every job, start the job runner, then tell systemd we are ready."""
         now = datetime.now(UTC)
         if self.leases is not None:
             now += timedelta(seconds=self.leases.join())
@@ -210,7 +211,7 @@ class Daemon:
             self._add_tenant_jobs(tenant, now)
         interval = self.notifier.watchdog_interval() if self.notifier.enabled else None
         if interval:
-            self.scheduler.add_job(
+            self.jobs.add_job(
                 lambda: self.notifier.notify("WATCHDOG=1"),
                 "interval",
                 seconds=interval,
@@ -218,14 +219,14 @@ class Daemon:
                 name="watchdog",
             )
         if self.leases is not None:
-            self.scheduler.add_job(
+            self.jobs.add_job(
                 self.leases.check,
                 "interval",
                 seconds=LEASE_CHECK_SECONDS,
                 id="leases",
                 name="leases",
             )
-        self.scheduler.start()
+        self.jobs.start()
         self.notifier.notify("READY=1\nSTATUS=syncing " + ", ".join(self.services))
         log.info("daemon started for tenants: %s", ", ".join(self.services))
         if self.leases is not None:
@@ -234,11 +235,11 @@ class Daemon:
     def stop(self) -> None:
         """Set the stop flag, then wait for running jobs; safe to call twice."""
         self.stop_event.set()
-        if not self.scheduler.running:
+        if not self.jobs.running:
             return
         self.notifier.notify("STOPPING=1\nSTATUS=finishing running jobs")
         log.info("daemon stopping: running jobs finish the page they are on")
-        self.scheduler.shutdown(wait=True)
+        self.jobs.shutdown(wait=True)
         if self.leases is not None:
             self.leases.release_all()
         log.info("daemon stopped")

@@ -51,18 +51,16 @@ class ContextFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not hasattr(record, "correlation_id"):
-            record.correlation_id = correlation_id.get() or "-"
-        if not hasattr(record, "tenant"):
-            record.tenant = tenant.get() or "-"
-        if not hasattr(record, "salesforce_id"):
-            record.salesforce_id = salesforce_id.get()
-        if not hasattr(record, "graph_request_id"):
-            record.graph_request_id = graph_request_id.get()
+        # A record's extra fields live in its __dict__ (what `extra=` fills).
+        fields = vars(record)
+        fields.setdefault("correlation_id", correlation_id.get() or "-")
+        fields.setdefault("tenant", tenant.get() or "-")
+        fields.setdefault("salesforce_id", salesforce_id.get())
+        fields.setdefault("graph_request_id", graph_request_id.get())
         # The raw values stay on the record (for handlers that keep fields apart);
         # LOG_FORMAT prints these, which cannot break out of their field.
-        record.correlation_field = field_text(str(record.correlation_id))
-        record.tenant_field = field_text(str(record.tenant))
+        fields["correlation_field"] = field_text(str(fields["correlation_id"]))
+        fields["tenant_field"] = field_text(str(fields["tenant"]))
         return True
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from syncd.config import ConfigError, LoadedConfig, TenantConfig
 from syncd.domain import SyncdError
-from syncd.scope_filter import probe_query
+from syncd.salesforce.soql import probe_query
 
 if TYPE_CHECKING:
     from syncd.salesforce.client import SalesforceClient
@@ -25,7 +25,7 @@ def check_orgs(config: LoadedConfig, out: TextIO) -> list[str]:
 
     problems = []
     for tenant in config.tenants.values():
-        if tenant.provider == "sandbox" and tenant.sandbox.connection_file is None:
+        if tenant.salesforce_org == "sandbox" and tenant.sandbox.connection_file is None:
             print(f"  tenant {tenant.name}: skipped (its sandbox starts with syncd)", file=out)
             continue
         problem = _probe(tenant, salesforce_client_for)

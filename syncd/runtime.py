@@ -383,10 +383,7 @@ def salesforce_client_for(
 ) -> SalesforceClient:
     """The tenant's Salesforce client outside a runtime (`syncd config check --salesforce`);
     a sandbox tenant's org is reached only through its `connection_file`."""
-    connection = None
-    if tenant.provider == "sandbox" and tenant.sandbox.connection_file is not None:
-        connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
-    return _salesforce_client(tenant, connection, clock)
+    return _salesforce_client(tenant, None, clock)
 
 
 @dataclass(frozen=True)
@@ -404,7 +401,8 @@ def salesforce_access(
     clock: Callable[[], datetime] = _now,
 ) -> SalesforceAccess:
     """The tenant's Salesforce login (reads its secret now: ConfigError when it cannot)."""
-    if tenant.provider == "microsoft":
+    # [salesforce] decides, not the provider (which says where the mailboxes are).
+    if tenant.salesforce_org == "login":
         if tenant.salesforce.login is None:
             raise ConfigError(f"tenant '{tenant.name}' has no [salesforce.login]")
         cfg = tenant.salesforce.login
@@ -412,6 +410,8 @@ def salesforce_access(
         return SalesforceAccess(
             login_from_config(cfg, session, clock=clock), session, cfg.api_version
         )
+    if connection is None and tenant.sandbox.connection_file is not None:
+        connection = SandboxConnection.from_file(tenant.sandbox.connection_file)
     org = connection.salesforce.get(tenant.name) if connection else None
     if connection is None or org is None:
         raise ConfigError(

@@ -12,9 +12,9 @@ only at run time:
   parenthesis, where it would change syncd's own query
   (https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_select.htm).
   Field names and values are left to the org: only it knows its schema.
-- `probe_query` (`syncd config check --salesforce`): the org itself runs the
-  filter in a one-row query, so a misspelt field or a wrong value type is
-  reported with the org's own message.
+- `syncd.salesforce.soql.probe_query` (`syncd config check --salesforce`): the
+  org itself runs the filter in a one-row query, so a misspelt field or a wrong
+  value type is reported with the org's own message.
 """
 
 from __future__ import annotations
@@ -85,15 +85,3 @@ def _string_end(text: str, start: int) -> int | None:
             return position + 1
         position += 1
     return None
-
-
-def probe_query(extra_filter: str) -> str:
-    """A one-row Event query through the filter, built as syncd's own queries are."""
-    # Imported here: the configuration (which imports this module) is loaded
-    # before, and by, the Salesforce package.
-    from syncd.salesforce.soql import soql
-
-    return soql(
-        "SELECT Id FROM Event WHERE IsChild = false AND ({condition:literal}) LIMIT 1",
-        condition=extra_filter,
-    )

@@ -436,8 +436,8 @@ def tenant_status(engine: Engine, tenant: str, now: datetime) -> dict[str, Any]:
     # Pending and failed records, and meetings already in Outlook whose last
     # update failed (they keep status synced until the retry lands).
     waiting = or_(
-        MeetingRecord.status == MeetingStatus.PENDING.value,
-        MeetingRecord.status == MeetingStatus.FAILED.value,
+        col(MeetingRecord.status) == MeetingStatus.PENDING.value,
+        col(MeetingRecord.status) == MeetingStatus.FAILED.value,
         erred,
     )
     due = or_(

@@ -27,6 +27,40 @@ pytest_plugins = [
 ]
 
 
+#: The tests `pytest -m "not slow"` (the inner loop) leaves out; CI runs them all. Chosen
+#: from `pytest --durations=0`: each takes seconds (a whole directory: its every test
+#: does), so together they are most of the suite's time.
+SLOW = (
+    "tests/reliability/",  # syncd killed mid-write, fault storms: minutes
+    "tests/bench/",  # benchmarks
+    "tests/scale_out/",  # replicas on PostgreSQL
+    "tests/e2e/",  # the README walked through, process by process
+    "tests/daemon/",  # `syncd` subprocesses against a fresh sandbox each
+    "tests/recurrence/",  # end to end: both sandboxes and a runtime per test
+    "tests/sync_e2e/",  # end to end: both sandboxes and a runtime per test
+    "tests/bad_input/test_api_fuzz.py",  # fuzzing the API from its OpenAPI document
+    "tests/api/test_interleavings.py",  # overlapping requests with injected latency
+    "tests/core/test_throttled_mailbox.py",  # waits out Retry-After
+    "tests/security/test_credentials_required.py",  # every route, every face
+    "tests/sandbox_salesforce/test_soql_properties.py",  # property-based
+    "tests/sandbox_salesforce/test_generator.py::test_twenty_thousand_events",
+    "tests/sandbox/test_server.py::test_run_standalone_until_sigterm",  # a subprocess
+    "tests/graph_schema/test_plugin.py::test_a_test_that_lets_a_broken_body_pass_fails",
+    "tests/salesforce/test_against_sandbox.py::test_updated_and_deleted_windows",
+    "tests/security/test_soql_inert.py::test_any_id_stays_one_value_of_the_in_list",
+    "tests/sandbox_salesforce/test_query.py::test_datetime_literals_and_date_ranges",
+    "tests/api/test_lenient_json.py::test_trailing_commas_parse_to_the_same_value",
+    "tests/api/test_availability_bounds.py::test_a_hundred_unknown_addresses_over_a_year",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(slow)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]:
     specs = [

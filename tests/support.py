@@ -56,19 +56,15 @@ def suite_clock() -> SandboxClock:
 
 def write_test_config(directory: Path, *, extra_tenant_toml: dict[str, str] | None = None) -> Path:
     """A config dir with the three sandbox tenants (plus optional per-tenant TOML)."""
-    tenants = directory / "tenants"
-    tenants.mkdir(parents=True, exist_ok=True)
+    from tests.harness import SandboxTenant, write_config  # the harness imports this module
+
+    tenants = []
     for name, (domain, users, seed) in TENANTS.items():
         extra = (extra_tenant_toml or {}).get(name, "")
         if name == "seed":
             extra += f'\naddress_aliases = {{ "{SEED_LITERAL}" = "{SEED_MAILBOX}" }}\n'
-        (tenants / f"{name}.toml").write_text(
-            f'name = "{name}"\nprovider = "sandbox"\nmail_domains = ["{domain}"]\n'
-            f"{extra}\n[sandbox]\nseed = {seed}\nusers = {users}\n"
-        )
-    path = directory / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
-    return path
+        tenants.append(SandboxTenant(name, domain, seed=seed, users=users, extra=extra))
+    return write_config(directory, *tenants)
 
 
 def users_of(sandbox: RunningSandbox, tenant: str) -> list[str]:

@@ -167,7 +167,7 @@ class MeetingPatch(_In):
 
     id: MeetingId
     organizerEmail: Email
-    attendees: list[AttendeeIn] = Field(default=None, max_length=MAX_ATTENDEES)  # type: ignore[assignment]
+    attendees: list[AttendeeIn] = Field(default=None, max_length=MAX_ATTENDEES)  # type: ignore[arg-type]
     body: BodyText = Field(default=None)  # type: ignore[assignment]
     subject: Subject = Field(default=None)  # type: ignore[assignment]
     location: Location = Field(default=None)  # type: ignore[assignment]

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, update
-from sqlmodel import select
+from sqlmodel import col, select
 
+from syncd.auth.errors import AuthError
 from syncd.auth.hmac_scheme import derive_secret
 from syncd.auth.tokens import hash_secret, new_secret
+from syncd.domain import ErrorCode
 from syncd.ledger.db import session_scope
 from syncd.ledger.models import AccessToken, ApiClient, RefreshToken
 
@@ -28,8 +30,12 @@ ACCESS_TOKEN_PREFIX = "syat"  # noqa: S105
 DEFAULT_REFRESH_TOKEN_TTL_DAYS = 90
 
 
-class ClientError(ValueError):
-    """A client operation that cannot be done (unknown client, wrong method...)."""
+class ClientError(AuthError, ValueError):
+    """A client operation that cannot be done (unknown client, wrong method...); a
+    ValueError too, as it was before the auth layer had an error class of its own."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.INVALID_REQUEST, message)
 
 
 def _now() -> datetime:
@@ -157,17 +163,17 @@ def revoke_client(engine: Engine, client_id: str, *, clock: Callable[[], datetim
             session.add(client)
         session.exec(
             update(RefreshToken)
-            .where(RefreshToken.client_id == client_id, RefreshToken.revoked_at.is_(None))
+            .where(col(RefreshToken.client_id) == client_id, col(RefreshToken.revoked_at).is_(None))
             .values(revoked_at=now)
         )
-        session.exec(delete(AccessToken).where(AccessToken.client_id == client_id))
+        session.exec(delete(AccessToken).where(col(AccessToken.client_id) == client_id))
     return True
 
 
 def list_clients(engine: Engine, *, tenant: str | None = None) -> list[dict[str, Any]]:
     """All clients (optionally of one tenant), without any secret."""
     with session_scope(engine) as session:
-        query = select(ApiClient).order_by(ApiClient.tenant, ApiClient.created_at)
+        query = select(ApiClient).order_by(col(ApiClient.tenant), col(ApiClient.created_at))
         if tenant is not None:
             query = query.where(ApiClient.tenant == tenant)
         clients = session.exec(query).all()

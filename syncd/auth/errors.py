@@ -20,8 +20,9 @@ class AuthError(SyncdError):
         self.headers = dict(headers or {})
 
 
-class OAuthError(Exception):
-    """An RFC 6749 §5.2 error answer of the token endpoint."""
+class OAuthError(AuthError):
+    """An RFC 6749 §5.2 error answer of the token endpoint (answered in that format,
+    not the Scheduler API's; `code` only places it among syncd's errors)."""
 
     def __init__(
         self,
@@ -31,8 +32,10 @@ class OAuthError(Exception):
         status: int = 400,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(f"{error}: {description}")
+        code = {401: ErrorCode.UNAUTHORIZED, 429: ErrorCode.THROTTLED}.get(
+            status, ErrorCode.INVALID_REQUEST
+        )
+        super().__init__(code, f"{error}: {description}", headers=headers)
         self.error = error
         self.description = description
         self.status = status
-        self.headers = dict(headers or {})

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from syncd.auth.caller import Caller, RequestInfo, describe_enabled
 from syncd.auth.errors import AuthError
@@ -155,5 +156,5 @@ class HmacVerifier:
             ) from None
         if self._last_purge is None or now - self._last_purge > _PURGE_EVERY:
             with session_scope(self.engine) as session:
-                session.exec(delete(HmacNonce).where(HmacNonce.expires_at < now))
+                session.exec(delete(HmacNonce).where(col(HmacNonce.expires_at) < now))
             self._last_purge = now

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from sqlalchemy import Engine, delete, update
+from sqlmodel import col
 
 from syncd.auth.caller import Caller, describe_enabled
 from syncd.auth.clients import ACCESS_TOKEN_PREFIX, store_refresh_token
@@ -164,9 +165,9 @@ class TokenService:
             claimed = session.exec(
                 update(RefreshToken)
                 .where(
-                    RefreshToken.token_hash == token_hash,
-                    RefreshToken.used_at.is_(None),
-                    RefreshToken.revoked_at.is_(None),
+                    col(RefreshToken.token_hash) == token_hash,
+                    col(RefreshToken.used_at).is_(None),
+                    col(RefreshToken.revoked_at).is_(None),
                 )
                 .values(used_at=now)
             ).rowcount
@@ -194,11 +195,11 @@ class TokenService:
     def _revoke_family(self, session: Any, row: RefreshToken, now: datetime) -> None:
         session.exec(
             update(RefreshToken)
-            .where(RefreshToken.family == row.family, RefreshToken.revoked_at.is_(None))
+            .where(col(RefreshToken.family) == row.family, col(RefreshToken.revoked_at).is_(None))
             .values(revoked_at=now)
         )
         # Access tokens do not record their family: drop all of this client's.
-        session.exec(delete(AccessToken).where(AccessToken.client_id == row.client_id))
+        session.exec(delete(AccessToken).where(col(AccessToken.client_id) == row.client_id))
 
     def _client_credentials_grant(
         self, client_id: str, client_secret: str | None
@@ -245,7 +246,7 @@ class TokenService:
         )
         if self._last_purge is None or now - self._last_purge > _PURGE_EVERY:
             # Expired tokens are useless; delete them now and then, not on every issue.
-            session.exec(delete(AccessToken).where(AccessToken.expires_at < now))
+            session.exec(delete(AccessToken).where(col(AccessToken.expires_at) < now))
             self._last_purge = now
         return {"access_token": token, "token_type": "Bearer", "expires_in": ttl}
 

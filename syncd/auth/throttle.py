@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from syncd.domain import utc
 from syncd.ledger.db import session_scope
@@ -121,7 +121,7 @@ class BruteForceGuard:
             if self._last_purge is None or now - self._last_purge > _PURGE_EVERY:
                 # Older rows no longer count; delete them now and then.
                 cutoff = now - timedelta(seconds=self.policy.window_seconds)
-                session.exec(delete(AuthFailure).where(AuthFailure.at < cutoff))
+                session.exec(delete(AuthFailure).where(col(AuthFailure.at) < cutoff))
                 self._last_purge = now
 
 

@@ -19,6 +19,7 @@ from msal.exceptions import MsalServiceError
 
 from syncd.config import ConfigError, MicrosoftConfig
 from syncd.domain import ErrorCode, SyncdError
+from syncd.graph.errors import GraphError
 
 _log = logging.getLogger("syncd.graph.auth")
 
@@ -123,7 +124,7 @@ class MsalTokenProvider:
             try:
                 result = app.acquire_token_for_client(scopes=self._scopes)
             except (requests.RequestException, MsalServiceError, RuntimeError) as exc:
-                raise SyncdError(
+                raise GraphError(
                     ErrorCode.UPSTREAM_UNAVAILABLE,
                     f"The Microsoft identity platform could not be reached for a Graph token "
                     f"({self._who}): {type(exc).__name__}. Retry later.",
@@ -163,12 +164,12 @@ class MsalTokenProvider:
                     self._sleep(float(2 ** (attempt - 1)))
             except ValueError as exc:
                 # msal raises ValueError when the authority answers 4xx: an unknown tenant.
-                raise SyncdError(
+                raise GraphError(
                     ErrorCode.ACCESS_DENIED,
                     f"The identity platform does not know this tenant ({self._who}): "
                     f"{self._scrub(str(exc))[:300]}. Check tenant_id and authority_host.",
                 ) from None
-        raise SyncdError(
+        raise GraphError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"The Microsoft identity platform could not be reached ({self._who}) after "
             f"{self._startup_attempts} attempts. Retry later.",
@@ -180,13 +181,13 @@ class MsalTokenProvider:
         description = self._scrub(str(result.get("error_description") or "")).splitlines()
         detail = description[0] if description else "no description"
         if error in _TRANSIENT_ERRORS:
-            return SyncdError(
+            return GraphError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"The identity platform could not issue a Graph token now ({self._who}): "
                 f"{error}: {detail}. Retry later.",
                 retry_after=5.0,
             )
-        return SyncdError(
+        return GraphError(
             ErrorCode.ACCESS_DENIED,
             f"The identity platform refused a Graph token ({self._who}): {error}: {detail}. "
             "Check the client secret or certificate, and that the app is consented in the tenant.",
@@ -223,7 +224,7 @@ def token_provider_from_config(
                 "thumbprint": ms.certificate_thumbprint,
             }
     except ConfigError as exc:
-        raise SyncdError(
+        raise GraphError(
             ErrorCode.ACCESS_DENIED,
             f"No credential for Microsoft app {ms.client_id} (tenant {ms.tenant_id}): {exc}",
         ) from None

@@ -45,7 +45,7 @@ def client_request_id(correlation_id: str | None) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, correlation_id))
 
 
-class CorrelationLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class CorrelationLog(logging.LoggerAdapter[logging.Logger]):
     """A logger for one client call: its records carry the call's correlation id
     (through `syncd.logs.correlation_id`) and `client_request_id`."""
 

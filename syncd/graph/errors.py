@@ -29,6 +29,10 @@ MAILBOX_MISSING = frozenset(
 EVENT_MISSING = frozenset({"ErrorItemNotFound", "ErrorInvalidIdMalformed", "itemNotFound"})
 
 
+class GraphError(SyncdError):
+    """An error of the Microsoft Graph layer (its answers, its transport, its token)."""
+
+
 def error_details(body: Any) -> tuple[str, str, str | None]:
     """(code, message, request-id) from a Graph error body; empty strings when absent."""
     error = body.get("error") if isinstance(body, dict) else None
@@ -61,41 +65,41 @@ def graph_error(
     graph_says = f"{message} ({code or f'HTTP {status}'}{rid})"
 
     if code in MAILBOX_MISSING and status in (400, 404):
-        return SyncdError(
+        return GraphError(
             ErrorCode.MAILBOX_NOT_FOUND,
             f"Microsoft 365 has no mailbox {mailbox or 'named in the request'} "
             f"(while trying to {action}): {graph_says}. "
             "Check the address and that the user has an Exchange Online licence.",
         )
     if code in EVENT_MISSING and status in (400, 404):
-        return SyncdError(
+        return GraphError(
             ErrorCode.MEETING_NOT_FOUND,
             f"The event is not in Outlook{where} (while trying to {action}): {graph_says}. "
             "It may have been deleted in Outlook.",
         )
     if status == 401:
-        return SyncdError(
+        return GraphError(
             ErrorCode.ACCESS_DENIED,
             f"Graph rejected the app's access token even after a fresh one was fetched "
             f"(while trying to {action}{where}): {graph_says}. Check the app registration's "
             "tenant id, client id and credential.",
         )
     if status == 403:
-        return SyncdError(
+        return GraphError(
             ErrorCode.ACCESS_DENIED,
             f"Graph denied the app access{where} (while trying to {action}): {graph_says}. "
             "Grant the application permission Calendars.ReadWrite with admin consent and "
             "check that no application access policy excludes this mailbox.",
         )
     if status == 404:
-        return SyncdError(
+        return GraphError(
             not_found,
             f"Graph found nothing to {action}{where}: {graph_says}.",
         )
     if status in (409, 412):
         # ErrorIrresolvableConflict and friends: a concurrent change in Outlook; a later
         # attempt reads the new state and succeeds, so callers may retry.
-        return SyncdError(
+        return GraphError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Outlook reported a conflicting change while trying to {action}{where}: "
             f"{graph_says}. Retry shortly.",
@@ -104,27 +108,27 @@ def graph_error(
     if status == 424:
         # A request of a $batch that was not carried out: the batch failed whole, as it
         # does when a request in it is throttled (throttling#throttling-and-batching).
-        return SyncdError(
+        return GraphError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Graph did not carry out the request to {action}{where}: its $batch failed "
             f"as a whole (HTTP 424), also after retries: {graph_says}. Retry later.",
             retry_after=retry_after or 1.0,
         )
     if status == 429:
-        return SyncdError(
+        return GraphError(
             ErrorCode.THROTTLED,
             f"Graph is throttling requests{where} (while trying to {action}) and retries "
             f"did not get through: {graph_says}. Retry later.",
             retry_after=retry_after,
         )
     if status >= 500:
-        return SyncdError(
+        return GraphError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Graph is unavailable (HTTP {status}) while trying to {action}{where}: "
             f"{graph_says}. Retry later.",
             retry_after=retry_after,
         )
-    return SyncdError(
+    return GraphError(
         ErrorCode.INVALID_REQUEST,
         f"Graph refused to {action}{where}: {graph_says}.",
     )
@@ -148,7 +152,7 @@ def transport_error(
         why = "failed the TLS handshake (check ca_file and the server certificate)"
     else:
         why = f"could not be reached ({type(exc).__name__})"
-    return SyncdError(
+    return GraphError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         f"Graph {why} while trying to {action}{where}, also after retries. Retry later.",
         retry_after=retry_after,

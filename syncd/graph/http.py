@@ -1,39 +1,24 @@
-"""The `requests.Session` every Graph and identity call goes through."""
+"""The session of the Graph and identity-platform calls: syncd's HTTP session
+(syncd.http) with Graph's answers counted and their request-id kept for the log lines."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import certifi
 import requests
-from requests.adapters import HTTPAdapter
 
-from syncd import __version__
+from syncd.http import POOL_MAXSIZE
+from syncd.http import build_session as build_base_session
 from syncd.logs import note_graph_request_id
 from syncd.metrics.http_hooks import graph_response
 
-#: Connections kept per host: one session serves the daemon's jobs side by side (the
-#: poll's 32 executor threads, availability's 32 getSchedule groups, the response
-#: refresh) and the API's threads, so the pool covers the first two together; a
-#: smaller pool drops connections it just opened ("Connection pool is full").
-POOL_MAXSIZE = 64
-
 
 def build_session(ca_file: Path | None = None) -> requests.Session:
-    """A session that trusts `ca_file` (else certifi's bundle) and nothing from the environment.
-
-    `trust_env = False` because REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, when set,
-    override `Session.verify` and would silently replace the CA chosen here;
-    it also keeps proxy variables and ~/.netrc from leaking into Graph calls.
-    """
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(ca_file) if ca_file else certifi.where()
-    session.headers["User-Agent"] = f"syncd/{__version__}"
-    # Every answer is counted (syncd.metrics) and its request-id goes on the log lines.
+    """syncd's session (trust, pool, User-Agent) whose every answer is counted
+    (syncd.metrics) and whose Graph request-id goes on the log lines."""
+    session = build_base_session(ca_file)
     session.hooks["response"] = [graph_response, note_graph_request_id]
-    # Retries are ours (Retry-After aware), so the adapter must not retry too.
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
     return session
+
+
+__all__ = ["POOL_MAXSIZE", "build_session"]

@@ -29,7 +29,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from syncd.ledger import testing
+from syncd.domain import ErrorCode
+from syncd.ledger.errors import LedgerError
 
 
 def _migrations_dir() -> Path:
@@ -42,8 +43,12 @@ def _migrations_dir() -> Path:
 MIGRATIONS_DIR = _migrations_dir()
 
 
-class StoreNotMigrated(RuntimeError):
-    """The store's schema is missing or behind the code."""
+class StoreNotMigrated(LedgerError, RuntimeError):
+    """The store's schema is missing or behind the code (a RuntimeError too, as it was
+    before the ledger had an error class of its own)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.INTERNAL_ERROR, message)
 
 
 #: Held (transaction-scoped) while PostgreSQL is migrated: replicas that all run
@@ -113,7 +118,7 @@ def tighten_sqlite_files(database: Path) -> None:
 
 def make_engine(url: str) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and private files."""
-    url = testing.routed(normalize_url(url))
+    url = normalize_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {}
     database_file: Path | None = None

@@ -35,7 +35,8 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
-from syncd.domain import ErrorCode, SyncdError
+from syncd.domain import ErrorCode
+from syncd.ledger.errors import LedgerError
 from syncd.ledger.lease import lease_key, namespace_of
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,8 @@ class MeetingLocks(Protocol):
     def close(self) -> None: ...
 
 
-def busy(key: Key, waited: float) -> SyncdError:
-    return SyncdError(
+def busy(key: Key, waited: float) -> LedgerError:
+    return LedgerError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         f"meeting '{key[2]}' is still being changed by another request after {waited:.0f} s; "
         "send this request again later",

@@ -10,6 +10,7 @@ REST resources: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -21,7 +22,9 @@ from urllib.parse import urlsplit
 
 import requests
 from simple_salesforce.exceptions import (
-    SalesforceError,
+    SalesforceError as LibraryError,
+)
+from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
     SalesforceRefusedRequest,
@@ -33,6 +36,7 @@ from syncd.salesforce import composite, errors
 from syncd.salesforce.backoff import Backoff, limit_backoff, transient_backoff
 from syncd.salesforce.composite import RecordResult, check_record_id, check_sobject
 from syncd.salesforce.direct import DirectApi
+from syncd.salesforce.errors import SalesforceError
 from syncd.salesforce.http import build_session, enforces_timeout
 from syncd.salesforce.login import Clock, Login, SalesforceSession, login_from_config, utc_now
 from syncd.salesforce.replication import (
@@ -133,7 +137,7 @@ class SalesforceClient:
         # simple-salesforce prefixes https://{instance}; only a path may follow it, or
         # a crafted value ("@host/...") would send the token to another host.
         if not isinstance(locator, str) or not locator.startswith("/services/"):
-            raise SyncdError(
+            raise SalesforceError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Salesforce {self._instance} said more records follow but gave no usable "
                 f"nextRecordsUrl ({locator!r}) while trying to {action}.",
@@ -192,7 +196,7 @@ class SalesforceClient:
             "describe", f"describe {sobject}", lambda api: api.sobject(sobject).describe()
         )
         if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
-            raise SyncdError(
+            raise SalesforceError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Salesforce {self._instance} answered the describe of {sobject} without "
                 "a fields list. Retry later.",
@@ -220,9 +224,7 @@ class SalesforceClient:
             answer = self._call(
                 "composite",
                 f"update {len(chunk)} {sobject} records (sObject Collections)",
-                lambda api, data=data: api.sf.restful(
-                    "composite/sobjects", method="PATCH", data=data
-                ),
+                functools.partial(_patch_collection, data=data),
             )
             out.extend(composite.results(chunk, answer, instance=self._instance))
         return out
@@ -281,7 +283,7 @@ class SalesforceClient:
                         )
                     ) from None
                 continue
-            except SalesforceError as exc:  # 300, 400, 404: the request itself is wrong
+            except LibraryError as exc:  # 300, 400, 404: the request itself is wrong
                 raise self._failed(errors.refused, exc, action) from None
             except _RETRYABLE_TRANSPORT as exc:
                 if not self._pause(transient, action, type(exc).__name__):
@@ -343,7 +345,7 @@ class SalesforceClient:
         self.usage.retry(delay)
         return True
 
-    def _wait_for_allowance(self, limit: Backoff, exc: SalesforceError, action: str) -> None:
+    def _wait_for_allowance(self, limit: Backoff, exc: LibraryError, action: str) -> None:
         """Wait for the rolling 24-hour allowance to free up, or raise THROTTLED."""
         delay = limit.next_delay()
         if delay is None:
@@ -369,7 +371,7 @@ class SalesforceClient:
         self.usage.limit_wait(delay)
 
     def _failed(
-        self, build: Callable[..., SyncdError], exc: SalesforceError, action: str
+        self, build: Callable[..., SyncdError], exc: LibraryError, action: str
     ) -> SyncdError:
         return self._logged(build(exc, action=action, instance=self._instance))
 
@@ -399,3 +401,8 @@ def _span(start: datetime, end: datetime) -> str:
 def _abbreviate(soql: str, limit: int = 160) -> str:
     flat = " ".join(soql.split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _patch_collection(api: DirectApi, *, data: str) -> Any:
+    """One sObject Collections update request (its body already JSON)."""
+    return api.sf.restful("composite/sobjects", method="PATCH", data=data)

@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncd.domain import ErrorCode, SyncdError
+from syncd.domain import ErrorCode
+from syncd.salesforce.errors import SalesforceError
 
 MAX_RECORDS = 200
 _SOBJECT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -77,7 +78,7 @@ def results(sent: Sequence[Mapping[str, Any]], answer: Any, *, instance: str) ->
     """
     if not isinstance(answer, list) or len(answer) != len(sent):
         count = len(answer) if isinstance(answer, list) else "no"
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Salesforce {instance} answered an sObject Collections update of {len(sent)} "
             f"records with {count} results; some may have been written. Retry later.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.exceptions import SalesforceError as LibraryError
 
 from syncd.domain import ErrorCode, SyncdError
 
@@ -22,7 +22,11 @@ REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
 INVALID_SESSION_ID = "INVALID_SESSION_ID"
 
 
-class WindowMissed(SyncdError):
+class SalesforceError(SyncdError):
+    """An error of the Salesforce layer (its answers, its transport, its login)."""
+
+
+class WindowMissed(SalesforceError):
     """getUpdated / getDeleted was asked for a start older than Salesforce keeps:
     changes (or deletions) before the window cannot be listed; do a full resync."""
 
@@ -44,33 +48,33 @@ def error_details(content: Any) -> tuple[str, str]:
     return "", str(content or "")[:300].strip()
 
 
-def is_limit_exceeded(exc: SalesforceError) -> bool:
+def is_limit_exceeded(exc: LibraryError) -> bool:
     return exc.status == 403 and error_details(exc.content)[0] == REQUEST_LIMIT_EXCEEDED
 
 
-def salesforce_says(exc: SalesforceError) -> str:
+def salesforce_says(exc: LibraryError) -> str:
     code, message = error_details(exc.content)
     return f"{code or f'HTTP {exc.status}'}: {message}" if message else code or f"HTTP {exc.status}"
 
 
-def refused(exc: SalesforceError, *, action: str, instance: str) -> SyncdError:
+def refused(exc: LibraryError, *, action: str, instance: str) -> SyncdError:
     """The error for an answer that retrying will not change."""
     says = salesforce_says(exc)
     if exc.status == 403:
-        return SyncdError(
+        return SalesforceError(
             ErrorCode.ACCESS_DENIED,
             f"Salesforce {instance} denied the integration user access while trying to "
             f"{action}: {says}. Check the user's profile / permission sets (API Enabled, "
             "object and field access).",
         )
-    return SyncdError(
+    return SalesforceError(
         ErrorCode.INVALID_REQUEST,
         f"Salesforce {instance} refused to {action}: {says} (HTTP {exc.status}).",
     )
 
 
-def session_rejected(exc: SalesforceError, *, action: str, instance: str) -> SyncdError:
-    return SyncdError(
+def session_rejected(exc: LibraryError, *, action: str, instance: str) -> SyncdError:
+    return SalesforceError(
         ErrorCode.ACCESS_DENIED,
         f"Salesforce {instance} rejected a freshly issued session while trying to {action}: "
         f"{salesforce_says(exc)}. Check the connected app's session and IP policies and that "
@@ -79,9 +83,9 @@ def session_rejected(exc: SalesforceError, *, action: str, instance: str) -> Syn
 
 
 def limit_exhausted(
-    exc: SalesforceError, *, action: str, instance: str, waited: float, retry_after: float
+    exc: LibraryError, *, action: str, instance: str, waited: float, retry_after: float
 ) -> SyncdError:
-    return SyncdError(
+    return SalesforceError(
         ErrorCode.THROTTLED,
         f"Salesforce {instance}'s API request limit is used up ({salesforce_says(exc)}); "
         f"waited {waited:.0f} s in all while trying to {action}. The limit is counted over "
@@ -90,8 +94,8 @@ def limit_exhausted(
     )
 
 
-def unavailable(exc: SalesforceError, *, action: str, instance: str, retries: int) -> SyncdError:
-    return SyncdError(
+def unavailable(exc: LibraryError, *, action: str, instance: str, retries: int) -> SyncdError:
+    return SalesforceError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         f"Salesforce {instance} failed (HTTP {exc.status}, {salesforce_says(exc)}) while "
         f"trying to {action}, also after {retries} retries. Retry later.",
@@ -114,7 +118,7 @@ def unreachable(
     else:
         why = f"could not be reached ({type(exc).__name__})"
     after = f", also after {retries} retries" if retries else ""
-    return SyncdError(
+    return SalesforceError(
         ErrorCode.UPSTREAM_UNAVAILABLE,
         f"Salesforce {instance} {why} while trying to {action}{after}. Retry later.",
         retry_after=30.0,

@@ -1,4 +1,4 @@
-"""The `requests.Session` for Salesforce: the Graph session plus a default timeout.
+"""The `requests.Session` for Salesforce: syncd.http's session plus a default timeout.
 
 simple-salesforce passes no timeout to `requests` on most calls (SFType.updated,
 .deleted, .update take no keyword arguments), so a stalled connection would
@@ -14,8 +14,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from syncd.graph.http import POOL_MAXSIZE
-from syncd.graph.http import build_session as build_graph_session
+from syncd.http import POOL_MAXSIZE
+from syncd.http import build_session as build_base_session
 from syncd.metrics.http_hooks import salesforce_response
 
 #: (connect, read) seconds. A query page of 2,000 rows with relationship fields
@@ -57,8 +57,8 @@ def build_session(
 ) -> requests.Session:
     """A session like Graph's (trusts `ca_file`, ignores the environment, no adapter
     retries: retries are the client's) whose every request has a timeout."""
-    session = build_graph_session(ca_file)
-    session.hooks["response"] = [salesforce_response]  # counted as Salesforce's, not Graph's
+    session = build_base_session(ca_file)
+    session.hooks["response"] = [salesforce_response]  # counted as Salesforce's
     adapter = TimeoutAdapter(timeout, pool_connections=8, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from syncd.config import ConfigError, SalesforceLogin
 from syncd.domain import ErrorCode, SyncdError
+from syncd.salesforce.errors import SalesforceError
 from syncd.salesforce.http import DEFAULT_TIMEOUT
 
 _log = logging.getLogger("syncd.salesforce.login")
@@ -119,7 +120,7 @@ class _TokenEndpoint:
                 timeout=self._timeout,
             )
         except requests.RequestException as exc:
-            raise SyncdError(
+            raise SalesforceError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Salesforce could not be reached for the {self.who}: {type(exc).__name__}. "
                 "Retry later.",
@@ -133,13 +134,13 @@ class _TokenEndpoint:
     def _session_from(self, body: dict[str, Any]) -> SalesforceSession:
         token, instance = body.get("access_token"), body.get("instance_url")
         if not (isinstance(token, str) and token and isinstance(instance, str)):
-            raise SyncdError(
+            raise SalesforceError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Salesforce answered the {self.who} without access_token or instance_url.",
                 retry_after=30.0,
             )
         if urlsplit(instance).scheme != "https" or not urlsplit(instance).hostname:
-            raise SyncdError(
+            raise SalesforceError(
                 ErrorCode.ACCESS_DENIED,
                 f"Salesforce answered the {self.who} with instance_url {instance!r}, "
                 "which is not an https URL; not sending the token there.",
@@ -158,12 +159,12 @@ class _TokenEndpoint:
         detail = _scrub(f"{error}: {described}" if described else error, secrets)
         detail = detail or f"HTTP {status}"
         if status >= 500 or error in _TRANSIENT_ERRORS:
-            return SyncdError(
+            return SalesforceError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 f"Salesforce could not complete the {self.who} now ({detail[:300]}). Retry later.",
                 retry_after=30.0,
             )
-        return SyncdError(
+        return SalesforceError(
             ErrorCode.ACCESS_DENIED,
             f"Salesforce refused the {self.who}: {detail[:300]}. {self._hint}",
         )
@@ -288,7 +289,9 @@ def login_from_config(
             clock=clock,
         )
     except ConfigError as exc:
-        raise SyncdError(ErrorCode.ACCESS_DENIED, f"No credential for the {who}: {exc}") from None
+        raise SalesforceError(
+            ErrorCode.ACCESS_DENIED, f"No credential for the {who}: {exc}"
+        ) from None
 
 
 def _rsa_key(pem: str, who: str) -> RSAPrivateKey:
@@ -296,13 +299,13 @@ def _rsa_key(pem: str, who: str) -> RSAPrivateKey:
         key = load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as exc:
         reason = "it is encrypted" if isinstance(exc, TypeError) else "it is not a PEM private key"
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.ACCESS_DENIED,
             f"The private key for the {who} cannot be used: {reason}. "
             "Configure an unencrypted PEM RSA key.",
         ) from None
     if not isinstance(key, RSAPrivateKey):
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.ACCESS_DENIED,
             f"The private key for the {who} is not an RSA key; the JWT bearer flow signs RS256.",
         )

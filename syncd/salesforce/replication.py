@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from syncd.domain import ErrorCode, SyncdError
-from syncd.salesforce.errors import WindowMissed
+from syncd.domain import ErrorCode
+from syncd.salesforce.errors import SalesforceError, WindowMissed
 
 UPDATED_WINDOW = timedelta(days=30)
 DELETED_WINDOW = timedelta(days=15)
@@ -62,7 +62,7 @@ def check_window(
             raise ValueError(f"{resource}: {name} must be timezone-aware, got {value.isoformat()}")
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.INVALID_REQUEST,
             f"{resource} for {sobject}: the window ends ({end.isoformat()}) before it starts "
             f"({start.isoformat()}).",
@@ -83,7 +83,7 @@ def check_window(
 def updated_result(body: Any, *, sobject: str, instance: str) -> tuple[list[str], datetime]:
     latest = parse_datetime(body.get("latestDateCovered")) if isinstance(body, dict) else None
     if latest is None:
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Salesforce {instance} answered getUpdated for {sobject} without latestDateCovered.",
             retry_after=30.0,
@@ -93,7 +93,7 @@ def updated_result(body: Any, *, sobject: str, instance: str) -> tuple[list[str]
 
 def deleted_result(body: Any, *, sobject: str, instance: str) -> DeletedResult:
     if not isinstance(body, dict):
-        raise SyncdError(
+        raise SalesforceError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"Salesforce {instance} answered getDeleted for {sobject} with no JSON object.",
             retry_after=30.0,

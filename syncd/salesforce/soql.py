@@ -41,3 +41,12 @@ def _refuse_naive(name: str, value: object) -> None:
     elif isinstance(value, (list, tuple, set, frozenset)):
         for item in value:
             _refuse_naive(name, item)
+
+
+def probe_query(extra_filter: str) -> str:
+    """A one-row Event query through a tenant's `salesforce.scope.extra_filter`, built as
+    syncd's own queries are (`syncd config check --salesforce`: the org runs it)."""
+    return soql(
+        "SELECT Id FROM Event WHERE IsChild = false AND ({condition:literal}) LIMIT 1",
+        condition=extra_filter,
+    )

@@ -26,8 +26,8 @@ from syncd.domain import (
     Slot,
     SyncdError,
 )
-from syncd.ledger import testing as store_testing
 from syncd.ledger.db import make_engine, upgrade
+from tests import store_routing as store_testing
 from tests.support import ThreadedServer
 
 TEAMS_URL = "https://teams.example/l/meetup-join/abc"
@@ -140,14 +140,14 @@ def tenant(name: str, domain: str, **api: Any) -> TenantConfig:
 def migrated_copy(template: Path, target: Path) -> Engine:
     """A fresh ledger for one test, copied from a migrated template (faster than alembic).
 
-    In the PostgreSQL run (syncd.ledger.testing) there is no file to copy: the
+    In the PostgreSQL run (tests/store_routing.py) there is no file to copy: the
     target's own schema is migrated instead.
     """
     if store_testing.active():
-        upgrade(f"sqlite:///{target}")
+        upgrade(store_testing.routed(f"sqlite:///{target}"))
     else:
         shutil.copyfile(template, target)
-    return make_engine(f"sqlite:///{target}")
+    return make_engine(store_testing.routed(f"sqlite:///{target}"))
 
 
 def migrate_template(path: Path) -> Path:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from syncd.runtime import Runtime, build_runtime, connection_of
 from syncd.sandbox.salesforce.org import SalesforceOrg
 from syncd.sandbox.server import RunningSandbox, SandboxTenantSpec, start_sandbox
 from tests.api.live import bearer_client
+from tests.harness import SandboxTenant, write_config
 from tests.support import ThreadedServer
 
 TENANT = "crm"
@@ -52,21 +52,10 @@ class Crm:
         return user.id
 
 
-def write_config(directory: Path) -> Path:
-    tenants = directory / "tenants"
-    tenants.mkdir(parents=True, exist_ok=True)
-    (tenants / f"{TENANT}.toml").write_text(
-        f'name = "{TENANT}"\nprovider = "sandbox"\nmail_domains = ["{DOMAIN}"]\n'
-        f"[sandbox]\nseed = {SEED}\nusers = {USERS}\nsalesforce_events = 0\n"
-    )
-    path = directory / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\n')
-    return path
-
-
 @pytest.fixture(scope="session")
 def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
-    config = load_config(write_config(tmp_path_factory.mktemp("bad-input-config")))
+    tenant = SandboxTenant(TENANT, DOMAIN, seed=SEED, users=USERS, salesforce_events=0)
+    config = load_config(write_config(tmp_path_factory.mktemp("bad-input-config"), tenant))
     upgrade(config.database_url)
     spec = SandboxTenantSpec(TENANT, DOMAIN, USERS, SEED, salesforce_events=0)
     state_dir = tmp_path_factory.mktemp("bad-input-sandbox")

@@ -17,18 +17,17 @@ import pytest
 
 from syncd.config import load_config
 from syncd.ledger.db import upgrade
-from syncd.sandbox.server import SandboxTenantSpec, start_sandbox, write_connection_file
-from tests.daemon.helpers import DOMAIN, EVENTS, TENANT, NotifyListener, World, write_config
+from syncd.sandbox.server import start_sandbox, write_connection_file
+from tests.daemon.helpers import DEMO, TENANT, NotifyListener, World, write_demo_config
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    spec = SandboxTenantSpec(TENANT, DOMAIN, users=25, seed=42, salesforce_events=EVENTS)
-    with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as sandbox:
+    with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[DEMO.spec()]) as sandbox:
         connection = write_connection_file(sandbox)
-        config_path = write_config(tmp_path / "config", connection)
+        config_path = write_demo_config(tmp_path / "config", connection)
         upgrade(load_config(config_path).database_url)
-        yield World(sandbox, config_path, tmp_path)
+        yield World(sandbox, config_path, tmp_path, TENANT)
 
 
 @pytest.fixture

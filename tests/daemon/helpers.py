@@ -4,67 +4,40 @@ the sandbox's two sides, and the systemd end of sd_notify."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.config import LoadedConfig, load_config
 from syncd.sandbox.salesforce import SalesforceOrg
 from syncd.sandbox.server import RunningSandbox
+from tests.harness import REPO, SYNCD, SandboxTenant, World, write_config
 from tests.support import wait_until
 
-REPO = Path(__file__).resolve().parents[2]
-_SCRIPT = Path(sys.executable).with_name("syncd")
-#: The installed console script (what systemd runs), else the module.
-SYNCD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "syncd.cli"]
+__all__ = ["REPO", "SYNCD", "World"]
+
 TENANT = "demo"
 DOMAIN = "contoso.example"
 #: Demo Events in the org: enough for a page of work, few enough to be quick.
 EVENTS = 20
+#: The one tenant of these tests; `reaching(connection file)` makes it the running
+#: sandbox's (`syncd` subprocesses and in-process runtimes then see the same sandbox).
+DEMO = SandboxTenant(
+    TENANT,
+    DOMAIN,
+    seed=42,
+    users=25,
+    salesforce_events=EVENTS,
+    schedules={
+        "poll_seconds": 5,
+        "responses_seconds": 30,
+        "availability_seconds": 60,
+        "retry_failed_seconds": 30,
+    },
+)
+SETTINGS = 'log_level = "INFO"\n'
 
 
-@dataclass
-class World:
-    """A running sandbox and a config whose one tenant syncs with it."""
-
-    sandbox: RunningSandbox
-    config_path: Path
-    root: Path
-
-    @property
-    def org(self) -> SalesforceOrg:
-        return self.sandbox.org(TENANT).org
-
-    def config(self) -> LoadedConfig:
-        return load_config(self.config_path)
-
-    def syncd(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run `syncd --config ... ARGS` to completion (stdout and stderr captured)."""
-        return subprocess.run(
-            [*SYNCD, "--config", str(self.config_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=REPO,
-        )
-
-
-def write_config(root: Path, connection_file: Path, *, poll_seconds: int = 5) -> Path:
+def write_demo_config(root: Path, connection_file: Path) -> Path:
     """syncd.toml plus tenants/demo.toml pointing at the running sandbox."""
-    tenants = root / "tenants"
-    tenants.mkdir(parents=True, exist_ok=True)
-    (tenants / f"{TENANT}.toml").write_text(
-        f'name = "{TENANT}"\nprovider = "sandbox"\nmail_domains = ["{DOMAIN}"]\n\n'
-        f"[sandbox]\nseed = 42\nusers = 25\nsalesforce_events = {EVENTS}\n"
-        f'connection_file = "{connection_file}"\n\n'
-        f"[salesforce.schedules]\npoll_seconds = {poll_seconds}\nresponses_seconds = 30\n"
-        "availability_seconds = 60\nretry_failed_seconds = 30\n"
-    )
-    path = root / "syncd.toml"
-    path.write_text('tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n')
-    return path
+    return write_config(root, DEMO.reaching(connection_file), settings=SETTINGS)
 
 
 # -------------------------------------------------------------- sandbox views

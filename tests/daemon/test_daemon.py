@@ -112,21 +112,21 @@ def test_a_job_still_running_when_due_is_skipped_not_started_twice() -> None:
     def on_skip(event: JobEvent) -> None:
         skipped.append(event.job_id)
 
-    daemon.scheduler.add_listener(on_skip, EVENT_JOB_MAX_INSTANCES)
+    daemon.jobs.add_listener(on_skip, EVENT_JOB_MAX_INSTANCES)
     job_id = f"{TENANT}:slow"
     daemon.start()
     try:
         assert blocker.entered.wait(30), "the job never started"
         for attempt in range(1, 4):
             # Make it due again while it still runs: the scheduler must refuse.
-            daemon.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+            daemon.jobs.modify_job(job_id, next_run_time=datetime.now(UTC))
             wait_until(lambda n=attempt: len(skipped) >= n, f"skip number {attempt}")
         assert (blocker.calls, blocker.peak) == (1, 1)
 
         blocker.release.set()
         wait_until(lambda: blocker.running == 0, "the first run to end")
         blocker.entered.clear()
-        daemon.scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+        daemon.jobs.modify_job(job_id, next_run_time=datetime.now(UTC))
         assert blocker.entered.wait(30), "once the first run ended, the job did not run again"
         assert (blocker.calls, blocker.peak) == (2, 1)
     finally:

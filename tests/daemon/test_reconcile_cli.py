@@ -41,7 +41,7 @@ from tests.daemon.helpers import (
     drop_events_without_mailbox,
     mailbox_users,
     outlook_meetings,
-    write_config,
+    write_demo_config,
 )
 
 INVALID_REASON = "EndDateTime is not after StartDateTime"
@@ -194,7 +194,7 @@ def test_setup_errors_exit_2_naming_what_is_wrong(
     assert code == 2 and "unknown tenant 'nobody'" in err
 
     connection = world.root / "sandbox" / "connection.json"
-    fresh = write_config(tmp_path / "fresh", connection)  # a store never upgraded
+    fresh = write_demo_config(tmp_path / "fresh", connection)  # a store never upgraded
     for command in (["reconcile"], ["status"], ["run"]):
         code, _, err = cli(fresh, *command, capsys=capsys)
         assert code == 2, (command, err)
@@ -205,7 +205,7 @@ def test_setup_errors_exit_2_naming_what_is_wrong(
     details["tenants"][0]["salesforce"]["client_secret"] = "not-the-secret"
     wrong = tmp_path / "wrong-secret.json"
     wrong.write_text(json.dumps(details))
-    refused_config = write_config(tmp_path / "refused", wrong)
+    refused_config = write_demo_config(tmp_path / "refused", wrong)
     upgrade(load_config(refused_config).database_url)
     code, out, err = cli(refused_config, "reconcile", capsys=capsys)
     assert code == 2, out + err

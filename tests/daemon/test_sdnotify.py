@@ -89,6 +89,6 @@ def test_daemon_outside_systemd_runs_no_watchdog(monkeypatch: pytest.MonkeyPatch
     assert not daemon.notifier.enabled
     daemon.start()
     try:
-        assert daemon.scheduler.get_job("watchdog") is None
+        assert daemon.jobs.get_job("watchdog") is None
     finally:
         daemon.stop()

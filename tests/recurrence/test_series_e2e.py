@@ -398,7 +398,7 @@ def test_a_series_cut_off_ends_the_outlook_series_there(world: World, model: str
 def test_series_responses_are_written_to_every_occurrence(world: World) -> None:
     world.sandbox.answers.configure(accepted=1, tentatively_accepted=0, declined=0, not_responded=0)
     series = _weekly(world)
-    set_salesforce_fields(world.config, TENANT, event_relation_status=True)  # off by default
+    set_salesforce_fields(world.config(), TENANT, event_relation_status=True)  # off by default
     service = world.service()
     service.poll()
     colleague = world.org.find_user(COLLEAGUE)

@@ -4,197 +4,56 @@ the edits people make in Salesforce meanwhile."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dt_time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from sqlalchemy import delete
-from sqlmodel import Session, col, select
-
-from syncd.config import LoadedConfig, load_config
-from syncd.ledger import testing
-from syncd.ledger.db import make_engine
-from syncd.ledger.models import MeetingRecord, Tombstone, Watermark
 from syncd.sandbox.salesforce import SalesforceOrg
 from syncd.sandbox.salesforce.generator import add_events
-from syncd.sandbox.salesforce.state import SalesforceState
 from syncd.sandbox.server import (
     RunningSandbox,
-    SandboxTenantSpec,
     start_sandbox,
     write_connection_file,
 )
+from tests.harness import REPO, SYNCD, SandboxTenant, World, write_config
 
-REPO = Path(__file__).resolve().parents[2]
-_SCRIPT = Path(sys.executable).with_name("syncd")
-#: The installed console script (what systemd runs), else the module.
-SYNCD = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "syncd.cli"]
+__all__ = ["REPO", "SYNCD", "World"]
+
 TENANT = "demo"
 DOMAIN = "contoso.example"
 USERS = 25
 SANDBOX_SEED = 42
+#: The one tenant of these tests (its org starts empty: `open_world` adds the Events).
+DEMO = SandboxTenant(
+    TENANT,
+    DOMAIN,
+    seed=SANDBOX_SEED,
+    users=USERS,
+    salesforce_events=0,
+    # The checker expects answers on EventRelation too (off by default).
+    tables="[salesforce.fields]\nevent_relation_status = true\n",
+)
 
 
-def write_config(
-    root: Path,
-    connection_file: Path,
-    *,
-    poll_seconds: int = 5,
-    graph: str = "",
+def demo_config(
+    root: Path, connection_file: Path, *, poll_seconds: int = 5, graph: str = ""
 ) -> Path:
     """syncd.toml plus tenants/demo.toml reaching the running sandbox; `graph` is extra
     `[graph]` settings (e.g. 'read_timeout_seconds = 2')."""
-    tenants = root / "tenants"
-    tenants.mkdir(parents=True, exist_ok=True)
-    (tenants / f"{TENANT}.toml").write_text(
-        f'name = "{TENANT}"\nprovider = "sandbox"\nmail_domains = ["{DOMAIN}"]\n\n'
-        f"[sandbox]\nseed = {SANDBOX_SEED}\nusers = {USERS}\nsalesforce_events = 0\n"
-        f'connection_file = "{connection_file}"\n\n'
-        f"[salesforce.schedules]\npoll_seconds = {poll_seconds}\nresponses_seconds = 30\n"
-        "availability_seconds = 3600\nretry_failed_seconds = 30\n\n"
-        # The checker expects answers on EventRelation too (off by default).
-        "[salesforce.fields]\nevent_relation_status = true\n"
-    )
-    path = root / "syncd.toml"
-    text = 'tenants_dir = "tenants"\nstate_dir = "state"\nlog_level = "INFO"\n'
-    if graph:
-        text += f"\n[graph]\n{graph}\n"
-    path.write_text(text)
-    return path
-
-
-@dataclass
-class World:
-    """A running sandbox and a config whose one tenant syncs with it."""
-
-    sandbox: RunningSandbox
-    config_path: Path
-    root: Path
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def org(self) -> SalesforceOrg:
-        return self.sandbox.org(TENANT).org
-
-    @property
-    def salesforce(self) -> SalesforceState:
-        return self.sandbox.org(TENANT).state
-
-    def config(self) -> LoadedConfig:
-        return load_config(self.config_path)
-
-    # ------------------------------------------------------------- processes
-
-    def syncd(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        """Run `syncd --config ... ARGS` to completion (stdout and stderr captured)."""
-        return subprocess.run(
-            [*SYNCD, "--config", str(self.config_path), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=REPO,
-        )
-
-    def start(self, *args: str, name: str) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
-        """Start `syncd --config ... ARGS` in the background, logging to root/NAME.log."""
-        log_path = self.root / f"{name}.log"
-        self.logs.append(log_path)
-        log = log_path.open("wb")
-        process = subprocess.Popen(
-            [*SYNCD, "--config", str(self.config_path), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        return process, log
-
-    def run_then_kill(
-        self,
-        args: tuple[str, ...],
-        delay: float,
-        *,
-        name: str,
-        meanwhile: Callable[[], None] | None = None,
-    ) -> int | None:
-        """Start syncd, call `meanwhile` half way, SIGKILL it after `delay` seconds.
-
-        Returns the exit status when it finished before the kill, None when killed."""
-        process, log = self.start(*args, name=name)
-        try:
-            try:
-                return process.wait(timeout=delay / 2)
-            except subprocess.TimeoutExpired:
-                pass
-            if meanwhile is not None:
-                meanwhile()
-            try:
-                return process.wait(timeout=delay / 2)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGKILL)
-                process.wait(timeout=30)
-                return None
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            log.close()
-
-    def let_a_minute_pass(self) -> None:
-        """Move the sandbox clock 2 x CLOCK_BEHIND on (see `open_world`): a minute boundary
-        has then passed since every edit, on both syncd's clock and the org's. Once, just
-        before the last pass: the org is then ahead of the wall clock."""
-        self.sandbox.clock.advance(2 * CLOCK_BEHIND.total_seconds())
-
-    # ----------------------------------------------------------------- ledger
-
-    def lose_the_ledger(self) -> None:
-        """Delete the state store, as a lost disk or a botched restore would, and point
-        the config at a new, empty one (`syncd db upgrade` makes it). In the suite's
-        PostgreSQL run the store is a schema, whose rows go instead of the file."""
-        config = self.config()
-        if testing.active():
-            engine = make_engine(config.database_url)
-            try:
-                with engine.begin() as connection:
-                    for table in (MeetingRecord, Watermark, Tombstone):
-                        connection.execute(delete(table))
-            finally:
-                engine.dispose()
-        shutil.rmtree(config.settings.state_dir)
-        text = self.config_path.read_text()
-        self.config_path.write_text(text.replace('"state"', '"state-after-loss"'))
-
-    def ledger_rows(self) -> list[MeetingRecord]:
-        engine = make_engine(self.config().database_url)
-        try:
-            with Session(engine) as session:
-                return list(session.exec(select(MeetingRecord)))
-        finally:
-            engine.dispose()
-
-    def unfinished_intents(self) -> int:
-        """Ledger rows whose Graph write a killed process left unfinished."""
-        engine = make_engine(self.config().database_url)
-        try:
-            with Session(engine) as session:
-                rows = session.exec(
-                    select(MeetingRecord.id).where(col(MeetingRecord.intent).is_not(None))
-                )
-                return len(list(rows))
-        finally:
-            engine.dispose()
+    schedules = {
+        "poll_seconds": poll_seconds,
+        "responses_seconds": 30,
+        "availability_seconds": 3600,
+        "retry_failed_seconds": 30,
+    }
+    tenant = replace(DEMO, connection_file=connection_file, schedules=schedules)
+    settings = 'log_level = "INFO"\n' + (f"\n[graph]\n{graph}\n" if graph else "")
+    return write_config(root, tenant, settings=settings)
 
 
 #: How far the sandbox clock runs behind the wall clock `syncd` processes read (see
@@ -213,15 +72,15 @@ def open_world(root: Path, *, events: int, seed: int = 7, **config: Any) -> Iter
     then moves the sandbox on so that the next `syncd` pass sees every deletion made
     so far, as a pass a minute later would, without the test waiting for it.
     """
-    spec = SandboxTenantSpec(TENANT, DOMAIN, users=USERS, seed=SANDBOX_SEED, salesforce_events=0)
-    with start_sandbox(state_dir=root / "sandbox", tenants=[spec]) as sandbox:
+    with start_sandbox(state_dir=root / "sandbox", tenants=[DEMO.spec()]) as sandbox:
         sandbox.clock.freeze(sandbox.clock.now() - CLOCK_BEHIND)
         sandbox.clock.resume()
         org = sandbox.org(TENANT).org
         if events:
             add_events(org, events, seed=seed, start=org.now().date() + timedelta(days=1))
         connection = write_connection_file(sandbox)
-        yield World(sandbox, write_config(root / "config", connection, **config), root)
+        config_path = demo_config(root / "config", connection, **config)
+        yield World(sandbox, config_path, root, TENANT, clock_behind=CLOCK_BEHIND)
 
 
 # ------------------------------------------------------------ Salesforce edits

@@ -2,8 +2,9 @@
 
 `.venv/bin/pytest` runs every test on SQLite files. With `SYNCD_TEST_DATABASE=postgres`
 (and `SYNCD_TEST_POSTGRES_URL`, which `.ci/run` sets up) the same tests run with
-each store routed to a PostgreSQL schema of its own (syncd.ledger.testing), in this
-process and in the `syncd` subprocesses the tests start (they inherit the variables).
+each store routed to a PostgreSQL schema of its own (tests/store_routing.py): the
+harness writes that schema's URL as the config's `database_url`, which the test and
+the `syncd` subprocesses it starts both read.
 
 - `@pytest.mark.sqlite_file`: the test is about the SQLite file itself (WAL mode,
   a file that cannot be opened); it keeps its SQLite file in the PostgreSQL run.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.ledger import testing
+from tests import store_routing as testing
 
 _HERE = Path(__file__).resolve().parent
 _BENCH = _HERE.parent / "bench"

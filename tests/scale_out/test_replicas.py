@@ -44,6 +44,8 @@ from syncd.sandbox.server import (
     start_sandbox,
     write_connection_file,
 )
+from tests import harness
+from tests.harness import SandboxTenant
 from tests.reliability.checker import check
 from tests.support import free_port, wait_until
 
@@ -139,25 +141,30 @@ class Cluster:
 
 
 def write_config(root: Path, connection: Path, database_url: str) -> Path:
-    tenants = root / "tenants"
-    tenants.mkdir(parents=True)
-    for index, name in enumerate(TENANTS):
-        (tenants / f"{name}.toml").write_text(
-            f'name = "{name}"\nprovider = "sandbox"\nmail_domains = ["{name}.example"]\n\n'
-            f"[sandbox]\nseed = {40 + index}\nusers = {USERS}\n"
-            f'salesforce_events = {EVENTS}\nconnection_file = "{connection}"\n\n'
-            "[salesforce.schedules]\npoll_seconds = 5\nresponses_seconds = 30\n"
-            "availability_seconds = 3600\nretry_failed_seconds = 30\n"
+    """The cluster's config: every tenant reaching the running sandbox, one store."""
+    tenants = [
+        SandboxTenant(
+            name,
+            f"{name}.example",
+            seed=40 + index,
+            users=USERS,
+            salesforce_events=EVENTS,
+            connection_file=connection,
+            schedules={
+                "poll_seconds": 5,
+                "responses_seconds": 30,
+                "availability_seconds": 3600,
+                "retry_failed_seconds": 30,
+            },
         )
+        for index, name in enumerate(TENANTS)
+    ]
     # Every replica and API process reads the same key (as a credential would be).
     key = root / "master.key"
+    root.mkdir(parents=True, exist_ok=True)
     key.write_text(uuid.uuid4().hex * 2)
-    path = root / "syncd.toml"
-    path.write_text(
-        f'database_url = "{database_url}"\ntenants_dir = "tenants"\nstate_dir = "state"\n'
-        f'log_level = "INFO"\nmaster_key = {{ file = "{key}" }}\n'
-    )
-    return path
+    settings = f'log_level = "INFO"\nmaster_key = {{ file = "{key}" }}\n'
+    return harness.write_config(root, *tenants, settings=settings, database_url=database_url)
 
 
 @pytest.fixture

@@ -31,10 +31,10 @@ LATENCY_SECONDS = 0.05
 def test_a_sync_pass_and_api_calls_together_stay_within_the_mailbox_limit(
     world: World,
 ) -> None:
-    tuning = world.config.settings.graph
+    tuning = world.config().settings.graph
     assert tuning.daemon_in_flight_per_mailbox + tuning.api_in_flight_per_mailbox <= 4
     api = build_runtime(
-        world.config,
+        world.config(),
         clock=world.sandbox.clock.now,
         sandbox=connection_of(world.sandbox, [TENANT]),
         role="api",

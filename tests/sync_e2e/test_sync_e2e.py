@@ -217,7 +217,7 @@ def test_outlook_answers_are_written_to_event_relations_and_summary(world: World
     silent, silent_email = _pick(world, org.ids_of("Contact"), meeting_key, "notResponded")
     for person in (user, contact, lead, silent):
         org.invite(event_id, person)
-    set_salesforce_fields(world.config, TENANT, event_relation_status=True)  # off by default
+    set_salesforce_fields(world.config(), TENANT, event_relation_status=True)  # off by default
     service = world.service()
     service.poll()
     graph_id = org.record(event_id)["Outlook_Event_Id__c"]
@@ -306,7 +306,7 @@ def test_availability_snapshot_lists_busy_slots_of_in_org_users(world: World) ->
 def test_poll_with_nothing_changed_makes_no_graph_call(world: World) -> None:
     world.sandbox.answers.configure(accepted=1, tentatively_accepted=0, declined=0, not_responded=0)
     event_id = world.create_event(invitees=[COLLEAGUE])
-    set_salesforce_fields(world.config, TENANT, event_relation_status=True)  # off by default
+    set_salesforce_fields(world.config(), TENANT, event_relation_status=True)  # off by default
     service = world.service()
     assert service.poll().counts["create"] == 1
     stamped = world.org.record(event_id)

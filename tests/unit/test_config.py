@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from syncd.config import ConfigError, SecretRef, load_config
+from syncd.runtime import salesforce_client_for
+from syncd.sandbox.server import SandboxTenantSpec, start_sandbox, write_connection_file
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def write_config(tmp_path: Path, tenant_toml: str, daemon_toml: str = "") -> Path:
-    (tmp_path / "tenants").mkdir()
+    (tmp_path / "tenants").mkdir(parents=True)
     (tmp_path / "tenants" / "t1.toml").write_text(tenant_toml)
     path = tmp_path / "syncd.toml"
     path.write_text(daemon_toml or 'tenants_dir = "tenants"\nstate_dir = "state"\n')
@@ -90,3 +92,59 @@ def test_a_real_tenant_without_salesforce_login_is_refused(tmp_path: Path) -> No
     with pytest.raises(ConfigError) as error:
         load_config(write_config(tmp_path, without_login))
     assert "[salesforce.login]" in str(error.value)
+
+
+# ------------------------------------------- [salesforce] org: where the org is
+
+_REAL_MICROSOFT = (
+    'provider = "microsoft"\nmail_domains = ["contoso.example"]\n\n'
+    '[microsoft]\ntenant_id = "00000000-0000-0000-0000-000000000001"\n'
+    'client_id = "00000000-0000-0000-0000-000000000002"\n'
+    'client_secret = { env = "UNUSED_GRAPH_SECRET" }\n\n'
+)
+
+
+def test_the_salesforce_org_follows_the_provider_unless_salesforce_says(tmp_path: Path) -> None:
+    sandbox = load_config(
+        write_config(tmp_path / "a", 'provider = "sandbox"\nmail_domains = ["a.example"]\n')
+    )
+    assert sandbox.tenants["t1"].salesforce_org == "sandbox"
+    sample = (REPO / "config" / "tenants" / "example-production.toml.sample").read_text()
+    real = load_config(write_config(tmp_path / "b", sample)).tenants["acme"]
+    assert real.salesforce_org == "login"
+    # The built-in Microsoft 365 beside a real org: the org is the [salesforce] table's.
+    mixed = (
+        'provider = "sandbox"\nmail_domains = ["a.example"]\n\n[salesforce]\norg = "login"\n\n'
+        '[salesforce.login]\nflow = "client_credentials"\nclient_id = "c"\n'
+        'client_secret = { env = "UNUSED_SF_SECRET" }\n'
+    )
+    assert load_config(write_config(tmp_path / "c", mixed)).tenants["t1"].salesforce_org == "login"
+
+
+def test_a_salesforce_org_setting_that_cannot_work_is_refused_by_key(tmp_path: Path) -> None:
+    no_login = 'provider = "sandbox"\nmail_domains = ["a.example"]\n\n[salesforce]\norg = "login"\n'
+    with pytest.raises(ConfigError, match=r"salesforce.org = 'login' needs a \[salesforce.login\]"):
+        load_config(write_config(tmp_path / "a", no_login))
+    no_sandbox = _REAL_MICROSOFT + '[salesforce]\norg = "sandbox"\n'
+    with pytest.raises(ConfigError, match=r"needs \[sandbox\] connection_file"):
+        load_config(write_config(tmp_path / "b", no_sandbox))
+
+
+def test_a_microsoft_tenant_reaches_the_sandbox_org_its_salesforce_table_names(
+    tmp_path: Path,
+) -> None:
+    spec = SandboxTenantSpec("t1", "contoso.example", users=5, seed=3, salesforce_events=4)
+    with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as running:
+        connection = write_connection_file(running)
+        tenant_toml = (
+            _REAL_MICROSOFT
+            + f'[salesforce]\norg = "sandbox"\n\n[sandbox]\nconnection_file = "{connection}"\n'
+        )
+        tenant = load_config(write_config(tmp_path / "config", tenant_toml)).tenants["t1"]
+        assert tenant.provider == "microsoft" and tenant.salesforce.login is None
+        client = salesforce_client_for(tenant)
+        try:
+            events = list(client.query("SELECT Id FROM Event WHERE IsChild = false"))
+        finally:
+            client.close()
+    assert len(events) == 4

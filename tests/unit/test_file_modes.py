@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 
 from syncd.config import ConfigError, SecretRef, load_config
-from syncd.ledger import testing as store_testing
 from syncd.ledger.db import make_engine, upgrade
 from syncd.runtime import load_master_key
+from tests import store_routing as store_testing
 
 
 def mode(path: Path) -> int:

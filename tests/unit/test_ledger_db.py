@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import text
 
 from syncd.ledger.db import StoreNotMigrated, ensure_migrated, make_engine, upgrade
+from tests.store_routing import routed
 
 
 def test_unmigrated_store_is_refused_with_the_command_to_run(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'new.db'}")
+    engine = make_engine(routed(f"sqlite:///{tmp_path / 'new.db'}"))
     with pytest.raises(StoreNotMigrated, match="syncd db upgrade"):
         ensure_migrated(engine)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.scope_filter import filter_problem, probe_query
+from syncd.salesforce.soql import probe_query
+from syncd.scope_filter import filter_problem
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,9 @@ _PATCH_EXAMPLE = {
     "subject": "New subject",
 }
 _REF_EXAMPLE = {"id": _POST_EXAMPLE["id"], "organizerEmail": _ORGANIZER}
-_MUTATION = {200: {"model": MutationOut, "description": "done: errorCode is NoError"}}
+_MUTATION: dict[int | str, dict[str, Any]] = {
+    200: {"model": MutationOut, "description": "done: errorCode is NoError"}
+}
 
 
 def _mutation_answer(email: str, join_url: str | None = None) -> WireJSONResponse:

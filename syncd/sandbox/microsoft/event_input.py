@@ -92,7 +92,9 @@ def _attendees(value: Any) -> list[tuple[str, str, str]]:
     result = []
     for item in value:
         email = item.get("emailAddress") if isinstance(item, dict) else None
-        address = email.get("address") if isinstance(email, dict) else None
+        if not isinstance(email, dict):
+            email = {}
+        address = email.get("address")
         if not isinstance(address, str) or "@" not in address:
             raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid.")
         kind = _enum(item.get("type") or "required", ATTENDEE_TYPES, "type")

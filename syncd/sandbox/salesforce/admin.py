@@ -31,6 +31,16 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+def _then(change: Callable[[], object], answer: Callable[[], Any]) -> Callable[[], Any]:
+    """An action that makes `change` (which returns nothing) and answers `answer()`."""
+
+    def action() -> Any:
+        change()
+        return answer()
+
+    return action
+
+
 def _guard(action: Callable[[], Any]) -> JSONResponse:
     """Run a change; a bad request is the caller's 400, not a crash."""
     try:
@@ -100,7 +110,7 @@ def salesforce_admin_router(state: SalesforceState) -> APIRouter:
     @router.put("/faults")
     async def put_faults(request: Request) -> JSONResponse:
         body = await _json(request)
-        return _guard(lambda: (state.faults.configure(**body), state.faults.snapshot())[1])
+        return _guard(_then(lambda: state.faults.configure(**body), state.faults.snapshot))
 
     @router.delete("/faults")
     async def reset_faults() -> JSONResponse:
@@ -255,11 +265,11 @@ def salesforce_admin_router(state: SalesforceState) -> APIRouter:
     @router.patch("/events/{event_id}")
     async def update_event(event_id: str, request: Request) -> JSONResponse:
         body = await _json(request)
-        return _guard(lambda: (org.update("Event", event_id, body), {"id": event_id})[1])
+        return _guard(_then(lambda: org.update("Event", event_id, body), lambda: {"id": event_id}))
 
     @router.delete("/events/{event_id}")
     async def delete_event(event_id: str) -> JSONResponse:
-        return _guard(lambda: (org.delete_event(event_id), {"id": event_id})[1])
+        return _guard(_then(lambda: org.delete_event(event_id), lambda: {"id": event_id}))
 
     @router.post("/events/{event_id}/invitees")
     async def invite(event_id: str, request: Request) -> JSONResponse:
@@ -268,7 +278,7 @@ def salesforce_admin_router(state: SalesforceState) -> APIRouter:
 
     @router.delete("/events/{event_id}/invitees/{who}")
     async def uninvite(event_id: str, who: str) -> JSONResponse:
-        return _guard(lambda: (org.uninvite(event_id, who), {"removed": who})[1])
+        return _guard(_then(lambda: org.uninvite(event_id, who), lambda: {"removed": who}))
 
     @router.post("/events/{event_id}/responses")
     async def respond(event_id: str, request: Request) -> JSONResponse:

@@ -60,7 +60,7 @@ def update_collection(
         failed = [o for o in outcomes if o.error is not None]
         if all_or_none and failed:
             return [_rolled_back(o) for o in outcomes], 0, len(outcomes)
-        results = []
+        results: list[dict[str, Any]] = []
         for outcome in outcomes:
             if outcome.prepared is not None:
                 org.writer.apply_update(outcome.prepared, by=user_id, user_write=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.sandbox.clock import SandboxClock
@@ -246,7 +247,7 @@ def _add_invitees(
     who: Record | None,
     people: list[Record],
     customers: list[Record],
-    stamps: dict[str, object],
+    stamps: dict[str, Any],
     weights: Sequence[float] = INVITEE_WEIGHTS,
 ) -> None:
     chosen: dict[str, Record] = {}

@@ -76,7 +76,7 @@ def classic_rule(fields: dict[str, Any], first: date) -> Rule:
     mask = int(fields.get("RecurrenceDayOfWeekMask") or 0)
     until = fields.get("RecurrenceEndDateOnly")
     month = fields.get("RecurrenceMonthOfYear")
-    base = {"start": first, "until": until, "interval": interval}
+    base: dict[str, Any] = {"start": first, "until": until, "interval": interval}
     if kind == "RecursDaily":
         return Rule("daily", **base)
     if kind == "RecursEveryWeekday":

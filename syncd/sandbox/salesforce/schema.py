@@ -395,20 +395,21 @@ def _event_relation() -> SObjectSchema:
 
 # The fields of the `Name` object that polymorphic lookups (Relation.X, Owner.X) can
 # read without TYPEOF. Email is filled for users only (see NOTES-salesforce.md).
+_NAME_FIELD_TYPES: list[tuple[str, FieldType]] = [
+    ("Id", "id"),
+    ("Name", "string"),
+    ("Type", "string"),
+    ("Email", "email"),
+    ("FirstName", "string"),
+    ("LastName", "string"),
+    ("Alias", "string"),
+    ("Title", "string"),
+    ("Username", "string"),
+    ("IsActive", "boolean"),
+]
 NAME_FIELDS = {
     name.lower(): FieldDef(name, type_, createable=False, updateable=False)
-    for name, type_ in [
-        ("Id", "id"),
-        ("Name", "string"),
-        ("Type", "string"),
-        ("Email", "email"),
-        ("FirstName", "string"),
-        ("LastName", "string"),
-        ("Alias", "string"),
-        ("Title", "string"),
-        ("Username", "string"),
-        ("IsActive", "boolean"),
-    ]
+    for name, type_ in _NAME_FIELD_TYPES
 }
 
 # The write-back fields as the metadata package config/salesforce deploys them (describe

@@ -1,13 +1,15 @@
 """The test suite's PostgreSQL run: each SQLite file store becomes a PostgreSQL schema.
 
 Inert unless the environment says `SYNCD_TEST_DATABASE=postgres` (what `.ci/run`
-sets for its second pytest run). Then every `sqlite:///<file>` URL that reaches
-`make_engine` is served by a schema of its own in the database named by
-`SYNCD_TEST_POSTGRES_URL`, the schema's name derived from the file's absolute
-path. So each test that made a fresh SQLite file gets a fresh schema, stores
-shared through one path (a config's state_dir read by the test and by `syncd`
-subprocesses) stay shared, and no test has to know which run it is in.
-The variables are read at each call, so a test (or its subprocesses) can opt out.
+sets for its second pytest run). Then `routed()` turns a `sqlite:///<file>` URL
+into a schema of its own in the database named by `SYNCD_TEST_POSTGRES_URL`, the
+schema's name derived from the file's absolute path. syncd itself knows nothing
+of this: the test harness writes the routed URL as `database_url` into the config
+it gives the code under test (`database_url_line`), the production switch that
+`syncd` subprocesses read too (as they would `SYNCD_DATABASE_URL`). So each test
+that made a fresh state directory gets a fresh schema, stores shared through one
+path (a config read by the test and by `syncd` subprocesses) stay shared.
+The variables are read at each call, so a test can opt out (`sqlite_file`).
 
 Schemas are named `store_<session>_<hash>`, the session being the pytest process
 (`SYNCD_TEST_STORE_SESSION`, inherited by subprocesses): a session drops its own
@@ -73,6 +75,20 @@ def routed(url: str) -> str:
     _create_schema(base, schema)
     target: URL = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     return target.render_as_string(hide_password=False)
+
+
+def sqlite_url(state_dir: Path) -> str:
+    """The URL syncd derives from a config's `state_dir` when it names no database_url."""
+    return f"sqlite:///{state_dir.resolve() / 'syncd.db'}"
+
+
+def database_url_line(state_dir: Path) -> str:
+    """The `database_url = ...` line of a harness-written syncd.toml whose store is
+    `state_dir`: empty on SQLite (syncd's default, a file in state_dir), the schema
+    standing for that file in the PostgreSQL run."""
+    if not active():
+        return ""
+    return f'database_url = "{routed(sqlite_url(state_dir))}"\n'
 
 
 def _admin_engine(base: str) -> Engine:
