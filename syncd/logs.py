@@ -21,7 +21,7 @@ correlation_id: ContextVar[str | None] = ContextVar("syncd_correlation_id", defa
 #: The tenant the work in hand belongs to.
 tenant: ContextVar[str | None] = ContextVar("syncd_tenant", default=None)
 #: The Salesforce record (Event id) the work in hand is about.
-salesforce_id: ContextVar[str | None] = ContextVar("syncd_salesforce_id", default=None)
+current_salesforce_id: ContextVar[str | None] = ContextVar("syncd_salesforce_id", default=None)
 #: Graph's `request-id` of the last Graph answer within the work in hand: what a
 #: Microsoft support case asks for (https://learn.microsoft.com/graph/best-practices-concept#reliability-and-support).
 graph_request_id: ContextVar[str | None] = ContextVar("syncd_graph_request_id", default=None)
@@ -55,7 +55,7 @@ class ContextFilter(logging.Filter):
         fields = vars(record)
         fields.setdefault("correlation_id", correlation_id.get() or "-")
         fields.setdefault("tenant", tenant.get() or "-")
-        fields.setdefault("salesforce_id", salesforce_id.get())
+        fields.setdefault("salesforce_id", current_salesforce_id.get())
         fields.setdefault("graph_request_id", graph_request_id.get())
         # The raw values stay on the record (for handlers that keep fields apart);
         # LOG_FORMAT prints these, which cannot break out of their field.
@@ -98,12 +98,12 @@ def log_context(
     *,
     tenant_name: str | None = None,
     correlation: str | None = None,
-    record_id: str | None = None,
+    salesforce_id: str | None = None,
 ) -> Iterator[None]:
     """Set tenant, correlation id and/or Salesforce record id for the block (e.g. one
     sync job, one record). A Graph request id noted inside the block ends with it; a
     block for a tenant or a record is new work, so it starts without one."""
-    fresh = tenant_name is not None or record_id is not None
+    fresh = tenant_name is not None or salesforce_id is not None
     noted = None if fresh else graph_request_id.get()
     tokens: list[tuple[ContextVar[str | None], Token[str | None]]] = [
         (graph_request_id, graph_request_id.set(noted))
@@ -112,8 +112,8 @@ def log_context(
         tokens.append((tenant, tenant.set(tenant_name)))
     if correlation is not None:
         tokens.append((correlation_id, correlation_id.set(correlation)))
-    if record_id is not None:
-        tokens.append((salesforce_id, salesforce_id.set(record_id)))
+    if salesforce_id is not None:
+        tokens.append((current_salesforce_id, current_salesforce_id.set(salesforce_id)))
     try:
         yield
     finally:

@@ -26,7 +26,7 @@ def pass_lines(tenant: str, report: PassReport, *, verbose_plan: bool = False) -
     # when it happened: the report counts them and does not repeat them.
     if verbose_plan:
         lines += [
-            f"  {step.action.value:<6} {step.event_id}  {step.reason}"
+            f"  {step.action.value:<6} {step.salesforce_id}  {step.reason}"
             for step in report.steps
             if step.action != Action.SKIP
         ]

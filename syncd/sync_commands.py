@@ -16,20 +16,17 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, func, or_
-from sqlmodel import Session, col, select
 
 from syncd.config import ConfigError, LoadedConfig
-from syncd.domain import ErrorCode, MeetingStatus, Source, SyncdError
-from syncd.ledger import queries as lq
+from syncd.domain import ErrorCode, SyncdError
 from syncd.ledger.db import ensure_migrated, make_engine
 from syncd.ledger.lease import Leases, holders, leases_for
-from syncd.ledger.models import MeetingRecord
 from syncd.ledger.tenant_state import is_paused
 from syncd.logs import log_context
 from syncd.metrics.collectors import install_leases, install_ledger
+from syncd.metrics.jobs import metered_jobs
 from syncd.metrics.server import MetricsServer, serve_metrics
-from syncd.metrics.sync_metrics import count_pass, metered_jobs
+from syncd.metrics.sync_metrics import count_pass
 from syncd.reports import (
     availability_line,
     pass_lines,
@@ -38,7 +35,8 @@ from syncd.reports import (
 )
 from syncd.runtime import Runtime, build_runtime
 from syncd.sync.plan import Action
-from syncd.sync.service import FEED_EVENT, PassReport, SyncService
+from syncd.sync.service import PassReport, SyncService
+from syncd.tenant_status import tenant_status
 
 log = logging.getLogger("syncd")
 
@@ -103,7 +101,7 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             if metrics_server is not None:
                 where = f"{config.settings.metrics.bind}:{metrics_server.port}"
                 print(f"metrics on http://{where}/metrics", file=sys.stderr)
-        from syncd.console.jobs import operator_jobs
+        from syncd.operator_jobs import operator_jobs
 
         metered = metered_jobs(tenant_jobs)
 
@@ -416,52 +414,3 @@ def status(config: LoadedConfig, *, tenant: str | None, as_json: bool, out: Text
         for line in status_lines(row):
             print(line, file=out)
     return 0
-
-
-def tenant_status(engine: Engine, tenant: str, now: datetime) -> dict[str, Any]:
-    """One tenant's status as plain JSON values (what `status --json` prints).
-
-    `backlog` and `due_for_retry` are the sync's (Salesforce records); `counts`
-    and `failures` cover every meeting of the tenant, the API's included.
-    """
-    counts = {s.value: 0 for s in MeetingStatus}
-    counts.update(lq.count_by_status(engine, tenant))
-    failures = lq.recent_failures(engine, tenant)
-    live = (
-        MeetingRecord.tenant == tenant,
-        MeetingRecord.status != MeetingStatus.CANCELLED.value,
-    )
-    erred = col(MeetingRecord.last_error_code).is_not(None)
-    synced_from_salesforce = MeetingRecord.source == Source.SALESFORCE.value
-    # Pending and failed records, and meetings already in Outlook whose last
-    # update failed (they keep status synced until the retry lands).
-    waiting = or_(
-        col(MeetingRecord.status) == MeetingStatus.PENDING.value,
-        col(MeetingRecord.status) == MeetingStatus.FAILED.value,
-        erred,
-    )
-    due = or_(
-        col(MeetingRecord.next_attempt_at).is_(None), col(MeetingRecord.next_attempt_at) <= now
-    )
-    return {
-        "tenant": tenant,
-        "last_poll": _iso(lq.last_run(engine, tenant, FEED_EVENT)),
-        "counts": counts,
-        "backlog": _count(engine, *live, synced_from_salesforce, waiting),
-        "due_for_retry": _count(engine, *live, synced_from_salesforce, erred, due),
-        "failures_total": _count(engine, *live, erred),
-        "failures": [{"id": external_id, "reason": reason} for external_id, reason in failures],
-    }
-
-
-def _count(engine: Engine, *where: Any) -> int:
-    with Session(engine) as session:
-        return session.exec(select(func.count()).select_from(MeetingRecord).where(*where)).one()
-
-
-def _iso(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC; SQLite hands datetimes back naive, and they are UTC."""
-    if value is None:
-        return None
-    value = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -17,7 +17,7 @@ from syncd.ledger.history import HistoryEntry, history_of
 from syncd.ledger.lease import holders
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.retries import FailedRecord, failed_records
-from syncd.sync_commands import tenant_status
+from syncd.tenant_status import tenant_status
 
 
 @dataclass

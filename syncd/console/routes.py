@@ -49,7 +49,7 @@ class Denied(Exception):
 
 
 def _auth(request: Request) -> OperatorAuth:
-    return request.app.state.operator_auth  # type: ignore[no-any-return]
+    return request.app.state.operator_auth
 
 
 def _attempt_keys(request: Request) -> list[str]:

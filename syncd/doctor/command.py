@@ -15,7 +15,7 @@ from syncd.doctor.report import CONFIGURATION, DoctorReport, TenantReport, faile
 from syncd.doctor.run import run_doctor
 
 
-def add_doctor_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_doctor_command(commands: argparse._SubParsersAction) -> None:
     doctor = commands.add_parser(
         "doctor", help="check configuration, credentials, permissions and clocks per tenant"
     )

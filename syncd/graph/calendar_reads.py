@@ -54,14 +54,14 @@ class CalendarReads(GraphTransport):
     def list_instances(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         start: datetime,
         end: datetime,
         *,
         select: Sequence[str] | None = None,
         correlation_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The occurrences and exceptions of series master `event_id` in [start, end), UTC.
+        """The occurrences and exceptions of series master `graph_event_id` in [start, end), UTC.
 
         https://learn.microsoft.com/graph/api/event-list-instances (each carries `type`,
         `seriesMasterId` and `originalStart`; cancelled occurrences are not listed).
@@ -73,8 +73,8 @@ class CalendarReads(GraphTransport):
             "$top": 100,
             **odata.select(select),
         }
-        path = odata.event_path(mailbox, event_id) + "/instances" + odata.query(params)
-        return self._list(call, path, mailbox=mailbox, action=f"list instances of {event_id}")
+        path = odata.event_path(mailbox, graph_event_id) + "/instances" + odata.query(params)
+        return self._list(call, path, mailbox=mailbox, action=f"list instances of {graph_event_id}")
 
     def get_events_batch(
         self,
@@ -89,10 +89,10 @@ class CalendarReads(GraphTransport):
         requests_ = [
             GraphRequest(
                 "GET",
-                odata.event_path(mailbox, event_id) + query,
+                odata.event_path(mailbox, graph_event_id) + query,
                 headers={"Prefer": odata.PREFER_UTC},
                 mailbox=mailbox,
             )
-            for mailbox, event_id in items
+            for mailbox, graph_event_id in items
         ]
         return self._run_batch(call, requests_)

@@ -51,33 +51,33 @@ class EventCalls(GraphTransport):
     def get_event(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         *,
         select: Sequence[str] | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """One event, times in UTC."""
         call = self._begin("get_event", correlation_id)
-        path = odata.event_path(mailbox, event_id) + odata.query(odata.select(select))
-        action = f"read event {event_id}"
+        path = odata.event_path(mailbox, graph_event_id) + odata.query(odata.select(select))
+        action = f"read event {graph_event_id}"
         answer = self._send(call, "GET", path, mailbox=mailbox, prefer_utc=True, action=action)
         return self._body(call, answer, action=action, mailbox=mailbox)
 
     def update_event(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         changes: dict[str, Any],
         *,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
         """PATCH only `changes`: every PATCH of a meeting mails all its attendees."""
         call = self._begin("update_event", correlation_id)
-        action = f"update event {event_id}"
+        action = f"update event {graph_event_id}"
         answer = self._send(
             call,
             "PATCH",
-            odata.event_path(mailbox, event_id),
+            odata.event_path(mailbox, graph_event_id),
             mailbox=mailbox,
             body=changes,
             prefer_utc=True,
@@ -86,18 +86,18 @@ class EventCalls(GraphTransport):
         return self._body(call, answer, action=action, mailbox=mailbox) or {}
 
     def cancel_event(
-        self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
+        self, mailbox: str, graph_event_id: str, comment: str, *, correlation_id: str | None = None
     ) -> None:
         """Cancel a meeting as its organizer, mailing `comment` to the attendees.
 
         https://learn.microsoft.com/graph/api/event-cancel (202 Accepted)
         """
         call = self._begin("cancel_event", correlation_id)
-        action = f"cancel event {event_id}"
+        action = f"cancel event {graph_event_id}"
         answer = self._send(
             call,
             "POST",
-            odata.event_path(mailbox, event_id) + "/cancel",
+            odata.event_path(mailbox, graph_event_id) + "/cancel",
             mailbox=mailbox,
             body={"comment": comment},
             action=action,
@@ -105,13 +105,17 @@ class EventCalls(GraphTransport):
         self._done_or_gone(call, answer, action=action, mailbox=mailbox)
 
     def delete_event(
-        self, mailbox: str, event_id: str, *, correlation_id: str | None = None
+        self, mailbox: str, graph_event_id: str, *, correlation_id: str | None = None
     ) -> None:
         """Delete an event (https://learn.microsoft.com/graph/api/event-delete, 204 No Content)."""
         call = self._begin("delete_event", correlation_id)
-        action = f"delete event {event_id}"
+        action = f"delete event {graph_event_id}"
         answer = self._send(
-            call, "DELETE", odata.event_path(mailbox, event_id), mailbox=mailbox, action=action
+            call,
+            "DELETE",
+            odata.event_path(mailbox, graph_event_id),
+            mailbox=mailbox,
+            action=action,
         )
         self._done_or_gone(call, answer, action=action, mailbox=mailbox)
 

@@ -22,8 +22,8 @@ def user_path(mailbox: str) -> str:
     return f"/users/{segment(mailbox)}"
 
 
-def event_path(mailbox: str, event_id: str) -> str:
-    return f"{user_path(mailbox)}/events/{segment(event_id)}"
+def event_path(mailbox: str, graph_event_id: str) -> str:
+    return f"{user_path(mailbox)}/events/{segment(graph_event_id)}"
 
 
 def literal(value: str) -> str:

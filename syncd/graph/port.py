@@ -51,7 +51,7 @@ class GraphReader(Protocol):
     def list_instances(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         start: datetime,
         end: datetime,
         *,
@@ -77,7 +77,7 @@ class GraphPort(SchedulePort, GraphReader, Protocol):
     def get_event(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         *,
         select: Sequence[str] | None = None,
         correlation_id: str | None = None,
@@ -86,18 +86,18 @@ class GraphPort(SchedulePort, GraphReader, Protocol):
     def update_event(
         self,
         mailbox: str,
-        event_id: str,
+        graph_event_id: str,
         changes: dict[str, Any],
         *,
         correlation_id: str | None = None,
     ) -> dict[str, Any]: ...
 
     def cancel_event(
-        self, mailbox: str, event_id: str, comment: str, *, correlation_id: str | None = None
+        self, mailbox: str, graph_event_id: str, comment: str, *, correlation_id: str | None = None
     ) -> None: ...
 
     def delete_event(
-        self, mailbox: str, event_id: str, *, correlation_id: str | None = None
+        self, mailbox: str, graph_event_id: str, *, correlation_id: str | None = None
     ) -> None: ...
 
 

@@ -90,4 +90,4 @@ def retry_now(engine: Engine, tenant: str, external_ids: list[str] | None, now: 
     if external_ids is not None:
         query = query.where(col(MeetingRecord.external_id).in_(external_ids))
     with session_scope(engine) as session:
-        return int(session.exec(query).rowcount)  # type: ignore[call-overload]
+        return int(session.exec(query).rowcount)

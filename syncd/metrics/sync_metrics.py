@@ -1,23 +1,18 @@
-"""Metrics of the sync: outcomes per action from the pass reports, job runs, and the
-lag from a Salesforce change to its Outlook write.
+"""Metrics of the sync: outcomes per action from the pass reports, and the lag from a
+Salesforce change to its Outlook write.
 
 The counts come from the reports `syncd.sync` returns (a job wrapper calls
-`count_pass`), so the sync itself keeps no metrics state.
+`count_pass`, syncd.metrics.jobs), so the sync itself keeps no metrics state. The
+types are structural: the sync imports this module, and this module imports no sync.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from syncd.metrics import definitions as m
-
-if TYPE_CHECKING:
-    from syncd.daemon import JobSpec
-    from syncd.sync.plan import Plan
-    from syncd.sync.service import PassReport, SyncService
 
 #: Actions that write to Outlook, and so end a change's lag.
 _WRITES = frozenset({"create", "update", "cancel"})
@@ -33,7 +28,40 @@ class _Changed(Protocol):
     def system_modstamp(self) -> datetime | None: ...
 
 
-def count_pass(tenant: str, report: PassReport) -> None:
+class _Action(Protocol):
+    @property
+    def value(self) -> str: ...
+
+
+class _Step(Protocol):
+    """A planned step (syncd.sync.plan.Step)."""
+
+    @property
+    def salesforce_id(self) -> str: ...
+
+    @property
+    def action(self) -> _Action: ...
+
+
+class _Plan(Protocol):
+    @property
+    def steps(self) -> Sequence[_Step]: ...
+
+
+class _Report(Protocol):
+    """A pass report (syncd.sync.pass_report.PassReport)."""
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def counts(self) -> Mapping[str, int]: ...
+
+    @property
+    def failures(self) -> Sequence[tuple[str, str]]: ...
+
+
+def count_pass(tenant: str, report: _Report) -> None:
     """Count what a pass did per action; a dry run did nothing and counts nothing."""
     if report.dry_run:
         return
@@ -42,47 +70,11 @@ def count_pass(tenant: str, report: PassReport) -> None:
             m.SYNC_RECORDS.labels(tenant, action).inc(count)
 
 
-def count_result(tenant: str, job: str, result: Any) -> None:
-    """Count a job's run (and, for a pass, its outcomes)."""
-    from syncd.sync.service import PassReport
-
-    if isinstance(result, PassReport):
-        count_pass(tenant, result)
-    m.JOB_RUNS.labels(tenant, job, "ok").inc()
-
-
-def metered(tenant: str, job: str, run: Callable[[], Any]) -> Callable[[], Any]:
-    """`run`, counted: its result (syncd.metrics) and whether it stopped with an error."""
-
-    def counted() -> Any:
-        try:
-            result = run()
-        except Exception:
-            m.JOB_RUNS.labels(tenant, job, "error").inc()
-            raise
-        count_result(tenant, job, result)
-        return result
-
-    return counted
-
-
-def metered_jobs(
-    jobs: Callable[[SyncService], list[JobSpec]],
-) -> Callable[[SyncService], list[JobSpec]]:
-    """`jobs` (the daemon's job list of a tenant) with every job `metered`."""
-
-    def tenant_jobs(service: SyncService) -> list[JobSpec]:
-        tenant = service.tenant.name
-        return [replace(spec, run=metered(tenant, spec.name, spec.run)) for spec in jobs(service)]
-
-    return tenant_jobs
-
-
 def observe_lag(
     tenant: str,
     events: Iterable[_Changed],
-    plan: Plan,
-    report: PassReport,
+    plan: _Plan,
+    report: _Report,
     now: datetime,
     *,
     stopped: bool = False,
@@ -93,8 +85,8 @@ def observe_lag(
     if report.dry_run or stopped:
         return
     changed = {event.id: event.system_modstamp for event in events}
-    failed = {event_id for event_id, _ in report.failures}
+    failed = {salesforce_id for salesforce_id, _ in report.failures}
     for step in plan.steps:
-        stamp = changed.get(step.event_id)
-        if step.action.value in _WRITES and stamp is not None and step.event_id not in failed:
+        stamp = changed.get(step.salesforce_id)
+        if step.action.value in _WRITES and stamp is not None and step.salesforce_id not in failed:
             m.SYNC_LAG.labels(tenant).observe(max(0.0, (now - stamp).total_seconds()))

@@ -52,41 +52,47 @@ class Executor:
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
             return None
-        tenant, event_id = self.scheduler.tenant.name, step.event_id
-        with log_context(tenant_name=tenant, correlation=f"sf-{event_id}", record_id=event_id):
+        tenant, salesforce_id = self.scheduler.tenant.name, step.salesforce_id
+        with log_context(
+            tenant_name=tenant, correlation=f"sf-{salesforce_id}", salesforce_id=salesforce_id
+        ):
             earlier = self._failures_so_far(step)
             try:
                 outcome = self._execute(step)
             except SyncdError as error:
-                log.warning("event %s failed: %s (%s)", step.event_id, error.message, error.code)
+                log.warning(
+                    "event %s failed: %s (%s)", step.salesforce_id, error.message, error.code
+                )
                 self._remember(step, error, earlier)
                 return Outcome(
-                    step.event_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+                    step.salesforce_id,
+                    WritebackStatus.FAILED,
+                    error=f"{error.code}: {error.message}",
                 )
             except Exception as unexpected:  # one record's bug stays its own
                 internal = internal_error(step, unexpected)
                 # The traceback is what a maintainer needs; it names code, not credentials.
                 log.error(
-                    "event %s failed: %s", step.event_id, internal.message, exc_info=unexpected
+                    "event %s failed: %s", step.salesforce_id, internal.message, exc_info=unexpected
                 )
                 self._remember(step, internal, earlier)
                 return Outcome(
-                    step.event_id,
+                    step.salesforce_id,
                     WritebackStatus.FAILED,
                     error=f"{internal.code}: {internal.message}",
                 )
             # A fault was logged already, at ERROR with its traceback (`_execute`).
             if outcome.status == WritebackStatus.FAILED and step.fault is None:
-                log.warning("event %s failed: %s", step.event_id, outcome.error)
+                log.warning("event %s failed: %s", step.salesforce_id, outcome.error)
             else:
-                log.info("%s event %s: %s", step.action.value, step.event_id, step.reason)
+                log.info("%s event %s: %s", step.action.value, step.salesforce_id, step.reason)
             return outcome
 
     def _failures_so_far(self, step: Step) -> int:
         """How often the record failed before this step (retries are planned as UPDATE)."""
         if step.action != Action.UPDATE:
             return 0
-        record = self.scheduler.record_of(step.event_id, source=Source.SALESFORCE)
+        record = self.scheduler.record_of(step.salesforce_id, source=Source.SALESFORCE)
         return record.attempts if record is not None and record.last_error_code else 0
 
     def _remember(self, step: Step, error: SyncdError, earlier: int) -> None:
@@ -96,14 +102,14 @@ class Executor:
         A retried create restarts the core's count (it claims the create afresh, or drops
         it when Graph refuses it for good), so the count is carried on from `earlier`:
         without that every retry waited the first back-off again, not a growing one."""
-        record = self.scheduler.record_of(step.event_id, source=Source.SALESFORCE)
+        record = self.scheduler.record_of(step.salesforce_id, source=Source.SALESFORCE)
         if (
             record is None
             or record.last_error_code != error.code.value
             or record.attempts <= earlier
         ):
             self.scheduler.record_failure(
-                step.event_id,
+                step.salesforce_id,
                 error,
                 Source.SALESFORCE,
                 attempted=step.meeting,
@@ -112,23 +118,23 @@ class Executor:
 
     def _execute(self, step: Step) -> Outcome:
         scheduler = self.scheduler
-        correlation = f"sf-{step.event_id}"
+        correlation = f"sf-{step.salesforce_id}"
         if step.action == Action.FAIL and step.fault is not None:
             # Planned as a failure because reading or mapping the record hit a bug.
             error = internal_error(step, step.fault)
-            log.error("event %s failed: %s", step.event_id, error.message, exc_info=step.fault)
-            scheduler.record_failure(step.event_id, error, Source.SALESFORCE)
+            log.error("event %s failed: %s", step.salesforce_id, error.message, exc_info=step.fault)
+            scheduler.record_failure(step.salesforce_id, error, Source.SALESFORCE)
             return Outcome(
-                step.event_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+                step.salesforce_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
             )
         if step.action == Action.FAIL:
-            scheduler.record_invalid(step.event_id, step.reason, source=Source.SALESFORCE)
-            return Outcome(step.event_id, WritebackStatus.FAILED, error=step.reason)
+            scheduler.record_invalid(step.salesforce_id, step.reason, source=Source.SALESFORCE)
+            return Outcome(step.salesforce_id, WritebackStatus.FAILED, error=step.reason)
         if step.action == Action.CANCEL:
             assert step.organizer_email is not None
             try:
                 scheduler.cancel(
-                    step.event_id,
+                    step.salesforce_id,
                     step.organizer_email,
                     source=Source.SALESFORCE,
                     correlation_id=correlation,
@@ -136,7 +142,7 @@ class Executor:
             except SyncdError as error:
                 if error.code != ErrorCode.MEETING_NOT_FOUND:
                     raise
-            return Outcome(step.event_id, WritebackStatus.CANCELLED)
+            return Outcome(step.salesforce_id, WritebackStatus.CANCELLED)
         assert step.meeting is not None
         record = scheduler.upsert(
             step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
@@ -148,11 +154,11 @@ class Executor:
                 "event %s stays a Teams meeting with its join link although its location no "
                 "longer says %r: Outlook keeps a meeting online once it is "
                 "(https://learn.microsoft.com/graph/api/resources/event#properties)",
-                step.event_id,
+                step.salesforce_id,
                 keyword,
             )
         return Outcome(
-            step.event_id,
+            step.salesforce_id,
             WritebackStatus.SYNCED,
             graph_event_id=record.graph_event_id,
             join_url=record.join_url,

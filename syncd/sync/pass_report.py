@@ -26,14 +26,14 @@ class PassReport:
     def absorb(self, plan: Plan, outcomes: Iterable[Outcome]) -> None:
         """Count what was done (or, in a dry run, planned): a step that failed counts as
         `fail`, and a step the pass was stopped before is not counted at all."""
-        done = {outcome.event_id: outcome for outcome in outcomes}
+        done = {outcome.salesforce_id: outcome for outcome in outcomes}
         for step in plan.steps:
             action = step.action
-            outcome = done.get(step.event_id)
+            outcome = done.get(step.salesforce_id)
             if not self.dry_run and action != Action.SKIP and outcome is None:
                 continue  # stopped (SIGTERM) before this step ran
             if outcome is not None and outcome.status == WritebackStatus.FAILED:
-                self.failures.append((outcome.event_id, outcome.error or "unknown error"))
+                self.failures.append((outcome.salesforce_id, outcome.error or "unknown error"))
                 action = Action.FAIL
             self.counts[action.value] += 1
         # The report keeps each step's action and reason, not the meeting it carried:

@@ -31,7 +31,7 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Step:
     action: Action
-    event_id: str
+    salesforce_id: str
     reason: str
     meeting: Meeting | None = None
     organizer_email: str | None = None
@@ -104,7 +104,7 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     live = row is not None and row.live
     if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
         return Step(Action.SKIP, event.id, "outside the sync window")
-    if not live and row is None and event.outlook_event_id:
+    if not live and row is None and event.graph_event_id:
         # The Event carries the Outlook id syncd wrote back, yet the ledger has no row:
         # the ledger was lost (or restored from an older copy). The core looks for the
         # event stamped with the Event's key before it creates anything.
@@ -152,7 +152,7 @@ def fault_reason(doing: str, error: Exception) -> str:
 
 
 def plan_fault(
-    event_id: str, doing: str, error: Exception, row: LedgerView | None, ctx: PlanContext
+    salesforce_id: str, doing: str, error: Exception, row: LedgerView | None, ctx: PlanContext
 ) -> Step:
     """The step for a record that an unexpected error (a bug, not bad data) kept syncd
     from reading or planning: it fails alone, and waits out its back-off before the
@@ -160,9 +160,11 @@ def plan_fault(
     waiting = row is not None and row.error_code == ErrorCode.INTERNAL_ERROR
     if waiting and row is not None and row.next_attempt_at and row.next_attempt_at > ctx.now:
         return Step(
-            Action.SKIP, event_id, f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}"
+            Action.SKIP,
+            salesforce_id,
+            f"failed before; next attempt at {row.next_attempt_at:%H:%M:%S}",
         )
-    return Step(Action.FAIL, event_id, fault_reason(doing, error), fault=error)
+    return Step(Action.FAIL, salesforce_id, fault_reason(doing, error), fault=error)
 
 
 def plan_changes(
@@ -185,16 +187,16 @@ def plan_changes(
         except Exception as error:  # one record's bug must not stop the page
             step = plan_fault(event.id, "map", error, row, ctx)
         plan.add(step)
-    for event_id in deleted_ids:
-        if event_id in seen:
+    for salesforce_id in deleted_ids:
+        if salesforce_id in seen:
             continue
-        seen.add(event_id)
-        row = ledger.get(event_id)
+        seen.add(salesforce_id)
+        row = ledger.get(salesforce_id)
         if row is not None and row.live:
             plan.add(
                 Step(
                     Action.CANCEL,
-                    event_id,
+                    salesforce_id,
                     "deleted in Salesforce",
                     organizer_email=row.organizer_email,
                 )
@@ -213,15 +215,15 @@ def plan_full_resync(
     window passed the watermark).
     """
     plan = plan_changes(events, (), ledger, ctx)
-    present = {step.event_id for step in plan.steps}
-    for event_id, row in ledger.items():
-        if event_id in present or not row.live or row.start is None:
+    present = {step.salesforce_id for step in plan.steps}
+    for salesforce_id, row in ledger.items():
+        if salesforce_id in present or not row.live or row.start is None:
             continue
         if ctx.window_start <= row.start <= ctx.window_end:
             plan.add(
                 Step(
                     Action.CANCEL,
-                    event_id,
+                    salesforce_id,
                     "no longer in Salesforce (or out of scope)",
                     organizer_email=row.organizer_email,
                 )

@@ -253,8 +253,8 @@ class Poll:
         )
         ctx = self.context()
         plan = plan_changes(events, (), ledger, ctx)
-        for event_id, error in unreadable.items():
-            plan.add(plan_fault(event_id, "read", error, ledger.get(event_id), ctx))
+        for salesforce_id, error in unreadable.items():
+            plan.add(plan_fault(salesforce_id, "read", error, ledger.get(salesforce_id), ctx))
         again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
         self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
         observe_lag(
@@ -271,15 +271,17 @@ class Poll:
         by_id = {str(row["Id"]): row for row in rows}
         outcomes, settled = [], []
         for step in plan.of(Action.SKIP):
-            view, row = ledger.get(step.event_id), by_id.get(step.event_id)
+            view, row = ledger.get(step.salesforce_id), by_id.get(step.salesforce_id)
             if view is None or row is None or view.status == MeetingStatus.CANCELLED:
                 continue
             refused = view.error_code == WRITEBACK_REFUSED
             if view.error_message and not refused:
-                outcome = Outcome(step.event_id, WritebackStatus.FAILED, error=view.error_message)
+                outcome = Outcome(
+                    step.salesforce_id, WritebackStatus.FAILED, error=view.error_message
+                )
             elif view.status == MeetingStatus.SYNCED and view.graph_event_id:
                 outcome = Outcome(
-                    step.event_id,
+                    step.salesforce_id,
                     WritebackStatus.SYNCED,
                     graph_event_id=view.graph_event_id,
                     join_url=view.join_url,
@@ -289,7 +291,7 @@ class Poll:
             if not written_back(row, outcome, self.tenant.salesforce.fields.event):
                 outcomes.append(outcome)
             elif refused:
-                settled.append(step.event_id)
+                settled.append(step.salesforce_id)
         self.core.clear_writeback_refused(settled)
         if outcomes:
             log.info("writing back %d Events again: Salesforce missed it", len(outcomes))

@@ -76,15 +76,15 @@ class EventReader:
             for row in self.salesforce.query(self.relations_query(ids)):
                 grouped[row["EventId"]].append(row)
         return {
-            event_id: parse_event({"Id": event_id}, rows).invitees
-            for event_id, rows in grouped.items()
+            salesforce_id: parse_event({"Id": salesforce_id}, rows).invitees
+            for salesforce_id, rows in grouped.items()
         }
 
     def parse_page(self, rows: Sequence[dict[str, Any]]) -> list[SalesforceEvent]:
         """The readable Events of `rows` (see `parse_rows`; the others are logged)."""
         events, unreadable = self.parse_rows(rows)
-        for event_id, error in unreadable.items():
-            log.error("Event %s cannot be read: %s", event_id, error, exc_info=error)
+        for salesforce_id, error in unreadable.items():
+            log.error("Event %s cannot be read: %s", salesforce_id, error, exc_info=error)
         return events
 
     def parse_rows(

@@ -149,11 +149,12 @@ class ResponseRefresh:
             missing = [r.graph_event_id or "" for r in records if r.graph_event_id not in found]
             if missing:
                 answers = self.graph.get_events_batch(
-                    [(organizer, graph_id) for graph_id in missing], select=("attendees",)
+                    [(organizer, graph_event_id) for graph_event_id in missing],
+                    select=("attendees",),
                 )
-                for graph_id, answer in zip(missing, answers, strict=True):
+                for graph_event_id, answer in zip(missing, answers, strict=True):
                     if answer.status == 200 and isinstance(answer.body, dict):
-                        found[graph_id] = answer.body
+                        found[graph_event_id] = answer.body
         except SyncdError as error:
             log.warning("responses of %s not read: %s (%s)", organizer, error.message, error.code)
             return _MailboxRead(organizer, [], f"{error.code}: {error.message}")
@@ -172,28 +173,30 @@ class ResponseRefresh:
         fields = self.tenant.salesforce.fields
         if fields.event_relation_status:
             invitees = self.reader.invitees_of(list(changed))
-            for event_id, (_, responses) in changed.items():
-                relations[event_id] = relation_updates(invitees.get(event_id, ()), responses)
+            for salesforce_id, (_, responses) in changed.items():
+                relations[salesforce_id] = relation_updates(
+                    invitees.get(salesforce_id, ()), responses
+                )
             report.relations_written += sum(len(r) for r in relations.values())
         summary = fields.event.responses_summary
-        for event_id, (record, responses) in changed.items():
-            backlog.expect(record, responses, len(relations.get(event_id, ())) + bool(summary))
+        for salesforce_id, (record, responses) in changed.items():
+            backlog.expect(record, responses, len(relations.get(salesforce_id, ())) + bool(summary))
         backlog.add(
             "EventRelation",
-            [(event_id, r) for event_id, rows in relations.items() for r in rows],
+            [(salesforce_id, r) for salesforce_id, rows in relations.items() for r in rows],
         )
         if summary:
             backlog.add(
                 "Event",
                 [
                     (
-                        event_id,
+                        salesforce_id,
                         {
                             "attributes": {"type": "Event"},
-                            "id": event_id,
+                            "id": salesforce_id,
                             summary: responses_summary(responses),
                         },
                     )
-                    for event_id, (_, responses) in changed.items()
+                    for salesforce_id, (_, responses) in changed.items()
                 ],
             )

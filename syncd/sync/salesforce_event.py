@@ -69,7 +69,7 @@ class SalesforceEvent:
     is_private: bool
     system_modstamp: datetime | None
     invitees: tuple[Invitee, ...] = ()
-    outlook_event_id: str | None = None
+    graph_event_id: str | None = None
     #: False when the query returned no Owner for an OwnerId (the User cannot be read).
     owner_found: bool = True
     #: The recurrence fields of the row (series_fields.SERIES_FIELDS, GroupEventType,
@@ -81,7 +81,7 @@ class SalesforceEvent:
 class Invalid:
     """Why a record cannot be synced."""
 
-    event_id: str
+    salesforce_id: str
     reason: str
 
 
@@ -156,7 +156,7 @@ def parse_event(
         is_private=bool(row.get("IsPrivate")),
         system_modstamp=parse_datetime(row.get("SystemModstamp")),
         invitees=parse_invitees(relations),
-        outlook_event_id=row.get(outlook_id_field) if outlook_id_field else None,
+        graph_event_id=row.get(outlook_id_field) if outlook_id_field else None,
         owner_found=bool(row.get("Owner")),
         series={k: row[k] for k in _SERIES_ROW_FIELDS if row.get(k) not in (None, False, "")},
     )

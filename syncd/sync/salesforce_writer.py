@@ -79,13 +79,17 @@ class SalesforceWriter:
         synced = WritebackStatus.SYNCED
         self.core.record_writeback_refused(
             {
-                o.event_id: refused[o.event_id]
+                o.salesforce_id: refused[o.salesforce_id]
                 for o in [*outcomes, *again]
-                if o.status == synced and o.event_id in refused
+                if o.status == synced and o.salesforce_id in refused
             }
         )
         self.core.clear_writeback_refused(
-            [o.event_id for o in again if o.status == synced and o.event_id not in refused]
+            [
+                o.salesforce_id
+                for o in again
+                if o.status == synced and o.salesforce_id not in refused
+            ]
         )
         return errors
 

@@ -35,7 +35,7 @@ _SF_STATUS = {
 class Outcome:
     """The result of one plan step, as written back to the Event."""
 
-    event_id: str
+    salesforce_id: str
     status: WritebackStatus
     graph_event_id: str | None = None
     join_url: str | None = None
@@ -49,7 +49,7 @@ def _put(record: dict[str, Any], name: str, value: Any) -> None:
 
 def event_update(outcome: Outcome, fields: EventFieldMapping, now: datetime) -> dict[str, Any]:
     """An sObject Collections record for the Event; only mapped fields are set."""
-    record: dict[str, Any] = {"attributes": {"type": "Event"}, "id": outcome.event_id}
+    record: dict[str, Any] = {"attributes": {"type": "Event"}, "id": outcome.salesforce_id}
     _put(record, fields.sync_status, outcome.status)
     _put(record, fields.sync_error, (outcome.error or "")[:MAX_ERROR_CHARS] or None)
     if outcome.status == WritebackStatus.SYNCED:

@@ -133,7 +133,7 @@ def test_the_catalogue_has_at_least_thirty_kinds() -> None:
 def test_one_incremental_poll_read_everything(run: Run) -> None:
     assert not run.report.full_resync
     catalogue = {*run.bad.values(), *run.good.values(), *run.plain}
-    planned = {step.event_id for step in run.report.steps}
+    planned = {step.salesforce_id for step in run.report.steps}
     # The first pass's event is read again too: its write-back moved its SystemModstamp.
     assert planned - catalogue == {run.baseline}
     assert catalogue <= planned
@@ -218,7 +218,7 @@ def test_polling_again_and_a_full_resync_disturb_nothing(run: Run) -> None:
     graph_calls = run.crm.sandbox.counters.snapshot()["graph_requests"]
     again = run.service.poll()
     assert {step.action for step in again.steps} == {Action.SKIP}
-    reasons = {step.event_id: step.reason for step in again.steps}
+    reasons = {step.salesforce_id: step.reason for step in again.steps}
     for kind in BAD:
         reason = reasons[run.bad[kind.name]]
         if kind.exact:  # invalid: nothing to try until the record changes

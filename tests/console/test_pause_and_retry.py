@@ -15,11 +15,11 @@ import pytest
 
 from syncd.api import create_app
 from syncd.config import OperatorConfig, SecretRef
-from syncd.console.jobs import lag_seconds, operator_jobs
 from syncd.daemon import JobSpec
 from syncd.domain import MeetingStatus
 from syncd.ledger import queries as lq
 from syncd.ledger import tenant_state as ts
+from syncd.operator_jobs import lag_seconds, operator_jobs
 from syncd.sandbox.faults import ForcedFailure
 from syncd.sync.service import PassReport
 from syncd.sync_commands import reconcile

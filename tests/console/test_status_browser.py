@@ -3,7 +3,7 @@
 A real API process (`syncd serve`, a subprocess) serves /status over HTTP; the sandbox
 (Microsoft 365 and the tenant's Salesforce org) runs in this process and the API
 reaches it over HTTPS through its connection file. The daemon's jobs run here, on the
-same ledger, as `syncd run` runs them (syncd.console.jobs.operator_jobs), so the test
+same ledger, as `syncd run` runs them (syncd.operator_jobs.operator_jobs), so the test
 decides when a pass happens. The operator logs in, finds the failed record, follows
 it to its history page, fixes its cause in the sandbox, presses "Retry now", and
 watches the record become synced by reloading the page. A screenshot is kept in
@@ -22,9 +22,9 @@ import httpx
 import pytest
 
 from syncd.config import load_config
-from syncd.console.jobs import operator_jobs
 from syncd.domain import MeetingStatus
 from syncd.ledger.db import upgrade
+from syncd.operator_jobs import operator_jobs
 from syncd.runtime import Runtime, build_runtime
 from syncd.sandbox.server import (
     RunningSandbox,

@@ -14,10 +14,10 @@ from syncd.domain import Source
 from syncd.ledger.lease import LocalLeases
 from syncd.logs import log_context
 from syncd.metrics.collectors import install_leases, install_ledger
+from syncd.metrics.jobs import metered
 from syncd.metrics.server import MetricsServer, serve_metrics
-from syncd.metrics.sync_metrics import metered
 from syncd.runtime import Runtime
-from syncd.sync_commands import tenant_status
+from syncd.tenant_status import tenant_status
 from tests.daemon.helpers import TENANT, World, mailbox_users
 from tests.metrics.scrape import delta, fetch, label_values, samples, total
 from tests.support import free_port
@@ -55,7 +55,7 @@ def test_a_pass_scraped_over_http_matches_the_clients_counts(
         service.snapshot_availability()
         # Meetings read by id go through $batch (as the response refresh does for
         # meetings calendarView misses): its inner requests count one each.
-        created = [s.event_id for s in report.steps if s.action.value == "create"]
+        created = [s.salesforce_id for s in report.steps if s.action.value == "create"]
         rows = [service.scheduler.record_of(i, source=Source.SALESFORCE) for i in created]
         items = [(r.organizer_email, r.graph_event_id) for r in rows if r and r.graph_event_id]
         answers = graph.get_events_batch([*items, *items])  # 34 requests: two envelopes

@@ -414,5 +414,5 @@ def test_a_series_synced_under_its_iana_name_is_not_sent_again_for_the_name_alon
 
     assert report.failures == []
     assert _writes(world, logged) == []
-    (step,) = [s for s in report.steps if s.event_id == series.master]
+    (step,) = [s for s in report.steps if s.salesforce_id == series.master]
     assert step.action == Action.SKIP, step.reason

@@ -138,7 +138,7 @@ def test_plan_create_skip_update_cancel() -> None:
         "D": LedgerView("D", "synced", "h", "ada@contoso.example", NOW),
     }
     plan = plan_changes([new, same, replace(changed, subject="New")], ["D", "E"], ledger, CTX)
-    assert [(s.event_id, s.action) for s in plan.steps] == [
+    assert [(s.salesforce_id, s.action) for s in plan.steps] == [
         ("A", Action.CREATE),
         ("B", Action.SKIP),
         ("C", Action.UPDATE),
@@ -165,7 +165,7 @@ def test_full_resync_cancels_meetings_missing_from_salesforce() -> None:
         "OLD": LedgerView("OLD", "synced", "h", "ada@contoso.example", NOW - timedelta(days=90)),
     }
     plan = plan_full_resync([kept], ledger, CTX)
-    assert {(s.event_id, s.action) for s in plan.steps} == {
+    assert {(s.salesforce_id, s.action) for s in plan.steps} == {
         ("K", Action.SKIP),
         ("GONE", Action.CANCEL),
     }

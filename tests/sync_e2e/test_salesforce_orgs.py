@@ -105,7 +105,7 @@ def test_without_the_series_link_occurrences_sync_one_by_one(world: World) -> No
 
     assert report.failures == []
     assert report.counts["create"] == len(series.occurrences) == 4
-    skipped = [s for s in report.steps if s.event_id == series.master]
+    skipped = [s for s in report.steps if s.salesforce_id == series.master]
     assert [(s.action.value, s.reason) for s in skipped] == [("skip", UNLINKED_REASON)]
     starts = sorted(world.org.record(o)["StartDateTime"] for o in series.occurrences)
     assert sorted(e.start for e in world.calendar(ORGANIZER)) == starts

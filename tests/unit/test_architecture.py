@@ -24,11 +24,6 @@ def lint(contract: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="syncd.ledger.queries still imports syncd.sync.plan (the ledger reads the "
-    "sync's plan types); the layers hold once those types live below the ledger",
-)
 def test_each_layer_imports_only_the_layers_below_it() -> None:
     result = lint("layers")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -94,8 +94,8 @@ def record_pass(service: SyncService, report: PassReport, since: datetime | None
     now = service.clock()
     lag = None
     if since is not None and not report.full_resync:
-        written = [s.event_id for s in report.steps if s.action in _WRITES]
-        failed = {event_id for event_id, _ in report.failures}
+        written = [s.salesforce_id for s in report.steps if s.action in _WRITES]
+        failed = {salesforce_id for salesforce_id, _ in report.failures}
         lag = lag_seconds(_written_at(service, [i for i in written if i not in failed]), since)
     usage = getattr(service.salesforce, "usage", None)
     ts.record_poll(
