@@ -130,6 +130,9 @@ class FakeRuntime:
     def scheduler(self, tenant: str) -> FakeScheduler:
         return self.schedulers[tenant]
 
+    def broken_tenants(self) -> dict[str, str]:
+        return {}
+
 
 def tenant(name: str, domain: str, **api: Any) -> TenantConfig:
     return TenantConfig.model_validate(

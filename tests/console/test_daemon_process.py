@@ -15,7 +15,15 @@ from syncd.config import load_config
 from syncd.ledger import tenant_state as ts
 from syncd.ledger.db import make_engine, upgrade
 from syncd.sandbox.server import SandboxTenantSpec, start_sandbox, write_connection_file
-from tests.daemon.helpers import DOMAIN, REPO, SYNCD, TENANT, World, outlook_meetings, write_config
+from tests.daemon.helpers import (
+    DOMAIN,
+    REPO,
+    SYNCD,
+    TENANT,
+    World,
+    outlook_meetings,
+    write_demo_config,
+)
 from tests.support import wait_until
 
 
@@ -23,9 +31,9 @@ from tests.support import wait_until
 def world(tmp_path: Path) -> Iterator[World]:
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=25, seed=42, salesforce_events=6)
     with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as sandbox:
-        config_path = write_config(tmp_path / "config", write_connection_file(sandbox))
+        config_path = write_demo_config(tmp_path / "config", write_connection_file(sandbox))
         upgrade(load_config(config_path).database_url)
-        yield World(sandbox, config_path, tmp_path)
+        yield World(sandbox, config_path, tmp_path, TENANT)
 
 
 def test_the_daemon_skips_a_paused_tenant_until_it_is_resumed(world: World, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from tests.sync_e2e.conftest import COLLEAGUE, NO_MAILBOX, TENANT, World
 
 
 def syncd(world: World, *args: str) -> int:
-    return main(["--config", str(world.config.path), *args])
+    return main(["--config", str(world.config().path), *args])
 
 
 def failed_event(world: World) -> str:

@@ -38,10 +38,10 @@ def jobs_of(world: World) -> dict[str, JobSpec]:
 def status_url(world: World, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The API (with /status) of the world's runtime, with an operator token."""
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    settings = world.config.settings.model_copy(
+    settings = world.config().settings.model_copy(
         update={"operator": OperatorConfig(token=SecretRef(env=TOKEN_ENV))}
     )
-    config = world.config.model_copy(update={"settings": settings})
+    config = world.config().model_copy(update={"settings": settings})
     server = ThreadedServer(create_app(replace(world.runtime, config=config)))
     yield server.url
     server.stop()
@@ -89,7 +89,7 @@ def test_reconcile_skips_a_paused_tenant_and_says_how_to_resume(world: World) ->
     out = io.StringIO()
 
     status = reconcile(
-        world.config, tenant=None, dry_run=False, full=False, show_plan=False, out=out
+        world.config(), tenant=None, dry_run=False, full=False, show_plan=False, out=out
     )
 
     assert status == 0

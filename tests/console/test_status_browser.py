@@ -39,7 +39,7 @@ from tests.daemon.helpers import (
     SYNCD,
     TENANT,
     drop_events_without_mailbox,
-    write_config,
+    write_demo_config,
 )
 from tests.support import free_port, wait_until
 
@@ -108,7 +108,7 @@ class Setup:
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=25, seed=42, salesforce_events=6)
     with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as sandbox:
-        config_path = write_config(tmp_path / "config", write_connection_file(sandbox))
+        config_path = write_demo_config(tmp_path / "config", write_connection_file(sandbox))
         with config_path.open("a") as handle:
             handle.write(f'\n[operator]\ntoken = {{ env = "{TOKEN_ENV}" }}\n')
         monkeypatch.setenv(TOKEN_ENV, TOKEN)
@@ -187,7 +187,8 @@ def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
     wait_until(lambda: f"/records/salesforce/{event_id}" in driver.current_url, "the record page")
     assert driver.find_element(By.ID, "record-status").text == "failed"
     assert owner in driver.find_element(By.ID, "record-error").text
-    assert driver.find_element(By.ID, "no-history").text  # the history section is there
+    # The ledger's history holds the failure (side, action and reason).
+    assert "failed" in driver.find_element(By.ID, "history").text
     assert driver.save_screenshot(str(artifacts_dir() / "status-record-failed.png"))
 
     # Fix the cause in the sandbox (a licence with a mailbox), then retry now.
@@ -210,6 +211,7 @@ def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
 
     wait_until(synced, "the record to show synced", 60)
     assert driver.find_element(By.ID, "record-error").text == "none"
+    assert "created" in driver.find_element(By.ID, "history").text  # the retry's Outlook write
     shot = artifacts_dir() / "status-record-synced.png"
     assert driver.save_screenshot(str(shot))
     driver.get(f"{setup.url}/status")

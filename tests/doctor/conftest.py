@@ -22,7 +22,7 @@ from syncd.sandbox.server import (
     write_connection_file,
 )
 from tests.daemon.conftest import world  # noqa: F401  (the wall-clock world)
-from tests.daemon.helpers import DOMAIN, EVENTS, TENANT, write_config
+from tests.daemon.helpers import DOMAIN, EVENTS, TENANT, write_demo_config
 from tests.support import suite_clock
 
 
@@ -61,6 +61,6 @@ def clinic(tmp_path: Path) -> Iterator[Clinic]:
         state_dir=tmp_path / "sandbox", tenants=[spec], clock=suite_clock()
     ) as sandbox:
         connection = write_connection_file(sandbox)
-        config_path = write_config(tmp_path / "config", connection)
+        config_path = write_demo_config(tmp_path / "config", connection)
         upgrade(load_config(config_path).database_url)
         yield Clinic(sandbox, config_path, connection)

@@ -27,7 +27,7 @@ def test_each_record_is_one_json_line_with_its_context() -> None:
     stream = io.StringIO()
     log = _logger(stream)
     forged = 'x"}\n{"level": "ERROR'
-    with log_context(tenant_name="acme", correlation=forged, record_id="00U000000000001"):
+    with log_context(tenant_name="acme", correlation=forged, salesforce_id="00U000000000001"):
         log.warning("two\nlines")
         try:
             raise ValueError("boom")
@@ -51,10 +51,10 @@ def test_a_graph_request_id_stays_within_its_piece_of_work() -> None:
     class Answer:
         headers = {"request-id": "11111111-2222-3333-4444-555555555555"}
 
-    with log_context(tenant_name="acme", record_id="00U000000000001"):
+    with log_context(tenant_name="acme", salesforce_id="00U000000000001"):
         note_graph_request_id(Answer())
         log.warning("after the call")
-    with log_context(tenant_name="acme", record_id="00U000000000002"):
+    with log_context(tenant_name="acme", salesforce_id="00U000000000002"):
         log.warning("the next record")
     after, following = (json.loads(line) for line in stream.getvalue().splitlines())
     assert after["graph_request_id"] == "11111111-2222-3333-4444-555555555555"

@@ -18,7 +18,7 @@ from syncd.ledger.db import upgrade
 from syncd.runtime import Runtime, build_runtime
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import SandboxTenantSpec, start_sandbox, write_connection_file
-from tests.daemon.helpers import DOMAIN, EVENTS, TENANT, World, write_config
+from tests.daemon.helpers import DOMAIN, EVENTS, TENANT, World, write_demo_config
 from tests.support import suite_clock
 
 
@@ -26,9 +26,9 @@ from tests.support import suite_clock
 def _world(root: Path, clock: SandboxClock) -> Iterator[World]:
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=25, seed=42, salesforce_events=EVENTS)
     with start_sandbox(state_dir=root / "sandbox", tenants=[spec], clock=clock) as sandbox:
-        config_path = write_config(root / "config", write_connection_file(sandbox))
+        config_path = write_demo_config(root / "config", write_connection_file(sandbox))
         upgrade(load_config(config_path).database_url)
-        yield World(sandbox, config_path, root)
+        yield World(sandbox, config_path, root, TENANT)
 
 
 @pytest.fixture
