@@ -47,7 +47,7 @@ from syncd.sandbox.server import (
 from syncd.sandbox.stats import LoggedRequest
 from syncd.sync.service import SyncService
 from tests import store_routing
-from tests.support import suite_clock
+from tests.support import suite_clock, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.executable).with_name("syncd")
@@ -263,12 +263,26 @@ class World:
         *,
         name: str,
         meanwhile: Callable[[], None] | None = None,
+        after_first_write: bool = False,
     ) -> int | None:
         """Start syncd, call `meanwhile` half way, SIGKILL it after `delay` seconds.
 
-        Returns the exit status when it finished before the kill, None when killed."""
+        With `after_first_write` the delay counts from the run's first write to Graph
+        (as the sandbox saw it), not from its start: how long a process takes to start
+        depends on the machine's load, and a kill meant to land among the writes must
+        not land before them. Returns the exit status when it finished before the kill,
+        None when killed."""
+        writes_before = self._graph_writes()
         process, log = self.start(*args, name=name)
         try:
+            if after_first_write:
+                wait_until(
+                    lambda: process.poll() is not None or self._graph_writes() > writes_before,
+                    "the run's first Graph write",
+                    120,
+                )
+                if process.poll() is not None:
+                    return process.returncode
             try:
                 return process.wait(timeout=delay / 2)
             except subprocess.TimeoutExpired:
@@ -286,6 +300,13 @@ class World:
                 process.kill()
                 process.wait()
             log.close()
+
+    def _graph_writes(self) -> int:
+        """Writes to Graph the sandbox has answered so far ($batch envelopes included)."""
+        routes = self.sandbox.counters.snapshot()["per_route"]
+        return sum(
+            n for route, n in routes.items() if route.split()[0] in ("POST", "PATCH", "DELETE")
+        )
 
     # -- Salesforce -------------------------------------------------------------------
     def meeting_start(self, days: int = 1, hour: int = 15) -> datetime:
