@@ -51,6 +51,14 @@ SLOW = (
     "tests/sandbox_salesforce/test_query.py::test_datetime_literals_and_date_ranges",
     "tests/api/test_lenient_json.py::test_trailing_commas_parse_to_the_same_value",
     "tests/api/test_availability_bounds.py::test_a_hundred_unknown_addresses_over_a_year",
+    "tests/console/test_daemon_process.py",  # a `syncd run` process, paused and resumed
+    "tests/console/test_status_browser.py",  # chromium and a `syncd serve` process
+    "tests/doctor/test_tenant_isolation.py",  # `syncd run --api` and `reconcile` processes
+    "tests/doctor/test_doctor_process.py",  # `syncd doctor` processes
+    "tests/metrics/test_daemon_port.py",  # a `syncd run` process
+    "tests/metrics/test_waits_and_routes.py::test_graph_429s_and_waits_match_the_clients_counter",
+    "tests/logs/",  # `syncd reconcile` processes
+    "tests/contract/test_salesforce_port.py::test_query_all_follows_the_pages",  # 2,005 Events
 )
 
 
