@@ -62,10 +62,61 @@ SLOW = (
 )
 
 
+#: Suites that drive the sandbox (or the API) over HTTPS and take a second or more per
+#: file (measured with `pytest --durations=0`). The inner loop keeps the sync's logic on
+#: the fakes, the core, the port contracts, the pure parts and the quick HTTPS checks,
+#: and runs in well under a minute; CI runs these too, every time.
+OVER_HTTPS = (
+    "tests/api/test_docs_and_health.py",
+    "tests/api/test_end_to_end.py",
+    "tests/api/test_lenient_json.py",
+    "tests/api/test_slow_clients.py",
+    "tests/api/test_wire_shapes.py",
+    "tests/auth/test_enumeration.py",
+    "tests/auth/test_hmac_http.py",
+    "tests/auth/test_legacy_http.py",
+    "tests/auth/test_lockout.py",
+    "tests/auth/test_oauth_http.py",
+    "tests/bad_input/test_api_requests.py",
+    "tests/bad_input/test_salesforce_records.py",
+    "tests/console/test_operator_auth.py",
+    "tests/console/test_operator_cli.py",
+    "tests/console/test_pause_and_retry.py",
+    "tests/doctor/test_knobs.py",
+    "tests/graph/test_against_sandbox.py",
+    "tests/graph/test_auth_and_session.py",
+    "tests/graph/test_batch_failed_whole.py",
+    "tests/graph/test_client_behaviour.py",
+    "tests/metrics/test_api_latency.py",
+    "tests/metrics/test_scrape.py",
+    "tests/salesforce/test_against_sandbox.py",
+    "tests/sandbox/test_answers.py",
+    "tests/sandbox/test_event_schema.py",
+    "tests/sandbox/test_events.py",
+    "tests/sandbox/test_faults.py",
+    "tests/sandbox/test_graph_strictness.py",
+    "tests/sandbox/test_identity.py",
+    "tests/sandbox/test_throttle.py",
+    "tests/sandbox/test_time_zone_names.py",
+    "tests/sandbox_salesforce/test_auth.py",
+    "tests/sandbox_salesforce/test_limits_and_faults.py",
+    "tests/sandbox_salesforce/test_org_shapes.py",
+    "tests/sandbox_salesforce/test_query.py",
+    "tests/sandbox_salesforce/test_writes.py",
+    "tests/security/test_hmac_replay.py",
+    "tests/security/test_no_echo.py",
+    "tests/security/test_small_leaks.py",
+    "tests/security/test_soql_inert.py",
+    "tests/security/test_tenant_isolation.py",
+    "tests/security/test_token_rotation_and_brute_force.py",
+    "tests/security/test_zz_no_secret_in_logs.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slow = pytest.mark.slow
     for item in items:
-        if item.nodeid.startswith(SLOW):
+        if item.nodeid.startswith(SLOW) or item.nodeid.startswith(OVER_HTTPS):
             item.add_marker(slow)
 
 
