@@ -168,19 +168,6 @@ def record_poll(
     _update(engine, tenant, now, change)
 
 
-def record_salesforce_usage(
-    engine: Engine, tenant: str, *, now: datetime, used: int | None, limit: int | None
-) -> None:
-    """The org's API requests used of its daily allowance (Sforce-Limit-Info)."""
-    if used is None:
-        return  # nothing reported yet: keep what the last pass saw
-
-    def change(row: TenantState) -> None:
-        row.salesforce_used, row.salesforce_max, row.salesforce_at = used, limit, now
-
-    _update(engine, tenant, now, change)
-
-
 def record_graph_throttling(
     engine: Engine, tenant: str, *, now: datetime, throttled: int, seconds_waited: float
 ) -> None:

@@ -72,10 +72,6 @@ class PlanContext:
     zone_of: Callable[[str], str | None] | None = None
 
 
-def _hash(meeting: Meeting, teams_keyword: str) -> str:
-    return em.content_hash(em.event_content(meeting, teams_keyword=teams_keyword))
-
-
 def with_organizer_zone(meeting: Meeting, ctx: PlanContext) -> Meeting | Invalid:
     """An all-day meeting lands on its dates in the organizer's mailbox time zone; a zone
     neither Windows nor CLDR knows makes it Invalid, with the zone named."""
@@ -121,7 +117,8 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
     # The content hash leaves the organizer out (Graph cannot change it in place), so
     # a new owner alone must count as a change, or the meeting stays with the old one.
     same_owner = row.organizer_email.casefold() == mapped.organizer_email.casefold()
-    unchanged = same_owner and row.content_hash == _hash(mapped, ctx.teams_keyword)
+    content = em.event_content(mapped, teams_keyword=ctx.teams_keyword)
+    unchanged = same_owner and row.content_hash == em.content_hash(content)
     # A meeting an internal error hit while it stayed right in Outlook is planned again
     # (after its back-off), so the failure is cleared and written back as Synced.
     faulted = row.error_code == ErrorCode.INTERNAL_ERROR
@@ -129,7 +126,7 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
         return Step(Action.SKIP, event.id, "unchanged since the last sync")
     # A failed update leaves the hash at what was last sent, so the Event looks changed
     # until the PATCH lands; what it asked for (`target`) tells a retry from a new edit.
-    tried = same_owner and row.target == em.event_content(mapped, teams_keyword=ctx.teams_keyword)
+    tried = same_owner and not unchanged and row.target == content
     waiting = row.next_attempt_at is not None and row.next_attempt_at > ctx.now
     if waiting and (unchanged or tried):
         assert row.next_attempt_at is not None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -41,7 +41,7 @@ from tests.daemon.helpers import (
     drop_events_without_mailbox,
     write_demo_config,
 )
-from tests.support import free_port, wait_until
+from tests.support import free_port, suite_clock, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -107,7 +107,10 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
     spec = SandboxTenantSpec(TENANT, DOMAIN, users=25, seed=42, salesforce_events=6)
-    with start_sandbox(state_dir=tmp_path / "sandbox", tenants=[spec]) as sandbox:
+    # The sandbox and the daemon's runtime run on the suite's clock, never today's date.
+    with start_sandbox(
+        state_dir=tmp_path / "sandbox", tenants=[spec], clock=suite_clock()
+    ) as sandbox:
         config_path = write_demo_config(tmp_path / "config", write_connection_file(sandbox))
         with config_path.open("a") as handle:
             handle.write(f'\n[operator]\ntoken = {{ env = "{TOKEN_ENV}" }}\n')
@@ -124,7 +127,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
                 env={**os.environ, TOKEN_ENV: TOKEN},
             )
         url = f"http://127.0.0.1:{port}"
-        runtime = build_runtime(load_config(config_path))
+        runtime = build_runtime(load_config(config_path), clock=sandbox.clock.now)
         try:
             wait_until(lambda: _healthy(url, api), "the API process to answer /healthz", 60)
             yield Setup(sandbox, config_path, url, runtime)
@@ -160,7 +163,7 @@ def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
     org = sandbox.org(TENANT).org
     drop_events_without_mailbox(sandbox)  # the one failure is the test's own
     owner = no_mailbox_user(sandbox)
-    start = (datetime.now(UTC) + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    start = (sandbox.clock.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     event_id = org.create_event(owner, "Unlicensed owner", start, start + timedelta(minutes=30))
     service = setup.runtime.sync_service(TENANT)
     jobs = {job.name: job for job in operator_jobs(service)}

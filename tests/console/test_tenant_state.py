@@ -48,11 +48,18 @@ def test_a_poll_without_writes_keeps_the_last_lag_and_unknown_usage_keeps_the_la
     engine: Engine,
 ) -> None:
     now = suite_now()
-    ts.record_poll(engine, "demo", now=now, records=3, lag_p50=2.0, lag_max=4.0)
-    ts.record_salesforce_usage(engine, "demo", now=now, used=120, limit=15000)
+    ts.record_poll(
+        engine,
+        "demo",
+        now=now,
+        records=3,
+        lag_p50=2.0,
+        lag_max=4.0,
+        salesforce_used=120,
+        salesforce_max=15000,
+    )
     later = now + timedelta(minutes=1)
     ts.record_poll(engine, "demo", now=later, records=0, lag_p50=None, lag_max=None)
-    ts.record_salesforce_usage(engine, "demo", now=later, used=None, limit=None)
 
     state = ts.read_state(engine, "demo")
     assert state is not None
