@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from syncd.graph.delta import DeltaRequest, DeltaResult
+
 
 class SchedulePort(Protocol):
     """The free/busy read availability needs (getSchedule)."""
@@ -60,6 +62,14 @@ class GraphReader(Protocol):
     ) -> list[dict[str, Any]]: ...
 
     def mailbox_time_zone(self, mailbox: str, *, correlation_id: str | None = None) -> str: ...
+
+    def calendar_view_delta(
+        self, rounds: Sequence[DeltaRequest], *, correlation_id: str | None = None
+    ) -> list[DeltaResult]:
+        """One delta round per mailbox, in order: first pages sent 20 to a $batch, then
+        the next pages of every mailbox still paging, batched again; an expired link is
+        answered by a fresh round of the window (`full_read`, `expired`)."""
+        ...
 
 
 class GraphPort(SchedulePort, GraphReader, Protocol):
