@@ -24,6 +24,8 @@ from syncd.ledger.meeting_locks import MeetingLocks
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.repository import MeetingRepository, Note
 
+__all__ = ["GONE_IN_OUTLOOK", "Note", "OutlookChanges"]
+
 #: The error code a meeting's closed row keeps when it was deleted or cancelled in
 #: Outlook: the planner does not create it again until its Event changes in Salesforce.
 GONE_IN_OUTLOOK = "GoneInOutlook"

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
+from syncd.core.outlook_changes import Note
 from syncd.core.records import request_to_meeting
 from syncd.core.scheduler import Scheduler
 from syncd.domain import HistoryAction, HistorySide, Meeting, SyncdError, format_gmt
 from syncd.ledger.models import MeetingRecord
-from syncd.ledger.repository import Note
 from syncd.sync.outlook_classify import OutlookChange
 from syncd.sync.outlook_policy import Decision, Move, SalesforceSide, decide
 from syncd.sync.plan import PlanContext, with_organizer_zone
@@ -239,6 +239,7 @@ class OutlookApply:
         correlation = f"outlook-{row.external_id}"
         if decision.move is Move.GONE:
             if changes.gone(row.external_id, None, notes):
+                report.handled.add(row.external_id)
                 report.marked += int(decision.status is not None)
                 report.events_deleted += int(decision.delete_event)
             return
@@ -257,7 +258,9 @@ class OutlookApply:
                 stamp=decision.stamp,
                 correlation_id=correlation,
             )
-            report.outlook_restored += int(restored is not None)
+            if restored is not None:
+                report.outlook_restored += 1
+                report.handled.add(row.external_id)
             return
         base = side[1] if decision.base == "salesforce" and side is not None else None
         if base is None:
