@@ -82,7 +82,10 @@ class OutlookApply:
     ) -> bool:
         """Decide and carry out; False when a meeting's change is left for the next sweep."""
         policy = self.tenant.policy
-        sides = self._salesforce(drifted) if policy.outlook_changes == "two_way" else {}
+        # The Events are read for the conflict rule: of deletions always (an Event edited
+        # since makes the meeting again), of other changes only under two_way.
+        two_way = policy.outlook_changes == "two_way"
+        sides = self._salesforce([(r, c) for r, c in drifted if c.gone or two_way])
         decisions: list[tuple[MeetingRecord, OutlookChange, Decision]] = []
         for row, change in drifted:
             side = sides.get(row.external_id)
@@ -238,7 +241,7 @@ class OutlookApply:
         notes = self._notes(change, decision, row)
         correlation = f"outlook-{row.external_id}"
         if decision.move is Move.GONE:
-            if changes.gone(row.external_id, None, notes):
+            if changes.gone(row.external_id, None, notes) and not decision.again:
                 report.handled.add(row.external_id)
                 report.marked += int(decision.status is not None)
                 report.events_deleted += int(decision.delete_event)

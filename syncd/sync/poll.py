@@ -274,11 +274,15 @@ class Poll:
         (changed in Outlook too) is not PATCHed from this page's stale copy."""
         if self.before_updates is None:
             return
+        # A meeting moving to a new organizer is cancelled for the old one: nothing of
+        # its old copy is kept, so its mailbox need not be swept first.
         mailboxes = {
             view.organizer_email
             for step in plan.of(Action.UPDATE)
             if (view := ledger.get(step.salesforce_id)) is not None
             and view.status == MeetingStatus.SYNCED
+            and step.meeting is not None
+            and step.meeting.organizer_email.casefold() == view.organizer_email.casefold()
         }
         settled = self.before_updates(mailboxes) if mailboxes else set()
         plan.steps = [
