@@ -390,3 +390,65 @@ def test_conflict_outlook_changed_last_wins_even_when_the_poll_runs_first() -> N
     assert world.org.record(event_id)["Subject"] == "Outlook's subject"
     assert world.graph.get_event(ORGANIZER, graph_id)["subject"] == "Outlook's subject"
     quiet_after(world)
+
+
+# ------------------------------------------------------------------------- series
+
+
+def weekly_series(world: FakeWorld) -> tuple[Any, str]:
+    from tests.sync_logic.test_series_decisions import weekly
+
+    series = weekly(world)
+    world.service.poll()
+    # Occurrence rows start with no answers: the first sweep writes their (empty) summary.
+    world.service.sweep_outlook()
+    world.advance(60)
+    world.service.poll()
+    assert world.service.sweep_outlook().changes == {}
+    master = world.record(series.master)
+    assert master is not None and master.graph_event_id
+    world.advance(60)
+    return series, master.graph_event_id
+
+
+def test_two_way_one_occurrence_moved_in_outlook_moves_its_event_only() -> None:
+    world = world_with()
+    series, _ = weekly_series(world)
+    second = series.occurrences[1]
+    row = world.record(second)
+    assert row is not None and row.graph_event_id
+    before = world.org.record(second)["StartDateTime"]
+    moved = before + timedelta(hours=2)
+    world.graph.organizer_edit(
+        ORGANIZER,
+        row.graph_event_id,
+        {"start": utc(moved), "end": utc(moved + timedelta(minutes=30))},
+    )
+
+    report = world.service.sweep_outlook()
+
+    assert report.changes == {"moved": 1}, report.changes
+    assert world.org.record(second)["StartDateTime"] == moved
+    others = [o for o in series.occurrences if o != second]
+    assert all(world.org.record(o)["Sync_Status__c"] == "Synced" for o in others)
+    quiet_after(world)
+    assert (
+        em.parse_graph_time(world.graph.get_event(ORGANIZER, row.graph_event_id)["start"]) == moved
+    )
+
+
+def test_salesforce_wins_one_occurrence_cancelled_in_outlook_is_marked() -> None:
+    world = world_with("salesforce_wins")
+    series, _ = weekly_series(world)
+    second = series.occurrences[1]
+    row = world.record(second)
+    assert row is not None and row.graph_event_id
+    world.graph.organizer_cancel_occurrence(ORGANIZER, row.graph_event_id)
+
+    report = world.service.sweep_outlook()
+
+    assert report.changes == {"deleted": 1}, report.changes
+    assert world.org.record(second)["Sync_Status__c"] == "Deleted in Outlook"
+    writes = world.graph_writes()
+    quiet_after(world)
+    assert world.graph_writes() == writes
