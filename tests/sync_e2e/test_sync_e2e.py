@@ -98,8 +98,13 @@ def test_editing_one_field_patches_only_that_field(world: World) -> None:
 
     assert not report.full_resync
     assert report.counts["update"] == 1 and report.failures == []
+    # The poll sweeps the organizer's mailbox first (one delta request), then PATCHes.
     sent = world.graph_log()[logged:]
-    assert [(r.method, r.route, r.mailbox) for r in sent] == [("PATCH", EVENT_ROUTE, ORGANIZER)]
+    assert [(r.method, r.route, r.mailbox) for r in sent] == [
+        ("GET", "/users/{user}/calendarView/delta", ORGANIZER),
+        ("PATCH", EVENT_ROUTE, ORGANIZER),
+    ]
+    sent = sent[1:]
     assert sent[0].path.endswith(graph_id)
     assert sent[0].body == {"subject": "Pipeline sync (moved to Q3)"}
     meeting = world.outlook_event(ORGANIZER, graph_id)
