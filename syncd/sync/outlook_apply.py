@@ -183,6 +183,15 @@ class OutlookApply:
                 decision.reason,
             )
         ]
+        if decision.move is Move.RESTORE:
+            notes.append(
+                Note(
+                    HistoryAction.RESTORED,
+                    HistorySide.OUTLOOK,
+                    {name: [new, old] for name, (old, new) in change.fields.items()},
+                    "Outlook put back to what Salesforce holds (policy salesforce_wins)",
+                )
+            )
         if decision.winner is not None:
             notes.append(
                 Note(

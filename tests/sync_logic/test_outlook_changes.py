@@ -272,7 +272,8 @@ def test_salesforce_wins_a_move_is_put_back_in_outlook() -> None:
     assert em.parse_graph_time(after["start"]) == em.parse_graph_time(before["start"])
     assert after["subject"] == "Quarterly review"
     assert salesforce_writes(world, sf_mark) == []
-    assert ("outlook", "updated") in entries(world, event_id)
+    assert ("outlook", "restored") in entries(world, event_id)
+    assert ("outlook", "updated") in entries(world, event_id)  # the PATCH itself
     quiet_after(world)
 
 
