@@ -23,7 +23,7 @@ from syncd.core.scheduler import Scheduler
 from syncd.domain import HistoryAction, HistorySide, Meeting, SyncdError, format_gmt
 from syncd.ledger.models import MeetingRecord
 from syncd.sync.outlook_classify import OutlookChange
-from syncd.sync.outlook_policy import Decision, Move, SalesforceSide, decide
+from syncd.sync.outlook_policy import EVENT_FIELDS, Decision, Move, SalesforceSide, decide
 from syncd.sync.plan import PlanContext, with_organizer_zone
 from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.salesforce_event import Invalid, parse_datetime, to_meeting
@@ -294,8 +294,7 @@ class OutlookApply:
 
 
 def _written(decision: Decision) -> list[tuple[str, str, Any]]:
-    from syncd.sync.outlook_policy import EVENT_FIELDS
-
+    """(mapped field, Event field, value written) of the Event fields a decision writes."""
     return [
         (name, EVENT_FIELDS[name], decision.event_fields[EVENT_FIELDS[name]])
         for name in decision.values

@@ -193,6 +193,8 @@ def test_conflict_the_later_change_wins_and_the_loser_is_in_the_history(
     assert "observed" in table and "Salesforce: update Event" in table
     assert main(["--config", str(world.config_path), "history", event_id, "--json"]) == 0
     assert '"action": "conflict"' in capsys.readouterr().out
+    assert main(["--config", str(world.config_path), "history", "00U000000000000AAA"]) == 2
+    assert "no history for Salesforce id 00U000000000000AAA" in capsys.readouterr().err
     quiet(world)
 
 
