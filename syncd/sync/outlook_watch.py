@@ -149,7 +149,9 @@ class OutlookSweep:
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
-        groups = lq.synced_by_organizer(self.engine, self.tenant.name, Source.SALESFORCE)
+        groups = lq.synced_by_organizer(
+            self.engine, self.tenant.name, Source.SALESFORCE, organizers=wanted
+        )
         for organizer, rows in groups:
             if wanted is not None and organizer.casefold() not in wanted:
                 continue
