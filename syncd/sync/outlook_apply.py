@@ -270,9 +270,8 @@ class OutlookApply:
                 stamp=decision.stamp,
                 correlation_id=correlation,
             )
-            if restored is not None:
-                report.outlook_restored += 1
-                report.handled.add(row.external_id)
+            # Not settled for a poll: an edit of the Event still goes to Outlook after.
+            report.outlook_restored += int(restored is not None)
             return
         base = side[1] if decision.base == "salesforce" and side is not None else None
         if base is None:

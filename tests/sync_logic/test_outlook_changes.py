@@ -277,6 +277,28 @@ def test_salesforce_wins_a_move_is_put_back_in_outlook() -> None:
     quiet_after(world)
 
 
+def test_salesforce_wins_an_outlook_move_and_a_salesforce_edit_both_end_as_salesforce_says() -> (
+    None
+):
+    world = world_with("salesforce_wins")
+    event_id, graph_id = synced(world)
+    before = world.graph.get_event(ORGANIZER, graph_id)
+    later = world.meeting_start(days=2, hour=10)
+    world.graph.organizer_edit(
+        ORGANIZER, graph_id, {"start": utc(later), "end": utc(later + timedelta(minutes=30))}
+    )
+    world.advance(30)
+    world.org.update_event(event_id, Subject="Renamed in Salesforce")
+    world.advance(30)
+
+    world.service.poll()  # sweeps the mailbox first: Outlook put back, then the edit PATCHed
+
+    after = world.graph.get_event(ORGANIZER, graph_id)
+    assert em.parse_graph_time(after["start"]) == em.parse_graph_time(before["start"])
+    assert after["subject"] == "Renamed in Salesforce"
+    quiet_after(world)
+
+
 def test_salesforce_wins_a_deletion_is_marked_not_undone() -> None:
     world = world_with("salesforce_wins")
     event_id, graph_id = synced(world)
