@@ -12,7 +12,7 @@ from typing import Any
 
 from syncd.core import event_mapping as em
 from syncd.core.outlook_changes import GONE_IN_OUTLOOK
-from syncd.domain import HistoryAction, HistorySide, MeetingStatus, Source
+from syncd.domain import ErrorCode, HistoryAction, HistorySide, MeetingStatus, Source, SyncdError
 from syncd.ledger.history import history_of
 from tests.fakes import FakeWorld, build_world
 from tests.fakes.world import COLLEAGUE, GRAPH_WRITES, ORGANIZER, OTHER_COLLEAGUE, tenant_config
@@ -475,3 +475,40 @@ def test_salesforce_wins_one_occurrence_cancelled_in_outlook_is_marked() -> None
     writes = world.graph_writes()
     quiet_after(world)
     assert world.graph_writes() == writes
+
+
+# ---------------------------------------------------------------- nothing lost
+
+
+def test_a_mailbox_that_cannot_be_read_keeps_its_link_and_its_change_is_found_next_time() -> None:
+    world = world_with()
+    event_id, graph_id = synced(world)
+    world.graph.organizer_edit(ORGANIZER, graph_id, {"subject": "Renamed in Outlook"})
+    unavailable = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "Graph is unavailable")
+    world.graph.faults.fail_before("calendar_view_delta", unavailable)
+
+    failed = world.service.sweep_outlook()
+
+    assert [who for who, _ in failed.read_errors] == [ORGANIZER] and failed.changes == {}
+    assert world.org.record(event_id)["Subject"] == "Quarterly review"
+    again = world.service.sweep_outlook()
+    assert again.changes == {"edited": 1} and again.full_reads == 0
+    assert world.org.record(event_id)["Subject"] == "Renamed in Outlook"
+
+
+def test_a_refused_event_write_leaves_the_change_for_the_next_sweep() -> None:
+    world = world_with()
+    event_id, graph_id = synced(world)
+    world.graph.organizer_edit(ORGANIZER, graph_id, {"subject": "Renamed in Outlook"})
+    down = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "Salesforce is unavailable")
+    world.salesforce.faults.fail_before("update_records", down)
+
+    first = world.service.sweep_outlook()
+
+    assert first.writeback_errors and first.salesforce_written == 0
+    record = world.record(event_id)
+    assert record is not None and record.request["subject"] == "Quarterly review"
+    second = world.service.sweep_outlook()  # the same delta link: the change comes again
+    assert second.changes == {"edited": 1} and second.salesforce_written == 1
+    assert world.org.record(event_id)["Subject"] == "Renamed in Outlook"
+    quiet_after(world)
