@@ -240,3 +240,29 @@ def test_a_link_lasts_until_the_next_utc_midnight() -> None:
     assert covers(link, now, 7, 180)
     assert covers(link, datetime(2026, 3, 3, 0, 0, tzinfo=UTC), 7, 180)
     assert not covers(link, datetime(2026, 3, 3, 0, 0, 1, tzinfo=UTC), 7, 180)
+
+
+# ------------------------------------------------------------------------ config
+
+
+def test_the_policy_keys_are_validated_with_the_allowed_values() -> None:
+    from pydantic import ValidationError
+
+    from syncd.config import TenantConfig
+
+    base = {"name": "t", "provider": "sandbox", "mail_domains": ["contoso.example"]}
+    tenant = TenantConfig.model_validate(base)
+    assert (tenant.policy.outlook_changes, tenant.policy.outlook_deletion) == ("two_way", "mark")
+    with pytest.raises(ValidationError) as refused:
+        TenantConfig.model_validate({**base, "policy": {"outlook_changes": "outlook_wins"}})
+    assert "'two_way', 'salesforce_wins' or 'report'" in str(refused.value)
+    with pytest.raises(ValidationError):
+        TenantConfig.model_validate({**base, "policy": {"outlook_deletion": "delete"}})
+
+
+def test_the_sweep_runs_at_outlook_seconds_else_at_responses_seconds() -> None:
+    from syncd.config.tenant import Schedules
+
+    assert Schedules().sweep_seconds == 300
+    assert Schedules(responses_seconds=120).sweep_seconds == 120
+    assert Schedules(responses_seconds=120, outlook_seconds=60).sweep_seconds == 60
