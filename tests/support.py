@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import uvicorn
 
+from syncd.listening import bind_tcp
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
 
@@ -76,9 +77,7 @@ class ThreadedServer:
     """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: object) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)
