@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -115,8 +116,6 @@ def _mint_client(config: Path) -> dict[str, str]:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -218,10 +217,18 @@ def _replay(
             raise RuntimeError(f"direct {exchange.method} {exchange.path}: {answer.status_code}")
 
 
-def _timed(call: Callable[[], None]) -> float:
+def _timed(call: Callable[..., None], *args: Any, **kwargs: Any) -> float:
+    """Milliseconds `call(*args, **kwargs)` took."""
     started = time.perf_counter()
-    call()
+    call(*args, **kwargs)
     return (time.perf_counter() - started) * 1000
+
+
+def _api(api: requests.Session, method: str, url: str, **kwargs: Any) -> None:
+    """One Scheduler API call on the meeting endpoint; anything but 200 ends the run."""
+    answer = api.request(method, url + MEETING, timeout=60, **kwargs)
+    if answer.status_code != 200:
+        raise RuntimeError(f"API {method}: {answer.status_code} {answer.text[:500]}")
 
 
 def _meeting(organizer: str, attendee: str, day: datetime) -> dict[str, Any]:
@@ -255,6 +262,7 @@ def measure(rounds: int, latency: float, warmup: int = 5) -> dict[str, Timings]:
                 _api_session(url, client) as api,
                 _graph_session(world) as graph,
             ):
+                graph_url = world.sandbox.graph_url
                 day = datetime.now(UTC) + timedelta(days=2)
                 for n in range(warmup + rounds):
                     organizer = mailboxes[n % len(mailboxes)]
@@ -262,29 +270,15 @@ def measure(rounds: int, latency: float, warmup: int = 5) -> dict[str, Timings]:
                     meeting = _meeting(organizer, attendee, day + timedelta(days=n % 20))
                     body = json.dumps(meeting).encode()
                     exchanges.take()
-
-                    def create(body: bytes = body) -> None:
-                        answer = api.post(url + MEETING, data=body, timeout=60)
-                        if answer.status_code != 200:
-                            raise RuntimeError(f"API create: {answer.status_code} {answer.text}")
-
-                    def read(meeting_id: str = meeting["id"]) -> None:
-                        answer = api.get(url + MEETING, params={"id": meeting_id}, timeout=60)
-                        if answer.status_code != 200:
-                            raise RuntimeError(f"API read: {answer.status_code} {answer.text}")
-
-                    results = {"api_create": _timed(create)}
+                    results = {"api_create": _timed(_api, api, "POST", url, data=body)}
                     made = exchanges.take()
-                    results["direct_create"] = _timed(
-                        lambda made=made: _replay(graph, world.sandbox.graph_url, made, "")
-                    )
+                    results["direct_create"] = _timed(_replay, graph, graph_url, made, "")
                     exchanges.take()
-                    results["api_read"] = _timed(read)
+                    query = {"id": meeting["id"]}
+                    results["api_read"] = _timed(_api, api, "GET", url, params=query)
                     read_made = exchanges.take()
                     results["direct_read"] = _timed(
-                        lambda read_made=read_made: _replay(
-                            graph, world.sandbox.graph_url, read_made, read_query
-                        )
+                        _replay, graph, graph_url, read_made, read_query
                     )
                     exchanges.take()
                     if n < warmup:

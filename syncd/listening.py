@@ -1,5 +1,4 @@
-"""Listening sockets: a port that is taken says how to pick another one, and a socket bound
-ahead of the server still gets TCP_NODELAY on each connection.
+"""A listening port that is taken says how to pick another one.
 
 `syncd serve`, `syncd run --api` and `syncd sandbox` check their port before they start, so a
 busy port is one clear line (and exit status 2), never a traceback or a bare bind error.
@@ -40,24 +39,3 @@ def ensure_free(host: str, port: int, variable: str) -> None:
             # to the server itself, which reports them once it tries.
             if error.errno == errno.EADDRINUSE:
                 raise port_in_use(host, port, variable) from None
-
-
-def bind_tcp(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to `host:port` (0: any free port), for uvicorn's `sockets=[...]`.
-
-    Created with `IPPROTO_TCP`, not the default protocol 0: accepted sockets inherit the
-    listener's protocol, and asyncio turns TCP_NODELAY on only for sockets whose `proto` is
-    IPPROTO_TCP (`_set_nodelay`, https://github.com/python/cpython/blob/3.11/Lib/asyncio/base_events.py).
-    With protocol 0, Nagle holds each answer's second write (the body after the headers)
-    until the client's delayed ACK, about 40 ms on Linux, on every keep-alive request
-    (https://github.com/Kludex/uvicorn/issues/3149).
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock

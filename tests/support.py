@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from syncd.listening import bind_tcp
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
+from syncd.sockets import bind_tcp
 
 #: The seed page's sample addresses were scraped as this literal (no "@"); the
 #: "seed" tenant maps it to a real mailbox with an address alias, so the

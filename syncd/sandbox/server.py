@@ -22,7 +22,6 @@ from typing import Any, TextIO
 
 import uvicorn
 
-from syncd.listening import bind_tcp
 from syncd.sandbox.app import build_app
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.date_header import DateHeader
@@ -37,6 +36,7 @@ from syncd.sandbox.salesforce import (
     build_salesforce_state,
 )
 from syncd.sandbox.tls import TlsFiles, make_tls
+from syncd.sockets import bind_tcp
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 

@@ -2,7 +2,7 @@
 
 `syncd serve` and `syncd run --api` let uvicorn bind host:port (asyncio's create_server
 makes the socket from getaddrinfo, protocol IPPROTO_TCP); a socket bound beforehand
-(tests, the sandbox) comes from syncd.listening.bind_tcp. Either way asyncio must see
+(tests, the sandbox) comes from syncd.sockets.bind_tcp. Either way asyncio must see
 IPPROTO_TCP to turn TCP_NODELAY on for each accepted connection, or each keep-alive
 answer waits ~40 ms for the client's delayed ACK. Asserted: the socket option on the
 server's side of a live connection, never a time.
@@ -22,7 +22,7 @@ import uvicorn
 from syncd.api import create_app
 from syncd.api.server import api_server_config
 from syncd.config import ApiServerConfig
-from syncd.listening import bind_tcp
+from syncd.sockets import bind_tcp
 from tests.support import free_port, wait_until
 
 from .fakes import FakeRuntime

@@ -21,8 +21,8 @@ import uvicorn
 from syncd.api.app import create_app
 from syncd.api.server import api_server_config
 from syncd.config import ApiServerConfig
-from syncd.listening import bind_tcp
 from syncd.runtime import Runtime
+from syncd.sockets import bind_tcp
 from tests.support import wait_until
 
 SLOW_CLIENTS = 200

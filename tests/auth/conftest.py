@@ -25,7 +25,7 @@ import uvicorn
 from syncd.api import create_app
 from syncd.api.server import api_server_config
 from syncd.config import ApiServerConfig, TenantConfig
-from syncd.listening import bind_tcp
+from syncd.sockets import bind_tcp
 from tests.api.fakes import (
     FakeRuntime,
     MutableClock,

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from syncd.domain import ErrorCode, SyncdError
-from syncd.listening import bind_tcp
 from syncd.salesforce import (
     ClientCredentialsLogin,
     JwtBearerLogin,
@@ -33,6 +32,7 @@ from syncd.salesforce import (
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.salesforce import SalesforceState, build_salesforce_app, build_salesforce_state
 from syncd.sandbox.tls import make_tls
+from syncd.sockets import bind_tcp
 from tests.support import suite_clock
 
 from .conftest import RecordingSleep

@@ -1,6 +1,6 @@
 """How the sandbox serves connections: keep-alive reused, and no Nagle stall on any of them.
 
-The sandbox hands uvicorn a socket it binds itself (syncd.listening.bind_tcp). asyncio sets
+The sandbox hands uvicorn a socket it binds itself (syncd.sockets.bind_tcp). asyncio sets
 TCP_NODELAY only on accepted sockets whose protocol is IPPROTO_TCP; a listener made with
 the default protocol 0 left Nagle on, and every keep-alive answer (headers, then body in
 a second write) waited for the client's delayed ACK, about 40 ms on Linux. What is
