@@ -16,6 +16,7 @@ import uvicorn
 
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.server import RunningSandbox
+from syncd.sockets import bind_tcp
 
 #: The seed page's sample addresses were scraped as this literal (no "@"); the
 #: "seed" tenant maps it to a real mailbox with an address alias, so the
@@ -76,9 +77,7 @@ class ThreadedServer:
     """An ASGI app served by uvicorn on 127.0.0.1 in a background thread."""
 
     def __init__(self, app: object) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off")
         self.server = uvicorn.Server(config)

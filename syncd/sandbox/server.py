@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from syncd.sandbox.salesforce import (
     build_salesforce_state,
 )
 from syncd.sandbox.tls import TlsFiles, make_tls
+from syncd.sockets import bind_tcp
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
@@ -49,6 +49,13 @@ class _Listener:
         self.thread = thread
         self.port = port
 
+    def connection_sockets(self) -> list[Any]:
+        """The sockets of the client connections open now, for tests and benchmarks to
+        inspect (socket options, how many connections a client holds)."""
+        connections = list(self.server.server_state.connections)
+        sockets = (c.transport.get_extra_info("socket") for c in connections if c.transport)
+        return [sock for sock in sockets if sock is not None]
+
     def stop(self, timeout: float) -> None:
         self.server.should_exit = True
         self.thread.join(0.5)
@@ -60,7 +67,8 @@ class _Listener:
 
 
 def _serve(app: Any, host: str, port: int, tls: TlsFiles, name: str, timeout: float) -> _Listener:
-    sock = _bind(host, port)
+    # bind_tcp: each accepted connection gets TCP_NODELAY (see its docstring).
+    sock = bind_tcp(host, port)
     config = uvicorn.Config(
         app,
         ssl_certfile=str(tls.cert_file),
@@ -283,6 +291,10 @@ class RunningSandbox:
         except KeyError:
             raise KeyError(f"sandbox tenant {name!r} has no Salesforce org") from None
 
+    def connection_sockets(self) -> list[Any]:
+        """The sockets of the clients connected to the Microsoft 365 origin now."""
+        return self._listener.connection_sockets()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Shut down; idle keep-alive TLS connections are not waited for."""
         for endpoint in self.salesforce.values():
@@ -299,14 +311,6 @@ class RunningSandbox:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def start_sandbox(

@@ -22,6 +22,7 @@ from syncd.api.app import create_app
 from syncd.api.server import api_server_config
 from syncd.config import ApiServerConfig
 from syncd.runtime import Runtime
+from syncd.sockets import bind_tcp
 from tests.support import wait_until
 
 SLOW_CLIENTS = 200
@@ -33,9 +34,7 @@ HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 4000
 @pytest.fixture
 def server(runtime: Runtime) -> Iterator[tuple[uvicorn.Server, str]]:
     settings = ApiServerConfig(header_timeout_seconds=1.0, max_connections=CAP)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
     port = sock.getsockname()[1]
     config = api_server_config(create_app(runtime), settings=settings, host="127.0.0.1", port=port)
     config.lifespan = "off"

@@ -10,7 +10,6 @@ speaks from any source address by sending `X-Forwarded-For`, as a proxy would.
 from __future__ import annotations
 
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ import uvicorn
 from syncd.api import create_app
 from syncd.api.server import api_server_config
 from syncd.config import ApiServerConfig, TenantConfig
+from syncd.sockets import bind_tcp
 from tests.api.fakes import (
     FakeRuntime,
     MutableClock,
@@ -56,8 +56,7 @@ class Served:
 @contextmanager
 def serve_like_syncd(app: Any, settings: ApiServerConfig) -> Iterator[str]:
     """Serve `app` on 127.0.0.1 with the uvicorn Config `syncd serve` builds; yields its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
     config = api_server_config(app, settings=settings, host="127.0.0.1", port=0)
     config.lifespan = "off"
     server = uvicorn.Server(config)

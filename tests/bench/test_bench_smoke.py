@@ -5,7 +5,8 @@ simulated latency, syncd and the naive peer in child processes as in a full run.
 What is asserted are the issue's count targets, which hold at any size:
 Graph requests per created meeting, 0 Graph calls in a steady poll, response
 refresh calls growing with mailboxes and not with meetings, availability at the
-getSchedule chunk bound, and the gap to the naive peer.
+getSchedule chunk bound, the gap to the naive peer, and one Graph request per
+Scheduler API create or read.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import availability, initial_sync, memory, responses, steady_poll
+from bench import api_latency, availability, initial_sync, memory, responses, steady_poll
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -81,6 +82,20 @@ def test_availability_stays_at_the_getschedule_chunk_bound() -> None:
     assert snapshot.ours == snapshot.bound
     assert _row(rows, "snapshot: Salesforce write-back calls").ours == 1
     assert all(t.met for t in targets), [t.line() for t in targets]
+
+
+def test_api_latency_makes_one_graph_request_per_api_call() -> None:
+    # syncd serve in a child process, the same Graph requests replayed directly: every
+    # round is measured on both sides, and each API call is one Graph request.
+    rows, targets, timings = api_latency.run(5, 0.0)
+    assert all(len(t.millis) == 5 for t in timings.values())
+    assert timings["api_create"].graph_requests == [1] * 5
+    assert timings["api_read"].graph_requests == [1] * 5
+    assert _row(rows, "create: Graph requests per API call").ours == 1
+    assert [t.text for t in targets] == [
+        "API create: <= 5 ms added at the median",
+        "API read: <= 5 ms added at the median",
+    ]
 
 
 def test_memory_benchmark_reports_the_childs_peak_rss() -> None:

@@ -5,7 +5,6 @@ an exhausted API budget, server errors, thousands of rows, writes that partly fa
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from syncd.salesforce import (
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.salesforce import SalesforceState, build_salesforce_app, build_salesforce_state
 from syncd.sandbox.tls import make_tls
+from syncd.sockets import bind_tcp
 from tests.support import suite_clock
 
 from .conftest import RecordingSleep
@@ -82,8 +82,7 @@ def org(
     state.register_connected_app(JWT_CLIENT_ID, certificate_pem=_self_signed(rsa_key))
     state.register_connected_app(CC_CLIENT_ID, client_secret=CC_SECRET, run_as=INTEGRATION_USER)
     tls = make_tls(tmp_path_factory.mktemp("sf-sandbox"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
     config = uvicorn.Config(
         build_salesforce_app(state),
         ssl_certfile=str(tls.cert_file),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from syncd.sandbox.tls import make_tls
+from syncd.sockets import bind_tcp
 
 ASGIApp = Callable[
     [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
@@ -45,9 +45,7 @@ class TlsServer:
     def __init__(self, state_dir: Path) -> None:
         self.tls = make_tls(state_dir)
         self.switch = Switch()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock = bind_tcp("127.0.0.1", 0)  # TCP_NODELAY on each connection
         self.port = sock.getsockname()[1]
         self.base_url = f"https://127.0.0.1:{self.port}"
         config = uvicorn.Config(
