@@ -13,6 +13,10 @@ job interval. A replica that takes a lease first finishes what the previous
 holder left half done (the `once` jobs: resume), then runs the job. A replica
 holding more than its share hands a tenant over at a moment when none of that
 tenant's jobs is running on it.
+
+A tenant whose mailboxes are split into shards has one more job per shard, the
+shard's drain, run where the shard's lease is held (syncd.sync.shard_drain): the
+lease names are shared the same way, the tenant's and the shards' each in a pool.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd.domain import SyncdError
 from syncd.ledger.lease import Grant, Leases
+from syncd.ledger.shards import shard_leases, tenant_of
 from syncd.logs import log_context
 from syncd.sdnotify import Notifier
 from syncd.sync.service import SyncService
@@ -72,6 +77,25 @@ def tenant_jobs(service: SyncService) -> list[JobSpec]:
     ]
 
 
+def shard_jobs(
+    service: SyncService,
+    count: int,
+    seconds: float,
+    should_stop_for: Callable[[str], Callable[[], bool]],
+) -> dict[str, list[JobSpec]]:
+    """Lease name -> jobs of each shard of the tenant's mailboxes: the shard's drain."""
+    return {
+        name: [
+            JobSpec(
+                "drain",
+                seconds,
+                service.shard_drain(index, count, should_stop=should_stop_for(name)).run,
+            )
+        ]
+        for index, name in enumerate(shard_leases(service.tenant.name, count))
+    }
+
+
 class Daemon:
     """Runs every tenant's jobs until stopped."""
 
@@ -84,11 +108,16 @@ class Daemon:
         workers: int | None = None,
         jobs: Callable[[SyncService], list[JobSpec]] = tenant_jobs,
         leases: Leases | None = None,
+        shards: Callable[[SyncService], dict[str, list[JobSpec]]] = lambda _service: {},
     ) -> None:
+        """`shards(service)`: the tenant's shard jobs by lease name (see shard_jobs)."""
         self.services = services
         self.stop_event = stop_event
         self.notifier = notifier or Notifier()
+        #: lease name (a tenant, or a shard of one) -> the jobs run under that lease
         self.specs = {tenant: jobs(service) for tenant, service in services.items()}
+        for service in services.values():
+            self.specs.update(shards(service))
         #: None: every tenant's jobs run here (one process, no other replica)
         self.leases = leases
         self._standing_by: set[str] = set()
@@ -115,7 +144,7 @@ class Daemon:
         def run() -> None:
             if self.stop_event.is_set():
                 return
-            with log_context(tenant_name=tenant, correlation=f"{tenant}-{job.name}"):
+            with log_context(tenant_name=tenant_of(tenant), correlation=f"{tenant}-{job.name}"):
                 grant = self._enter(tenant)
                 while grant is None:  # the tenant's resume runs: wait for it
                     done = self._resuming.get(tenant)
@@ -160,7 +189,8 @@ class Daemon:
             if tenant in self._resuming:
                 return None
             grant = self.leases.acquire(tenant)
-            if grant is Grant.HELD and self._running[tenant] == 0 and self.leases.over_share():
+            held = grant is Grant.HELD and self._running[tenant] == 0
+            if held and self.leases.over_share(tenant):
                 self.leases.release(tenant)
                 log.info(
                     "handed the lease of %s over: this replica held more than its share", tenant

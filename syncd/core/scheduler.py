@@ -17,6 +17,7 @@ a read (GET) never writes to Outlook.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
 from syncd.core.availability import FreeBusy
 from syncd.core.claims import claim_create
+from syncd.core.deferred_writes import DeferredWrites
 from syncd.core.failures import WRITEBACK_REFUSED, Failures
 from syncd.core.mailbox_memory import MailboxMemory
 from syncd.core.outlook_writes import OutlookWrites, retry_delay
@@ -93,6 +95,12 @@ class Scheduler:
         self._free_busy = FreeBusy(
             tenant, graph, MailboxMemory(ttl, clock), organizer=self.ledger.recent_organizer
         )
+
+    def claiming(self) -> Scheduler:
+        """This scheduler with its Outlook writes left to `resume` (DeferredWrites)."""
+        claims = copy.copy(self)
+        claims._outlook = DeferredWrites()  # type: ignore[assignment]
+        return claims
 
     # ----------------------------------------------------------------- public
 
@@ -406,6 +414,7 @@ class Scheduler:
         *,
         correlation_id: str | None = None,
         on_failure: Callable[[str, SyncdError], None] | None = None,
+        intents: Iterable[MeetingRecord] | None = None,  # a shard's claims; None: all
     ) -> int:
         """Finish intents a crash left unfinished; returns how many were resolved.
 
@@ -413,7 +422,7 @@ class Scheduler:
         passed to `on_failure(external_id, error)`; the others are still finished.
         """
         resolved = 0
-        for record in self.ledger.pending_intents():
+        for record in self.ledger.pending_intents() if intents is None else intents:
             # One intent that fails again (its failure is recorded, with back-off)
             # must not keep the others unfinished.
             try:

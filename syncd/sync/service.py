@@ -25,6 +25,8 @@ from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.responses import ResponseRefresh, ResponseReport
 from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.shard_drain import DrainReport, ShardDrain
+from syncd.sync.sharded_executor import InFlight, ShardedExecutor
 
 __all__ = [
     "FEED_DELETED",
@@ -32,6 +34,7 @@ __all__ = [
     "FEED_RELATION",
     "PAGE",
     "AvailabilityReport",
+    "DrainReport",
     "PassReport",
     "ResponseReport",
     "SalesforcePort",
@@ -54,7 +57,10 @@ class SyncService:
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool] = lambda: False,
         workers: int = 32,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
+        """`owns(organizer_email)`: whether this replica holds that mailbox's shard, for
+        a tenant whose mailboxes are sharded (None: every mailbox's writes run here)."""
         self.tenant = tenant
         self.scheduler = scheduler
         self.salesforce = salesforce
@@ -62,7 +68,18 @@ class SyncService:
         self.engine = engine
         self.clock = clock
         self.should_stop = should_stop
-        self.executor = Executor(scheduler, workers=workers, should_stop=should_stop)
+        self.in_flight = InFlight()
+        self.executor = (
+            Executor(scheduler, workers=workers, should_stop=should_stop)
+            if owns is None
+            else ShardedExecutor(
+                scheduler,
+                owns=owns,
+                in_flight=self.in_flight,
+                workers=workers,
+                should_stop=should_stop,
+            )
+        )
         self.fields = tenant.salesforce.fields
         self.reader = EventReader(tenant, salesforce)
         self.writer = SalesforceWriter(salesforce, scheduler, self.fields.event, clock)
@@ -122,3 +139,16 @@ class SyncService:
     def snapshot_availability(self) -> AvailabilityReport:
         """Busy slots of every in-org User over the horizon, into the User field."""
         return self._availability.run()
+
+    def shard_drain(self, index: int, count: int, *, should_stop: Callable[[], bool]) -> ShardDrain:
+        """The drain of one shard of this tenant's mailboxes (syncd.sync.shard_drain)."""
+        return ShardDrain(
+            self.scheduler,
+            self.writer,
+            index=index,
+            count=count,
+            in_flight=self.in_flight,
+            clock=self.clock,
+            workers=self.executor.workers,
+            should_stop=should_stop,
+        )

@@ -1,0 +1,125 @@
+"""A mailbox shard's drain: the holder of a shard's lease finishes the writes the
+tenant's poll claimed for the shard's mailboxes (syncd.sync.sharded_executor), and
+writes their results back to Salesforce in sObject Collections of up to 200.
+
+It finishes them through the core's resume (Scheduler.resume: a create looks for the
+event stamped with the meeting's key before it POSTs, an update PATCHes what the
+intent holds), the path that finishes what a crash left half done: so a shard taken
+over from a replica that died is finished by the same code, and exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from syncd.core.scheduler import Scheduler
+from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus, utc
+from syncd.ledger.models import MeetingRecord
+from syncd.ledger.shards import shard_of
+from syncd.sync.reader import PAGE, chunks
+from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.sharded_executor import InFlight
+from syncd.sync.writeback import Outcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DrainReport:
+    """What one drain of a shard did."""
+
+    finished: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    writeback_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.finished} claimed writes finished, {len(self.failed)} failed, "
+            f"{len(self.writeback_errors)} write-backs refused"
+        )
+
+
+class ShardDrain:
+    """Finishes the claimed writes of one shard of a tenant's mailboxes."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        writer: SalesforceWriter,
+        *,
+        index: int,
+        count: int,
+        in_flight: InFlight,
+        clock: Callable[[], datetime],
+        workers: int = 16,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.scheduler = scheduler
+        self.writer = writer
+        self.index = index
+        self.count = count
+        self.in_flight = in_flight
+        self.clock = clock
+        self.workers = workers
+        self.should_stop = should_stop
+
+    def due(self) -> list[MeetingRecord]:
+        """The shard's Salesforce meetings with an intent to finish now: not running in
+        this process, and past the back-off of an earlier failure."""
+        now = utc(self.clock())
+        return [
+            record
+            for record in self.scheduler.ledger.pending_intents()
+            if record.source == Source.SALESFORCE.value
+            and shard_of(record.organizer_email, self.count) == self.index
+            and record.external_id not in self.in_flight
+            and (record.next_attempt_at is None or utc(record.next_attempt_at) <= now)
+        ]
+
+    def run(self) -> DrainReport:
+        report = DrainReport()
+        for page in chunks(self.due(), PAGE):
+            if self.should_stop():
+                break
+            self._finish(page, report)
+        return report
+
+    def _finish(self, page: Sequence[MeetingRecord], report: DrainReport) -> None:
+        errors: dict[str, SyncdError] = {}
+
+        def one(record: MeetingRecord) -> int:
+            if self.should_stop():
+                return 0
+            return self.scheduler.resume(
+                intents=[record],
+                correlation_id=f"sf-{record.external_id}",
+                on_failure=lambda external_id, error: errors.__setitem__(external_id, error),
+            )
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-drain") as pool:
+            report.finished += sum(pool.map(one, page))
+        rows = self.scheduler.records_of((r.external_id for r in page), source=Source.SALESFORCE)
+        outcomes = []
+        for external_id, row in rows.items():
+            if external_id in errors:
+                error = errors[external_id]
+                report.failed.append((external_id, error.message))
+                outcomes.append(
+                    Outcome(
+                        external_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+                    )
+                )
+            elif row.intent is None and row.status == MeetingStatus.SYNCED:
+                outcomes.append(
+                    Outcome(
+                        external_id,
+                        WritebackStatus.SYNCED,
+                        graph_event_id=row.graph_event_id,
+                        join_url=row.join_url,
+                    )
+                )
+        report.writeback_errors += self.writer.outcomes(outcomes, ())
