@@ -104,8 +104,11 @@ class ShardDrain:
             report.finished += sum(pool.map(one, page))
         rows = self.scheduler.records_of((r.external_id for r in page), source=Source.SALESFORCE)
         outcomes = []
-        for external_id, row in rows.items():
+        for record in page:
+            external_id, row = record.external_id, rows.get(record.external_id)
             if external_id in errors:
+                # Even when the row is gone (an organizer without a mailbox): the Event
+                # is told why, as the poll would have told it.
                 error = errors[external_id]
                 report.failed.append((external_id, error.message))
                 outcomes.append(
@@ -113,7 +116,7 @@ class ShardDrain:
                         external_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
                     )
                 )
-            elif row.intent is None and row.status == MeetingStatus.SYNCED:
+            elif row is not None and row.intent is None and row.status == MeetingStatus.SYNCED:
                 outcomes.append(
                     Outcome(
                         external_id,
