@@ -206,7 +206,7 @@ def _write_config(
     path.write_text(
         f'database_url = "{database_url}"\ntenants_dir = "tenants"\nstate_dir = "state"\n'
         f'log_level = "WARNING"\nmaster_key = {{ file = "{key}" }}\n'
-        f"[scale]\nmailbox_shards = {shards}\ndrain_seconds = 0.5\n"
+        f"[scale]\nmailbox_shards = {shards}\n"
     )
     return path
 

@@ -16,6 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlmodel import Session, col, select
+
 from syncd.core.scheduler import Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus, utc
 from syncd.ledger.models import MeetingRecord
@@ -69,16 +71,30 @@ class ShardDrain:
 
     def due(self) -> list[MeetingRecord]:
         """The shard's Salesforce meetings with an intent to finish now: not running in
-        this process, and past the back-off of an earlier failure."""
+        this process, and past the back-off of an earlier failure. Read as the few
+        columns that say so first (every drain of every replica asks, every few
+        seconds), then the due rows whole."""
         now = utc(self.clock())
-        return [
-            record
-            for record in self.scheduler.ledger.pending_intents()
-            if record.source == Source.SALESFORCE.value
-            and shard_of(record.organizer_email, self.count) == self.index
-            and record.external_id not in self.in_flight
-            and (record.next_attempt_at is None or utc(record.next_attempt_at) <= now)
+        with Session(self.scheduler.engine) as session:
+            rows = session.exec(
+                select(
+                    MeetingRecord.external_id,
+                    MeetingRecord.organizer_email,
+                    MeetingRecord.next_attempt_at,
+                ).where(
+                    MeetingRecord.tenant == self.scheduler.tenant.name,
+                    MeetingRecord.source == Source.SALESFORCE.value,
+                    col(MeetingRecord.intent).is_not(None),
+                )
+            ).all()
+        due = [
+            external_id
+            for external_id, organizer, next_attempt_at in rows
+            if shard_of(organizer, self.count) == self.index
+            and external_id not in self.in_flight
+            and (next_attempt_at is None or utc(next_attempt_at) <= now)
         ]
+        return list(self.scheduler.records_of(due, source=Source.SALESFORCE).values())
 
     def run(self) -> DrainReport:
         report = DrainReport()
