@@ -69,7 +69,7 @@ def tenant_jobs(service: SyncService) -> list[JobSpec]:
     """
     schedules = service.tenant.salesforce.schedules
     return [
-        JobSpec("resume", 0, service.scheduler.resume, once=True),
+        JobSpec("resume", 0, service.resume, once=True),
         JobSpec("poll", schedules.poll_seconds, service.poll),
         JobSpec("responses", schedules.responses_seconds, service.refresh_responses),
         JobSpec("availability", schedules.availability_seconds, service.snapshot_availability),

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
 from syncd.core.scheduler import Scheduler
+from syncd.domain import Source
 from syncd.graph.port import GraphReader
 from syncd.salesforce.port import SalesforcePort
 from syncd.sync.availability_snapshot import AvailabilityReport, AvailabilitySnapshot
@@ -115,6 +116,20 @@ class SyncService:
         self._availability = AvailabilitySnapshot(
             tenant, scheduler, self.reader, self.writer, clock=clock, should_stop=should_stop
         )
+
+    def resume(self) -> int:
+        """Finish the writes a crash left half done. With sharded mailboxes only the
+        Scheduler API's: each shard's drain finishes the sync's (claimed or crashed),
+        so that a new holder of the tenant's lease never writes to the mailboxes of
+        shards other replicas hold, nor spends its first minutes on their work."""
+        if not isinstance(self.executor, ShardedExecutor):
+            return self.scheduler.resume()
+        api = [
+            record
+            for record in self.scheduler.ledger.pending_intents()
+            if record.source != Source.SALESFORCE.value
+        ]
+        return self.scheduler.resume(intents=api)
 
     def poll(
         self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None

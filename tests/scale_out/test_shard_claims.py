@@ -97,6 +97,9 @@ def test_a_drain_leaves_claims_of_other_shards_and_steps_running_here(world: Wor
     service.poll()
     claimed = [r for r in world.ledger_rows() if r.intent is not None]
     assert claimed
+    # The tenant's resume (a new holder of its lease) leaves them to their shards' drains.
+    assert service.resume() == 0
+    assert len([r for r in world.ledger_rows() if r.intent is not None]) == len(claimed)
     first = claimed[0]
     index = shard_of(first.organizer_email, COUNT)
     # A step of this process still running (its intent is in the ledger) is left alone.
