@@ -18,6 +18,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from syncd.core.records import request_to_meeting
 from syncd.core.scheduler import Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus, utc
 from syncd.ledger.models import MeetingRecord
@@ -126,6 +127,7 @@ class ShardDrain:
                 # Even when the row is gone (an organizer without a mailbox): the Event
                 # is told why, as the poll would have told it.
                 error = errors[external_id]
+                self._remember(record, row, error)
                 report.failed.append((external_id, error.message))
                 outcomes.append(
                     Outcome(
@@ -142,3 +144,19 @@ class ShardDrain:
                     )
                 )
         report.writeback_errors += self.writer.outcomes(outcomes, ())
+
+    def _remember(
+        self, claimed: MeetingRecord, row: MeetingRecord | None, error: SyncdError
+    ) -> None:
+        """Keep the failure in the ledger with its back-off, as the executor does for a
+        write run at once: the core records Graph failures itself, but drops the row of
+        a create it cannot make (no such mailbox), which would then never be retried."""
+        if row is not None and row.last_error_code == error.code.value:
+            return
+        self.scheduler.record_failure(
+            claimed.external_id,
+            error,
+            Source.SALESFORCE,
+            attempted=request_to_meeting(claimed.external_id, claimed.request),
+            earlier_attempts=claimed.attempts if claimed.last_error_code else 0,
+        )

@@ -22,7 +22,6 @@ from tests.reliability.checker import check
 
 TENANT = "big"
 COUNT = 4
-HELD = {0, 1}
 BIG = SandboxTenant(TENANT, "fabrikam.example", seed=17, users=16, salesforce_events=40)
 
 
@@ -37,11 +36,8 @@ def world(tmp_path: Path, template: Path) -> Iterator[World]:
         yield built
 
 
-def held(email: str) -> bool:
-    return shard_of(email, COUNT) in HELD
-
-
 def organizers_in_outlook(world: World) -> set[str]:
+    """The mailboxes holding a meeting syncd made."""
     return {
         user.email.lower()
         for user in world.sandbox.tenant(TENANT).users
@@ -52,6 +48,15 @@ def organizers_in_outlook(world: World) -> set[str]:
 def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World) -> None:
     runtime = world.runtime
     assert runtime is not None
+    # An Event of the organizer without a mailbox, whose shard is held elsewhere: its
+    # claim fails when drained.
+    lost = next(u.email for u in world.sandbox.tenant(TENANT).users if not u.has_mailbox)
+    held_shards = {(shard_of(lost, COUNT) + 1) % COUNT, (shard_of(lost, COUNT) + 2) % COUNT}
+
+    def held(email: str) -> bool:
+        return shard_of(email, COUNT) in held_shards
+
+    world.create_event(owner=lost)
     service = runtime.sync_service(TENANT, owns=held)
     service.poll()
 
@@ -74,13 +79,23 @@ def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World
     reports = [
         holder.shard_drain(index, COUNT, should_stop=lambda: False).run()
         for index in range(COUNT)
-        if index not in HELD
+        if index not in held_shards
     ]
     assert sum(r.finished for r in reports) + sum(len(r.failed) for r in reports) == len(claimed)
     assert world.unfinished_intents() == 0
+    # A claim that fails (an organizer without a mailbox) keeps its failure and back-off
+    # in the ledger, as a write run at once does, and so is retried.
+    failed = [external_id for r in reports for external_id, _ in r.failed]
+    assert failed, "the org has an organizer without a mailbox"
+    for external_id in failed:
+        row = world.record(external_id)
+        assert row.last_error_code == "OrganizerNotFound" and row.next_attempt_at is not None
     report = check(world.sandbox, TENANT, responses=False)
     assert report.ok and report.valid > 0, report.summary()
-    assert all(world.sf(r.external_id).get(outlook_id) for r in claimed if r.external_id)
+    written = [world.sf(r.external_id) for r in claimed if r.external_id not in failed]
+    assert written and all(event.get(outlook_id) for event in written)
+    status = runtime.config.tenants[TENANT].salesforce.fields.event.sync_status
+    assert all(world.sf(external_id)[status] == "Failed" for external_id in failed)
 
     # Drained again, or by the other replica's drains: nothing left, no Graph call.
     calls = world.graph_calls()
