@@ -37,7 +37,7 @@ from syncd.ledger.lease import Grant, Leases
 from syncd.ledger.shards import shard_leases, tenant_of
 from syncd.logs import log_context
 from syncd.sdnotify import Notifier
-from syncd.sync.service import SyncService
+from syncd.sync.service import DrainReport, SyncService
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,16 @@ def shard_jobs(
         ]
         for index, name in enumerate(shard_leases(service.tenant.name, count))
     }
+
+
+class _DrainOverlap(logging.Filter):
+    """Drops APScheduler's warning that a shard's drain was due while its last run still
+    went on: a drain runs until its shard has nothing left, so that is its normal
+    state, not the sign of a stuck job it is for the other jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (":drain " in message and "maximum number of running" in message)
 
 
 class Daemon:
@@ -211,7 +221,10 @@ class Daemon:
     def _run_job(job: JobSpec) -> None:
         try:
             result = job.run()
-            log.info("%s done: %s", job.name, _summary(result))
+            # A shard's drain runs every few seconds and mostly finds nothing to do.
+            idle = isinstance(result, DrainReport) and not result
+            level = logging.DEBUG if idle else logging.INFO
+            log.log(level, "%s done: %s", job.name, _summary(result))
         except SyncdError as error:
             log.warning("%s stopped: %s (%s)", job.name, error.message, error.code)
         except Exception:
@@ -256,6 +269,7 @@ class Daemon:
                 id="leases",
                 name="leases",
             )
+        logging.getLogger("apscheduler.scheduler").addFilter(_DrainOverlap())
         self.jobs.start()
         self.notifier.notify("READY=1\nSTATUS=syncing " + ", ".join(self.services))
         log.info("daemon started for tenants: %s", ", ".join(self.services))

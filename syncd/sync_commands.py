@@ -21,7 +21,7 @@ from syncd.config import ConfigError, LoadedConfig
 from syncd.domain import ErrorCode, SyncdError
 from syncd.ledger.db import ensure_migrated, make_engine
 from syncd.ledger.lease import Leases, LocalLeases, holders, leases_for
-from syncd.ledger.shards import shard_lease, shard_leases, shard_of
+from syncd.ledger.shards import shard_leases
 from syncd.ledger.tenant_state import is_paused
 from syncd.logs import log_context
 from syncd.metrics.collectors import install_leases, install_ledger
@@ -160,10 +160,16 @@ def _stop_check(
 
 
 def owns_mailbox(leases: Leases, tenant: str, count: int) -> Callable[[str], bool] | None:
-    """Whether this process holds the lease of a mailbox's shard (None: not sharded)."""
+    """Whether the tenant's poll here writes a mailbox's meetings itself (None: not
+    sharded): only while this replica holds every shard of the tenant. Otherwise each
+    write is claimed, those of this replica's own shards too, and the shards' drains
+    (here and on the other replicas) make them side by side: written in the poll, a
+    page would wait for its slowest write, and the tenant's poll would be the one
+    replica's pace again."""
     if count <= 1:
         return None
-    return lambda email: leases.holds(shard_lease(tenant, shard_of(email, count), count))
+    names = shard_leases(tenant, count)
+    return lambda _email: all(leases.holds(name) for name in names)
 
 
 @dataclass

@@ -44,6 +44,12 @@ __all__ = [
 ]
 
 
+#: Writes a shard's drain makes side by side. A shard is a few of the tenant's
+#: mailboxes, each allowed a few requests in flight (GraphTuning), and a replica holds
+#: a few shards: more would only queue for the mailboxes and the HTTP connection pool.
+DRAIN_WORKERS = 16
+
+
 class SyncService:
     """The sync of one tenant. Not thread-safe: the daemon runs each job alone."""
 
@@ -164,6 +170,6 @@ class SyncService:
             count=count,
             in_flight=self.in_flight,
             clock=self.clock,
-            workers=self.executor.workers,
+            workers=DRAIN_WORKERS,
             should_stop=should_stop,
         )

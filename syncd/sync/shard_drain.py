@@ -39,6 +39,10 @@ class DrainReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     writeback_errors: list[tuple[str, str]] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        """Whether the drain did anything."""
+        return bool(self.finished or self.failed or self.writeback_errors)
+
     def __str__(self) -> str:
         return (
             f"{self.finished} claimed writes finished, {len(self.failed)} failed, "
@@ -98,11 +102,21 @@ class ShardDrain:
         return list(self.scheduler.records_of(due, source=Source.SALESFORCE).values())
 
     def run(self) -> DrainReport:
+        """Finish what is due, and what the poll claims meanwhile, until nothing is left:
+        a drain that waited for its next turn after each batch would leave its
+        mailboxes idle while the poll claims on. Each claim is tried once a run (one
+        that fails again waits for its back-off)."""
         report = DrainReport()
-        for page in chunks(self.due(), PAGE):
-            if self.should_stop():
+        tried: set[str] = set()
+        while not self.should_stop():
+            due = [r for r in self.due() if r.external_id not in tried]
+            if not due:
                 break
-            self._finish(page, report)
+            for page in chunks(due, PAGE):
+                if self.should_stop():
+                    break
+                tried.update(r.external_id for r in page)
+                self._finish(page, report)
         return report
 
     def _finish(self, page: Sequence[MeetingRecord], report: DrainReport) -> None:
