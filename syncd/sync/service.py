@@ -9,6 +9,7 @@ they share one Event reader (syncd.sync.reader) and one Salesforce writer
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -44,10 +45,12 @@ __all__ = [
 ]
 
 
-#: Writes a shard's drain makes side by side. A shard is a few of the tenant's
-#: mailboxes, each allowed a few requests in flight (GraphTuning), and a replica holds
-#: a few shards: more would only queue for the mailboxes and the HTTP connection pool.
-DRAIN_WORKERS = 16
+#: Claimed writes a replica's drains of one tenant make side by side, whichever and
+#: however many of its shards it holds: a replica's writing capacity, so that the
+#: tenant's capacity grows with the replicas. A claimed create waits for two Graph
+#: round trips (the lookup, then the POST), hence twice the executor's 32; the Graph
+#: client's connection pool holds 64.
+DRAIN_WORKERS = 64
 
 
 class SyncService:
@@ -76,6 +79,7 @@ class SyncService:
         self.clock = clock
         self.should_stop = should_stop
         self.in_flight = InFlight()
+        self._drain_pool = ThreadPoolExecutor(DRAIN_WORKERS, thread_name_prefix="syncd-drain")
         self.executor = (
             Executor(scheduler, workers=workers, should_stop=should_stop)
             if owns is None
@@ -170,6 +174,6 @@ class SyncService:
             count=count,
             in_flight=self.in_flight,
             clock=self.clock,
-            workers=DRAIN_WORKERS,
+            pool=self._drain_pool,
             should_stop=should_stop,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -62,16 +62,18 @@ class ShardDrain:
         count: int,
         in_flight: InFlight,
         clock: Callable[[], datetime],
-        workers: int = 16,
+        pool: Executor,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`pool`: the threads that make the writes, shared by the tenant's drains on this
+        replica (its writing capacity, however many shards it holds)."""
         self.scheduler = scheduler
         self.writer = writer
         self.index = index
         self.count = count
         self.in_flight = in_flight
         self.clock = clock
-        self.workers = workers
+        self.pool = pool
         self.should_stop = should_stop
 
     def due(self) -> list[MeetingRecord]:
@@ -131,8 +133,7 @@ class ShardDrain:
                 on_failure=lambda external_id, error: errors.__setitem__(external_id, error),
             )
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-drain") as pool:
-            report.finished += sum(pool.map(one, page))
+        report.finished += sum(self.pool.map(one, page))
         rows = self.scheduler.records_of((r.external_id for r in page), source=Source.SALESFORCE)
         outcomes = []
         for record in page:

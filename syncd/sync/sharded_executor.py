@@ -1,8 +1,8 @@
 """The executor of a tenant whose mailboxes are split into shards (syncd.ledger.shards).
 
 The replica holding the tenant's lease plans every Event. A create or update for a
-mailbox in a shard this replica also holds runs at once; one for a mailbox in a
-shard held elsewhere is only *claimed*: the core records its intent in the ledger,
+mailbox it `owns` runs at once (the daemon: every mailbox while it holds every shard,
+none otherwise); any other is only *claimed*: the core records its intent in the ledger,
 exactly as it does before any Graph write (Scheduler.claiming), and the shard's
 holder finishes it (syncd.sync.shard_drain) through the core's resume and writes
 the result back to Salesforce.
@@ -20,6 +20,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus
 from syncd.ledger.models import MeetingRecord
@@ -70,6 +71,7 @@ class ShardedExecutor(Executor):
         self.owns = owns
         self.in_flight = in_flight
         self._claims = scheduler.claiming()
+        self._keyword = scheduler.tenant.policy.teams_keyword
         self._claimed = 0
         self._count_lock = threading.Lock()
 
@@ -83,6 +85,10 @@ class ShardedExecutor(Executor):
 
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
+            return None
+        if self._claimed_already(step):
+            # Read again (our own write-back bumped the Event) before its drain came by:
+            # the claim holds this content, and the drain writes it back.
             return None
         if self._claimable(step):
             try:
@@ -107,6 +113,20 @@ class ShardedExecutor(Executor):
             return super()._guarded(step)
         finally:
             self.in_flight.discard(step.salesforce_id)
+
+    def _claimed_already(self, step: Step) -> bool:
+        """A claim (or an unfinished write) of exactly this content waits for its shard's
+        drain: writing it here too would only make the two queue for the meeting."""
+        if step.action not in _CLAIMABLE or step.meeting is None or step.fault is not None:
+            return False
+        if self.owns(step.meeting.organizer_email):
+            return False
+        record = self.scheduler.record_of(step.salesforce_id, source=Source.SALESFORCE)
+        if record is None or record.intent is None or record.last_error_code is not None:
+            return False
+        content = em.event_content(step.meeting, teams_keyword=self._keyword)
+        same_owner = record.organizer_email.casefold() == step.meeting.organizer_email.casefold()
+        return same_owner and record.target == content
 
     def _claimable(self, step: Step) -> bool:
         if step.action not in _CLAIMABLE or step.meeting is None or step.fault is not None:

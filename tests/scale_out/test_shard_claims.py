@@ -73,6 +73,14 @@ def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World
     outlook_id = runtime.config.tenants[TENANT].salesforce.fields.event.outlook_event_id
     assert all(not world.sf(r.external_id).get(outlook_id) for r in claimed)
     assert not check(world.sandbox, TENANT, responses=False).ok  # not done yet
+    # Polled again before any drain came by: the claims are left to the drains, not
+    # written by the poll (which would queue with the drain for each meeting).
+    posts = len(world.graph_log("POST"))
+    service.poll()
+    assert len(world.graph_log("POST")) == posts
+    assert {r.external_id for r in world.ledger_rows() if r.intent} == {
+        r.external_id for r in claimed
+    }
 
     # The holders of shards 2 and 3 drain them (another replica: a service of its own).
     holder = runtime.sync_service(TENANT, owns=lambda email: not held(email))
