@@ -10,7 +10,8 @@ the result back to Salesforce.
 Run at once, wherever the shard is held, are the steps that are not a single
 mailbox's plain write: cancels (their write-back depends on whether the Event still
 exists, which only the pass knows), moves to another organizer (two mailboxes), and
-meetings with an intent still pending (the core finishes that first). They stay
+meetings whose earlier write is still pending with other content (the core finishes
+that first); one pending with this very content is left to its drain. They stay
 exactly once all the same: every operation on a meeting holds its lock.
 """
 
