@@ -16,11 +16,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, select
-
 from syncd.core.records import request_to_meeting
 from syncd.core.scheduler import Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus, utc
+from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.shards import shard_of
 from syncd.sync.reader import PAGE, chunks
@@ -82,18 +81,9 @@ class ShardDrain:
         columns that say so first (every drain of every replica asks, every few
         seconds), then the due rows whole."""
         now = utc(self.clock())
-        with Session(self.scheduler.engine) as session:
-            rows = session.exec(
-                select(
-                    MeetingRecord.external_id,
-                    MeetingRecord.organizer_email,
-                    MeetingRecord.next_attempt_at,
-                ).where(
-                    MeetingRecord.tenant == self.scheduler.tenant.name,
-                    MeetingRecord.source == Source.SALESFORCE.value,
-                    col(MeetingRecord.intent).is_not(None),
-                )
-            ).all()
+        rows = lq.pending_organizers(
+            self.scheduler.engine, self.scheduler.tenant.name, Source.SALESFORCE
+        )
         due = [
             external_id
             for external_id, organizer, next_attempt_at in rows

@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import Engine
 
 from syncd.ledger.db import make_engine
-from syncd.ledger.lease import AdvisoryLeases, FileLeases, Grant, holders
+from syncd.ledger.lease import AdvisoryLeases, FileLeases, Grant, LocalLeases, holders
 from syncd.ledger.shards import shard_leases
 from syncd.reconcile_leases import tenant_leases
+from syncd.sync_commands import owns_mailbox
 
 SHARDS = shard_leases("acme", 8)
 
@@ -111,3 +112,17 @@ def test_on_sqlite_each_shard_is_a_lock_file(tmp_path: Path) -> None:
     finally:
         daemon.release_all()
         other.release_all()
+
+
+def test_the_tenant_holder_writes_itself_only_while_it_holds_every_shard() -> None:
+    leases = LocalLeases()
+    assert owns_mailbox(leases, "acme", 1) is None  # not sharded: the executor of old
+    owns = owns_mailbox(leases, "acme", 8)
+    assert owns is not None
+    for shard in SHARDS[:-1]:
+        leases.acquire(shard)
+    # Another replica holds a shard: every write is claimed, this replica's shards' too,
+    # so that no poll page waits for its writes.
+    assert not owns("megan.bowen@contoso.example")
+    leases.acquire(SHARDS[-1])
+    assert owns("megan.bowen@contoso.example") and owns("lee.gu@northwind.example")
