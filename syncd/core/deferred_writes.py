@@ -1,19 +1,32 @@
 """Claims without the Outlook write: the stand-in for OutlookWrites in a scheduler
-that only claims (Scheduler.claiming).
+that only claims.
 
 The core commits every intent to the ledger before its Graph call. A claiming
-scheduler stops right there: the row keeps its intent (create, update or cancel,
-with the content to send), and the holder of the organizer's mailbox shard finishes
-it later through Scheduler.resume, the same path that finishes what a crash left
-half done. So a replica that does not hold a mailbox's shard never writes to that
+scheduler (`claiming`) stops right there: the row keeps its intent (create, update
+or cancel, with the content to send), and the holder of the organizer's mailbox
+shard finishes it later through Scheduler.resume, the same path that finishes what
+a crash left half done. So a replica that does not hold a mailbox's shard never writes to that
 mailbox, and no write path is added.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import TYPE_CHECKING, Any
 
 from syncd.ledger.models import MeetingRecord
+
+if TYPE_CHECKING:
+    from syncd.core.scheduler import Scheduler
+
+
+def claiming(scheduler: Scheduler) -> Scheduler:
+    """A copy of `scheduler` whose create / update / cancel stop once the intent is in the
+    ledger: the same decisions, the same ledger writes, no Graph write."""
+    claims = copy.copy(scheduler)
+    # The core's one seam between its decisions and Outlook (syncd.core.outlook_writes).
+    claims._outlook = DeferredWrites()  # type: ignore[assignment]
+    return claims
 
 
 class DeferredWrites:

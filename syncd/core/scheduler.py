@@ -17,7 +17,6 @@ a read (GET) never writes to Outlook.
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
 from syncd.core.availability import FreeBusy
 from syncd.core.claims import claim_create
-from syncd.core.deferred_writes import DeferredWrites
 from syncd.core.failures import WRITEBACK_REFUSED, Failures
 from syncd.core.mailbox_memory import MailboxMemory
 from syncd.core.outlook_writes import OutlookWrites, retry_delay
@@ -95,12 +93,6 @@ class Scheduler:
         self._free_busy = FreeBusy(
             tenant, graph, MailboxMemory(ttl, clock), organizer=self.ledger.recent_organizer
         )
-
-    def claiming(self) -> Scheduler:
-        """This scheduler with its Outlook writes left to `resume` (DeferredWrites)."""
-        claims = copy.copy(self)
-        claims._outlook = DeferredWrites()  # type: ignore[assignment]
-        return claims
 
     # ----------------------------------------------------------------- public
 

@@ -3,7 +3,7 @@
 The replica holding the tenant's lease plans every Event. A create or update for a
 mailbox it `owns` runs at once (the daemon: every mailbox while it holds every shard,
 none otherwise); any other is only *claimed*: the core records its intent in the ledger,
-exactly as it does before any Graph write (Scheduler.claiming), and the shard's
+exactly as it does before any Graph write (syncd.core.deferred_writes), and the shard's
 holder finishes it (syncd.sync.shard_drain) through the core's resume and writes
 the result back to Salesforce.
 
@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 
 from syncd.core import event_mapping as em
+from syncd.core.deferred_writes import claiming
 from syncd.core.scheduler import Scheduler
 from syncd.domain import MeetingStatus, Source, SyncdError, WritebackStatus
 from syncd.ledger.models import MeetingRecord
@@ -71,7 +72,7 @@ class ShardedExecutor(Executor):
         super().__init__(scheduler, workers=workers, should_stop=should_stop)
         self.owns = owns
         self.in_flight = in_flight
-        self._claims = scheduler.claiming()
+        self._claims = claiming(scheduler)
         self._keyword = scheduler.tenant.policy.teams_keyword
         self._claimed = 0
         self._count_lock = threading.Lock()
