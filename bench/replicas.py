@@ -4,6 +4,7 @@ one PostgreSQL, against the bound the per-mailbox concurrency allows.
     SYNCD_TEST_POSTGRES_URL=postgresql+psycopg://... \\
         .venv/bin/python -m bench.replicas [--tenants 8] [--mailboxes 10] [--events 150]
                                            [--replicas 1 2 4] [--latency 0.1] [--quick]
+                                           [--shards 1] [--one-large-tenant]
 
 For each replica count: a fresh sandbox (this process) with `--tenants` tenants, each
 an org of `--events` generated Events owned by `--mailboxes` organizers; a fresh
@@ -13,6 +14,11 @@ syncd key stamped on each meeting, which also proves there is no second one).
 Throughput is meetings per second of wall time from the replicas' start; "steady"
 leaves out the start-up (interpreter, logins, first Salesforce query: the time to
 the first meeting).
+
+`--one-large-tenant` is the latency-bound case the mailbox shards are for: one tenant
+of many mailboxes, Graph answering in 1 s, the tenant's mailboxes in 8 shards
+(`[scale] mailbox_shards`); with `--shards 1` the same run shows one tenant on one
+replica, however many run.
 
 The bound: Outlook lets an app have 4 requests in flight per mailbox, so with the
 simulated latency L a mailbox with n creates needs at least ceil(n / 4) * L, and all
@@ -181,7 +187,9 @@ def _start_world(
     return sandbox, per_mailbox
 
 
-def _write_config(directory: Path, connection: Path, database_url: str, tenants: list[str]) -> Path:
+def _write_config(
+    directory: Path, connection: Path, database_url: str, tenants: list[str], shards: int = 1
+) -> Path:
     config = directory / "config"
     (config / "tenants").mkdir(parents=True)
     for name in tenants:
@@ -198,6 +206,7 @@ def _write_config(directory: Path, connection: Path, database_url: str, tenants:
     path.write_text(
         f'database_url = "{database_url}"\ntenants_dir = "tenants"\nstate_dir = "state"\n'
         f'log_level = "WARNING"\nmaster_key = {{ file = "{key}" }}\n'
+        f"[scale]\nmailbox_shards = {shards}\n"
     )
     return path
 
@@ -230,6 +239,7 @@ def measure(
     mailboxes: int,
     events: int,
     latency: float,
+    shards: int = 1,
     timeout: float = 1800,
 ) -> Result:
     names = _tenants(tenants)
@@ -242,7 +252,11 @@ def measure(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         config = _write_config(
-            directory, connection_file_of(sandbox), _schema_url(postgres_url, schema), names
+            directory,
+            connection_file_of(sandbox),
+            _schema_url(postgres_url, schema),
+            names,
+            shards,
         )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("SYNCD_TEST_DATABASE", None)
@@ -280,7 +294,7 @@ def measure(
             raise RuntimeError(f"{made - distinct} duplicate meetings in Outlook")
         busy_after, total_after = _machine_ticks()
         postgres_after = _postgres_cpu(postmaster)
-        holding = _holders(_schema_url(postgres_url, schema), names)
+        holding = _holders(_schema_url(postgres_url, schema), names, shards)
         for process in processes:
             process.send_signal(signal.SIGTERM)
         for process in processes:
@@ -316,14 +330,16 @@ def measure(
         admin.dispose()
 
 
-def _holders(url: str, names: list[str]) -> int:
-    """How many distinct replicas hold a tenant's lease right now."""
+def _holders(url: str, names: list[str], shards: int) -> int:
+    """How many distinct replicas hold a tenant's or a shard's lease right now."""
     from syncd.ledger.db import make_engine
     from syncd.ledger.lease import holders
+    from syncd.ledger.shards import shard_leases
 
     engine = make_engine(url)
+    leases = [*names, *(s for name in names for s in shard_leases(name, shards))]
     try:
-        return len(set(holders(engine, names).values()))
+        return len(set(holders(engine, leases).values()))
     finally:
         engine.dispose()
 
@@ -369,8 +385,8 @@ def print_results(results: list[Result], params: dict[str, Any]) -> None:
     console.print(
         f"bound: {MAILBOX_CONCURRENCY} requests in flight per mailbox, latency "
         f"{params['latency']} s, every mailbox side by side; 'holding': replicas holding a "
-        "tenant lease at the end; 'machine busy': share of all CPUs in use during the sync "
-        "(other processes included)"
+        "tenant's or shard's lease at the end; 'machine busy': share of all CPUs in use "
+        "during the sync (other processes included)"
     )
 
 
@@ -383,6 +399,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mailboxes", type=int, default=10, help="organizers per tenant")
     parser.add_argument("--events", type=int, default=150, help="Events per tenant")
     parser.add_argument("--latency", type=float, default=LATENCY, help="Graph latency, s")
+    parser.add_argument("--shards", type=int, default=1, help="[scale] mailbox_shards")
+    parser.add_argument(
+        "--one-large-tenant",
+        action="store_true",
+        help="1 tenant, 64 mailboxes, 1,500 Events, 1 s latency, 8 shards (each unless given)",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     parser.add_argument("--postgres", help=f"server URL (default: ${POSTGRES_ENV[0]})")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -390,6 +412,12 @@ def main(argv: list[str] | None = None) -> None:
     url = args.postgres or next((os.environ[v] for v in POSTGRES_ENV if os.environ.get(v)), None)
     if not url:
         parser.error(f"a PostgreSQL server is needed: --postgres URL or ${POSTGRES_ENV[0]}")
+    if args.one_large_tenant:
+        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
+        preset = {"tenants": 1, "mailboxes": 64, "events": 1500, "latency": 1.0, "shards": 8}
+        for key, value in preset.items():
+            if f"--{key}" not in given:
+                setattr(args, key, value)
     if args.quick:
         args.tenants, args.mailboxes, args.events = 4, 5, 30
     params = {
@@ -397,6 +425,7 @@ def main(argv: list[str] | None = None) -> None:
         "mailboxes": args.mailboxes,
         "events": args.events,
         "latency": args.latency,
+        "shards": args.shards,
     }
     console.print(
         "[bold]bench.replicas[/bold]  " + "  ".join(f"{k}={v}" for k, v in params.items())

@@ -13,6 +13,10 @@ job interval. A replica that takes a lease first finishes what the previous
 holder left half done (the `once` jobs: resume), then runs the job. A replica
 holding more than its share hands a tenant over at a moment when none of that
 tenant's jobs is running on it.
+
+A tenant whose mailboxes are split into shards has one more job per shard, the
+shard's drain, run where the shard's lease is held (syncd.sync.shard_drain): the
+lease names are shared the same way, the tenant's and the shards' each in a pool.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from syncd.domain import SyncdError
 from syncd.ledger.lease import Grant, Leases
+from syncd.ledger.shards import shard_leases, tenant_of
 from syncd.logs import log_context
 from syncd.sdnotify import Notifier
-from syncd.sync.service import SyncService
+from syncd.sync.service import DrainReport, SyncService
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +69,41 @@ def tenant_jobs(service: SyncService) -> list[JobSpec]:
     """
     schedules = service.tenant.salesforce.schedules
     return [
-        JobSpec("resume", 0, service.scheduler.resume, once=True),
+        JobSpec("resume", 0, service.resume, once=True),
         JobSpec("poll", schedules.poll_seconds, service.poll),
         JobSpec("outlook", schedules.sweep_seconds, service.sweep_outlook),
         JobSpec("availability", schedules.availability_seconds, service.snapshot_availability),
         JobSpec("retry-failed", schedules.retry_failed_seconds, service.retry_failed),
     ]
+
+
+def shard_jobs(
+    service: SyncService,
+    count: int,
+    seconds: float,
+    should_stop_for: Callable[[str], Callable[[], bool]],
+) -> dict[str, list[JobSpec]]:
+    """Lease name -> jobs of each shard of the tenant's mailboxes: the shard's drain."""
+    return {
+        name: [
+            JobSpec(
+                "drain",
+                seconds,
+                service.shard_drain(index, count, should_stop=should_stop_for(name)).run,
+            )
+        ]
+        for index, name in enumerate(shard_leases(service.tenant.name, count))
+    }
+
+
+class _DrainOverlap(logging.Filter):
+    """Drops APScheduler's warning that a shard's drain was due while its last run still
+    went on: a drain runs until its shard has nothing left, so that is its normal
+    state, not the sign of a stuck job it is for the other jobs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (":drain " in message and "maximum number of running" in message)
 
 
 class Daemon:
@@ -84,11 +118,16 @@ class Daemon:
         workers: int | None = None,
         jobs: Callable[[SyncService], list[JobSpec]] = tenant_jobs,
         leases: Leases | None = None,
+        shards: Callable[[SyncService], dict[str, list[JobSpec]]] = lambda _service: {},
     ) -> None:
+        """`shards(service)`: the tenant's shard jobs by lease name (see shard_jobs)."""
         self.services = services
         self.stop_event = stop_event
         self.notifier = notifier or Notifier()
+        #: lease name (a tenant, or a shard of one) -> the jobs run under that lease
         self.specs = {tenant: jobs(service) for tenant, service in services.items()}
+        for service in services.values():
+            self.specs.update(shards(service))
         #: None: every tenant's jobs run here (one process, no other replica)
         self.leases = leases
         self._standing_by: set[str] = set()
@@ -115,7 +154,7 @@ class Daemon:
         def run() -> None:
             if self.stop_event.is_set():
                 return
-            with log_context(tenant_name=tenant, correlation=f"{tenant}-{job.name}"):
+            with log_context(tenant_name=tenant_of(tenant), correlation=f"{tenant}-{job.name}"):
                 grant = self._enter(tenant)
                 while grant is None:  # the tenant's resume runs: wait for it
                     done = self._resuming.get(tenant)
@@ -160,7 +199,8 @@ class Daemon:
             if tenant in self._resuming:
                 return None
             grant = self.leases.acquire(tenant)
-            if grant is Grant.HELD and self._running[tenant] == 0 and self.leases.over_share():
+            held = grant is Grant.HELD and self._running[tenant] == 0
+            if held and self.leases.over_share(tenant):
                 self.leases.release(tenant)
                 log.info(
                     "handed the lease of %s over: this replica held more than its share", tenant
@@ -181,7 +221,10 @@ class Daemon:
     def _run_job(job: JobSpec) -> None:
         try:
             result = job.run()
-            log.info("%s done: %s", job.name, _summary(result))
+            # A shard's drain runs every few seconds and mostly finds nothing to do.
+            idle = isinstance(result, DrainReport) and not result
+            level = logging.DEBUG if idle else logging.INFO
+            log.log(level, "%s done: %s", job.name, _summary(result))
         except SyncdError as error:
             log.warning("%s stopped: %s (%s)", job.name, error.message, error.code)
         except Exception:
@@ -226,6 +269,7 @@ class Daemon:
                 id="leases",
                 name="leases",
             )
+        logging.getLogger("apscheduler.scheduler").addFilter(_DrainOverlap())
         self.jobs.start()
         self.notifier.notify("READY=1\nSTATUS=syncing " + ", ".join(self.services))
         log.info("daemon started for tenants: %s", ", ".join(self.services))

@@ -155,22 +155,31 @@ class Runtime:
         return self._salesforce[tenant]
 
     def sync_services(
-        self, names: list[str], should_stop_for: Callable[[str], Callable[[], bool]]
+        self,
+        names: list[str],
+        should_stop_for: Callable[[str], Callable[[], bool]],
+        owns_for: Callable[[str], Callable[[str], bool] | None] = lambda _name: None,
     ) -> dict[str, SyncService]:
         """The sync of each named tenant that can run; one whose Salesforce credential
-        cannot be read is marked broken and left out."""
+        cannot be read is marked broken and left out. `owns_for(tenant)`: see SyncService."""
         services = {}
         for name in names:
             if name in self.broken:
                 continue
             try:
-                services[name] = self.sync_service(name, should_stop=should_stop_for(name))
+                services[name] = self.sync_service(
+                    name, should_stop=should_stop_for(name), owns=owns_for(name)
+                )
             except (ConfigError, SyncdError) as exc:
                 self.mark_broken(name, _reason(exc))
         return services
 
     def sync_service(
-        self, tenant: str, *, should_stop: Callable[[], bool] = lambda: False
+        self,
+        tenant: str,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        owns: Callable[[str], bool] | None = None,
     ) -> SyncService:
         """One tenant's sync (poll, responses, availability, retries)."""
         return SyncService(
@@ -181,6 +190,7 @@ class Runtime:
             self.engine,
             clock=self.clock,
             should_stop=should_stop,
+            owns=owns,
         )
 
     def close(self) -> None:

@@ -20,13 +20,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from syncd.config import ConfigError, LoadedConfig
 from syncd.domain import ErrorCode, SyncdError
 from syncd.ledger.db import ensure_migrated, make_engine
-from syncd.ledger.lease import Leases, holders, leases_for
+from syncd.ledger.lease import Leases, LocalLeases, holders, leases_for
+from syncd.ledger.shards import shard_leases
 from syncd.ledger.tenant_state import is_paused
 from syncd.logs import log_context
 from syncd.metrics.collectors import install_leases, install_ledger
 from syncd.metrics.jobs import metered_jobs
 from syncd.metrics.server import MetricsServer, serve_metrics
 from syncd.metrics.sync_metrics import count_pass
+from syncd.reconcile_leases import EXIT_BUSY, tenant_leases
 from syncd.reports import (
     availability_line,
     pass_lines,
@@ -70,7 +72,7 @@ def synced_tenants(config: LoadedConfig, only: str | None) -> list[str]:
 
 def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     """`syncd run`: every tenant's jobs until SIGTERM/SIGINT, optionally with the API."""
-    from syncd.daemon import Daemon, JobSpec, tenant_jobs
+    from syncd.daemon import Daemon, JobSpec, shard_jobs, tenant_jobs
 
     # APScheduler logs every run of every job (the watchdog ping included) at
     # INFO; its warnings (a run skipped because the last one still runs, a
@@ -83,9 +85,17 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
     try:
         # Replicas share the tenants through leases; a pass whose lease was lost
         # (the lease connection died) stops between pages like one at SIGTERM.
-        leases = leases_for(runtime.engine, total=len(config.tenants))
+        scale = config.settings.scale
+        count = scale.mailbox_shards
+        leases = leases_for(
+            runtime.engine,
+            total=len(config.tenants),
+            shards=len(config.tenants) * len(shard_leases("", count)),
+        )
         services = runtime.sync_services(
-            list(config.tenants), lambda name: _stop_check(stop, leases, name)
+            list(config.tenants),
+            lambda name: _stop_check(stop, leases, name),
+            lambda name: owns_mailbox(leases, name, count),
         )
         if not services:
             reasons = "; ".join(f"{k}: {v}" for k, v in runtime.broken_tenants().items())
@@ -110,7 +120,18 @@ def run_daemon(config: LoadedConfig, *, api: bool, host: str, port: int) -> int:
             # state (the status page) and in the metrics.
             return operator_jobs(service, metered)
 
-        Daemon(services, stop_event=stop, leases=leases, jobs=jobs).run_until_signalled()
+        Daemon(
+            services,
+            stop_event=stop,
+            leases=leases,
+            jobs=jobs,
+            shards=lambda service: shard_jobs(
+                service,
+                count,
+                scale.drain_seconds,
+                lambda lease: _stop_check(stop, leases, lease),
+            ),
+        ).run_until_signalled()
     finally:
         # The jobs are done by now; the API answers the requests it has, then
         # the runtime (ledger, sandbox) goes.
@@ -132,8 +153,23 @@ def _serve_metrics(config: LoadedConfig) -> MetricsServer | None:
         return None
 
 
-def _stop_check(stop: threading.Event, leases: Leases, tenant: str) -> Callable[[], bool]:
+def _stop_check(
+    stop: threading.Event | _StopFlag, leases: Leases, tenant: str
+) -> Callable[[], bool]:
     return lambda: stop.is_set() or not leases.holds(tenant)
+
+
+def owns_mailbox(leases: Leases, tenant: str, count: int) -> Callable[[str], bool] | None:
+    """Whether the tenant's poll here writes a mailbox's meetings itself (None: not
+    sharded): only while this replica holds every shard of the tenant. Otherwise each
+    write is claimed, those of this replica's own shards too, and the shards' drains
+    (here and on the other replicas) make them side by side: written in the poll, a
+    page would wait for its slowest write, and the tenant's poll would be the one
+    replica's pace again."""
+    if count <= 1:
+        return None
+    names = shard_leases(tenant, count)
+    return lambda _email: all(leases.holds(name) for name in names)
 
 
 @dataclass
@@ -214,8 +250,9 @@ def reconcile(
     """`syncd reconcile`: one pass per tenant.
 
     Exit 0 when every record synced, 1 when records failed (or the pass was
-    interrupted), 2 when a tenant's setup is wrong. One tenant's trouble does
-    not keep the others from their pass.
+    interrupted), 2 when a tenant's setup is wrong, 3 when a running daemon holds a
+    tenant's leases (syncd.reconcile_leases). One tenant's trouble does not keep the
+    others from their pass.
     """
     names = synced_tenants(config, tenant)
     runtime = build_runtime(config)
@@ -228,6 +265,9 @@ def reconcile(
         )
     stop = _StopFlag()
     worst = 0
+    # A dry run writes nothing: it runs beside a daemon.
+    leases = LocalLeases() if dry_run else leases_for(runtime.engine, fair=False)
+    shards = config.settings.scale.mailbox_shards
     try:
         with stop.installed():
             for name in names:
@@ -241,17 +281,26 @@ def reconcile(
                         file=out,
                     )
                     continue
-                service = runtime.sync_services([name], lambda _: stop.is_set).get(name)
-                if service is None:  # broken: logged, and the other tenants still run
-                    print(f"tenant {name}: skipped: {runtime.broken[name]}", file=out)
-                    worst = max(worst, EXIT_SETUP)
-                    continue
-                with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
-                    outcome = _tenant_pass(service, dry_run=dry_run, full=full)
+                with tenant_leases(leases, runtime.engine, name, shards) as busy:
+                    if busy is not None:
+                        print(busy, file=out)
+                        worst = max(worst, EXIT_BUSY)
+                        continue
+                    # SIGTERM, or the lease lost (its connection died) stops the pass.
+                    service = runtime.sync_services(
+                        [name], lambda tenant: _stop_check(stop, leases, tenant)
+                    ).get(name)
+                    if service is None:  # broken: logged, and the other tenants still run
+                        print(f"tenant {name}: skipped: {runtime.broken[name]}", file=out)
+                        worst = max(worst, EXIT_SETUP)
+                        continue
+                    with log_context(tenant_name=name, correlation=f"{name}-reconcile"):
+                        outcome = _tenant_pass(service, dry_run=dry_run, full=full)
                 if outcome.report is not None:
                     count_pass(name, outcome.report)
                 worst = max(worst, outcome.emit(verbose_plan=show_plan or dry_run, out=out))
     finally:
+        leases.release_all()
         runtime.close()
     if stop.is_set():
         print(

@@ -133,6 +133,24 @@ class MetricsServerConfig(_Strict):
     bind: str = "127.0.0.1"
 
 
+class ScaleConfig(_Strict):
+    """How one tenant's work spreads over several daemon replicas (docs/scaling-out.md)."""
+
+    mailbox_shards: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="shards each tenant's mailboxes are hashed into, each under a lease of "
+        "its own; 1 = a tenant runs on one replica",
+    )
+    drain_seconds: float = Field(
+        default=2.0,
+        ge=0.2,
+        le=300,
+        description="how often a shard's holder finishes the writes claimed for its mailboxes",
+    )
+
+
 class Settings(BaseSettings):
     """The daemon file (`config/syncd.toml`); env vars SYNCD_* override it."""
 
@@ -158,6 +176,7 @@ class Settings(BaseSettings):
     graph: GraphTuning = GraphTuning()
     sandbox: SandboxServerConfig = SandboxServerConfig()
     operator: OperatorConfig = OperatorConfig()
+    scale: ScaleConfig = ScaleConfig()
 
     @classmethod
     def settings_customise_sources(

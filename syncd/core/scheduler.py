@@ -411,6 +411,7 @@ class Scheduler:
         *,
         correlation_id: str | None = None,
         on_failure: Callable[[str, SyncdError], None] | None = None,
+        intents: Iterable[MeetingRecord] | None = None,  # a shard's claims; None: all
     ) -> int:
         """Finish intents a crash left unfinished; returns how many were resolved.
 
@@ -418,7 +419,7 @@ class Scheduler:
         passed to `on_failure(external_id, error)`; the others are still finished.
         """
         resolved = 0
-        for record in self.ledger.pending_intents():
+        for record in self.ledger.pending_intents() if intents is None else intents:
             # One intent that fails again (its failure is recorded, with back-off)
             # must not keep the others unfinished.
             try:

@@ -15,12 +15,20 @@ the replicas: no scheduler of our own, no replica list, no heartbeat table.
   database file, released by the kernel when the process dies. Two daemons
   started by mistake on one SQLite store therefore never sync a tenant twice.
 
+Shards: a tenant whose mailboxes are split into shards (syncd.ledger.shards) has
+one more lease per shard; the tenant's lease covers its tenant-wide work (the
+poll), each shard's lease the writes to that shard's mailboxes.
+
 Spreading: each replica takes at most its share of the tenants, ceil(tenants /
-live replicas), and hands a lease over (releases it between two jobs) when it
-holds more than that, e.g. after other replicas started. On PostgreSQL the live
-replicas are counted from the server's own lock table: each replica holds one
-shared advisory lock, "present", on its lease connection. On SQLite there is no
-spreading (one host, one replica).
+live replicas), and of the shards, ceil(shards / live replicas) (two pools, so
+that four replicas share one tenant's eight shards two each rather than the
+first three taking three names each), and hands a lease over (releases it
+between two jobs) when it holds more than that, e.g. after other replicas
+started. On PostgreSQL the live replicas are counted from the server's own lock
+table: each replica holds one shared advisory lock, "present", on its lease
+connection. On SQLite there is no spreading (one host, one replica: it holds
+every lease, a flock per tenant and per shard, which keep a second daemon or a
+`syncd reconcile` away).
 
 Held leases are re-checked (the lease connection is still alive) before each job
 and every few seconds by the daemon; a replica that finds its connection gone
@@ -42,6 +50,8 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
+
+from syncd.ledger.shards import is_shard_lease
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +82,9 @@ class Leases(Protocol):
 
     def holds(self, name: str) -> bool: ...
 
-    def over_share(self) -> bool:
-        """Whether this replica holds more leases than its share (it should hand one over)."""
+    def over_share(self, name: str = "") -> bool:
+        """Whether this replica holds more leases than its share in `name`'s pool (tenants
+        or shards): it should hand `name` over."""
         ...
 
     def release(self, name: str) -> None: ...
@@ -100,6 +111,8 @@ def lease_key(namespace: str, name: str) -> int:
 PRESENCE = "\0present"
 #: Names the lease connection in pg_stat_activity (with the process id).
 APPLICATION_NAME = "syncd-replica"
+#: The lease connection of `syncd reconcile` (which takes leases but is no replica).
+RECONCILE_NAME = "syncd-reconcile"
 #: How long a starting replica waits, present, before it takes leases: replicas
 #: started together (a deploy, a reboot) then share the tenants from the start
 #: instead of the first one taking all of them for its first pass.
@@ -124,12 +137,21 @@ _HOLDERS = text(
 
 
 class AdvisoryLeases:
-    """PostgreSQL advisory locks on one dedicated connection."""
+    """PostgreSQL advisory locks on one dedicated connection.
 
-    def __init__(self, engine: Engine, *, total: int = 1) -> None:
+    `fair=False` (`syncd reconcile`): not counted as a replica and no share: it takes
+    every lease it asks for that nobody holds.
+    """
+
+    def __init__(
+        self, engine: Engine, *, total: int = 1, shards: int = 0, fair: bool = True
+    ) -> None:
         self.engine = engine
         #: how many names (tenants) the replicas share between them
         self.total = max(1, total)
+        #: how many shard names (of every tenant) they share
+        self.shards = max(1, shards)
+        self.fair = fair
         self._lock = threading.RLock()
         self._connection: Connection | None = None
         self._namespace = ""
@@ -153,15 +175,17 @@ class AdvisoryLeases:
             connection.detach()
             for setting, value in _KEEPALIVE.items():
                 connection.execute(text(f"SET {setting} = {int(value)}"))
+            who = APPLICATION_NAME if self.fair else RECONCILE_NAME
             connection.execute(
                 text("SELECT set_config('application_name', :name, false)"),
-                {"name": f"{APPLICATION_NAME} {os.getpid()}"},
+                {"name": f"{who} {os.getpid()}"},
             )
             self._namespace = namespace_of(connection)
-            connection.execute(
-                text("SELECT pg_advisory_lock_shared(:key)"),
-                {"key": lease_key(self._namespace, PRESENCE)},
-            )
+            if self.fair:
+                connection.execute(
+                    text("SELECT pg_advisory_lock_shared(:key)"),
+                    {"key": lease_key(self._namespace, PRESENCE)},
+                )
             self._connection = connection
         return self._connection
 
@@ -175,8 +199,12 @@ class AdvisoryLeases:
         )
         return max(1, count)
 
-    def _share(self, connection: Connection) -> int:
-        return math.ceil(self.total / self._replicas(connection))
+    def _share(self, connection: Connection, name: str) -> int:
+        total = self.shards if is_shard_lease(name) else self.total
+        return math.ceil(total / self._replicas(connection))
+
+    def _held_in_pool(self, name: str) -> int:
+        return sum(1 for held in self._held if is_shard_lease(held) == is_shard_lease(name))
 
     def _lost(self, why: str) -> None:
         if self._held:
@@ -215,7 +243,7 @@ class AdvisoryLeases:
                 return Grant.HELD
             try:
                 connection = self._connect()
-                if len(self._held) >= self._share(connection):
+                if self.fair and self._held_in_pool(name) >= self._share(connection, name):
                     return Grant.BUSY
                 taken = connection.execute(
                     text("SELECT pg_try_advisory_lock(:key)"),
@@ -230,12 +258,13 @@ class AdvisoryLeases:
             log.info("took the lease of %s", name)
             return Grant.GAINED
 
-    def over_share(self) -> bool:
+    def over_share(self, name: str = "") -> bool:
         with self._lock:
-            if len(self._held) <= 1 or self._connection is None:
+            held = self._held_in_pool(name)
+            if not self.fair or held <= 1 or self._connection is None:
                 return False
             try:
-                return len(self._held) > self._share(self._connection)
+                return held > self._share(self._connection, name)
             except Exception as exc:
                 self._lost(f"the lease connection failed ({type(exc).__name__})")
                 return False
@@ -301,7 +330,7 @@ class FileLeases:
     def check(self) -> None:
         """A flock lasts as long as the process: nothing to check."""
 
-    def over_share(self) -> bool:
+    def over_share(self, name: str = "") -> bool:
         return False  # one host: no other replica to hand over to
 
     def release(self, name: str) -> None:
@@ -344,7 +373,7 @@ class LocalLeases:
     def check(self) -> None:
         pass
 
-    def over_share(self) -> bool:
+    def over_share(self, name: str = "") -> bool:
         return False
 
     def release(self, name: str) -> None:
@@ -384,10 +413,11 @@ def holders(engine: Engine, names: list[str], *, with_address: bool = False) -> 
         return found
 
 
-def leases_for(engine: Engine, *, total: int = 1) -> Leases:
-    """The lease kind that fits the store behind `engine`; `total` names are shared."""
+def leases_for(engine: Engine, *, total: int = 1, shards: int = 0, fair: bool = True) -> Leases:
+    """The lease kind that fits the store behind `engine`; `total` tenant names and
+    `shards` shard names are shared (`fair=False`: see AdvisoryLeases)."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryLeases(engine, total=total)
+        return AdvisoryLeases(engine, total=total, shards=shards, fair=fair)
     if engine.dialect.name == "sqlite":
         database = make_url(engine.url).database
         if database and database != ":memory:":

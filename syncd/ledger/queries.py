@@ -163,6 +163,27 @@ def due_failures(
         )
 
 
+def pending_organizers(
+    engine: Engine, tenant: str, source: Source
+) -> list[tuple[str, str, datetime | None]]:
+    """(external id, organizer, next attempt) of the rows with an intent: the few columns
+    that say which mailbox shard's drain finishes each (syncd.sync.shard_drain)."""
+    with Session(engine) as session:
+        return list(
+            session.exec(
+                select(
+                    MeetingRecord.external_id,
+                    MeetingRecord.organizer_email,
+                    MeetingRecord.next_attempt_at,
+                ).where(
+                    MeetingRecord.tenant == tenant,
+                    MeetingRecord.source == source.value,
+                    col(MeetingRecord.intent).is_not(None),
+                )
+            ).all()
+        )
+
+
 def count_by_status(engine: Engine, tenant: str) -> dict[str, int]:
     from sqlalchemy import func
 

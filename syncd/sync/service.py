@@ -10,12 +10,14 @@ they share one Event reader (syncd.sync.reader) and one Salesforce writer
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
 from syncd.core.scheduler import Scheduler
+from syncd.domain import Source
 from syncd.graph.port import GraphReader
 from syncd.salesforce.port import SalesforcePort
 from syncd.sync.availability_snapshot import AvailabilityReport, AvailabilitySnapshot
@@ -27,6 +29,8 @@ from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.responses import ResponseReport
 from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.shard_drain import DrainReport, ShardDrain
+from syncd.sync.sharded_executor import InFlight, ShardedExecutor
 
 __all__ = [
     "FEED_DELETED",
@@ -34,6 +38,7 @@ __all__ = [
     "FEED_RELATION",
     "PAGE",
     "AvailabilityReport",
+    "DrainReport",
     "PassReport",
     "ResponseReport",
     "SalesforcePort",
@@ -41,6 +46,14 @@ __all__ = [
     "SyncService",
     "chunks",
 ]
+
+
+#: Claimed writes a replica's drains of one tenant make side by side, whichever and
+#: however many of its shards it holds: a replica's writing capacity, so that the
+#: tenant's capacity grows with the replicas. A claimed create waits for two Graph
+#: round trips (the lookup, then the POST), hence twice the executor's 32; the Graph
+#: client's connection pool holds 64.
+DRAIN_WORKERS = 64
 
 
 class SyncService:
@@ -57,7 +70,10 @@ class SyncService:
         clock: Callable[[], datetime],
         should_stop: Callable[[], bool] = lambda: False,
         workers: int = 32,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
+        """`owns(organizer_email)`: whether this replica holds that mailbox's shard, for
+        a tenant whose mailboxes are sharded (None: every mailbox's writes run here)."""
         self.tenant = tenant
         self.scheduler = scheduler
         self.salesforce = salesforce
@@ -65,7 +81,19 @@ class SyncService:
         self.engine = engine
         self.clock = clock
         self.should_stop = should_stop
-        self.executor = Executor(scheduler, workers=workers, should_stop=should_stop)
+        self.in_flight = InFlight()
+        self._drain_pool = ThreadPoolExecutor(DRAIN_WORKERS, thread_name_prefix="syncd-drain")
+        self.executor = (
+            Executor(scheduler, workers=workers, should_stop=should_stop)
+            if owns is None
+            else ShardedExecutor(
+                scheduler,
+                owns=owns,
+                in_flight=self.in_flight,
+                workers=workers,
+                should_stop=should_stop,
+            )
+        )
         self.fields = tenant.salesforce.fields
         self.reader = EventReader(tenant, salesforce)
         self.writer = SalesforceWriter(salesforce, scheduler, self.fields.event, clock)
@@ -105,6 +133,20 @@ class SyncService:
             tenant, scheduler, self.reader, self.writer, clock=clock, should_stop=should_stop
         )
 
+    def resume(self) -> int:
+        """Finish the writes a crash left half done. With sharded mailboxes only the
+        Scheduler API's: each shard's drain finishes the sync's (claimed or crashed),
+        so that a new holder of the tenant's lease never writes to the mailboxes of
+        shards other replicas hold, nor spends its first minutes on their work."""
+        if not isinstance(self.executor, ShardedExecutor):
+            return self.scheduler.resume()
+        api = [
+            record
+            for record in self.scheduler.ledger.pending_intents()
+            if record.source != Source.SALESFORCE.value
+        ]
+        return self.scheduler.resume(intents=api)
+
     def poll(
         self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
     ) -> PassReport:
@@ -135,3 +177,16 @@ class SyncService:
     def snapshot_availability(self) -> AvailabilityReport:
         """Busy slots of every in-org User over the horizon, into the User field."""
         return self._availability.run()
+
+    def shard_drain(self, index: int, count: int, *, should_stop: Callable[[], bool]) -> ShardDrain:
+        """The drain of one shard of this tenant's mailboxes (syncd.sync.shard_drain)."""
+        return ShardDrain(
+            self.scheduler,
+            self.writer,
+            index=index,
+            count=count,
+            in_flight=self.in_flight,
+            clock=self.clock,
+            pool=self._drain_pool,
+            should_stop=should_stop,
+        )

@@ -34,7 +34,7 @@ class ScriptedLeases:
     def holds(self, name: str) -> bool:
         return name in self.held
 
-    def over_share(self) -> bool:
+    def over_share(self, name: str = "") -> bool:
         return self.over
 
     def release(self, name: str) -> None:
