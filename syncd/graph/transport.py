@@ -117,6 +117,12 @@ class GraphTransport:
         self._notes = MappingNotes()
         self.counter = CallCounter()
 
+    @property
+    def in_flight_per_mailbox(self) -> int:
+        """This process's share of each mailbox's concurrent requests (what `$batch`
+        groupings must keep to, syncd.graph.batch_plan)."""
+        return self._limiter.limit
+
     def close(self) -> None:
         """Close pooled connections (a server waits for idle keep-alive ones)."""
         self._session.close()

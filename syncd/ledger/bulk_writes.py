@@ -1,0 +1,168 @@
+"""Many meeting rows in one transaction: the claims of a group of creates, and their
+completions with their history entries.
+
+The same rows and history as syncd.ledger.repository writes one at a time, through
+SQLAlchemy Core statements run with many parameter sets (executemany, and INSERT ...
+RETURNING for the new rows' ids): for a group of creates the ORM's unit of work cost
+more CPU than the SQL itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
+
+from syncd.domain import Source
+from syncd.ledger.models import MeetingHistory, MeetingRecord
+from syncd.ledger.repository import Note
+
+_MEETINGS: Table = MeetingRecord.__table__  # type: ignore[attr-defined]
+_HISTORY: Table = MeetingHistory.__table__  # type: ignore[attr-defined]
+#: Every column of a meeting row but its primary key, as INSERT and UPDATE set them.
+_COLUMNS = tuple(c.name for c in _MEETINGS.columns if c.name != "id")
+#: SQLite and PostgreSQL both take a few hundred bound values in IN (...).
+_IN_CHUNK = 500
+
+#: A claim decision: the row as stored now (None: none yet) -> the row to store, or
+#: None to leave it as it is and claim nothing.
+Decide = Callable[[MeetingRecord | None], MeetingRecord | None]
+
+
+def _values(record: MeetingRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _COLUMNS}
+
+
+def _record(row: Mapping[str, Any]) -> MeetingRecord:
+    return MeetingRecord(**row)
+
+
+class BulkMeetingWrites:
+    """One tenant's claims and completions of many meetings at once."""
+
+    def __init__(self, engine: Engine, tenant: str, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.clock = clock
+        self._insert = insert(_MEETINGS).returning(_MEETINGS.c.id, sort_by_parameter_order=True)
+        self._update = (
+            update(_MEETINGS)
+            .where(_MEETINGS.c.id == bindparam("row_id"))
+            .values({name: bindparam(f"new_{name}") for name in _COLUMNS})
+        )
+        self._completions: dict[tuple[str, ...], Any] = {}
+
+    def claim(
+        self, source: Source | str, decisions: Mapping[str, Decide]
+    ) -> dict[str, MeetingRecord]:
+        """In one transaction, read the rows of these meetings (external id -> decision),
+        let each decision make the row to store, and store the new and changed ones.
+
+        Returns the rows stored, by external id (with their ids); a decision that
+        returned None is absent. The caller holds the meetings' locks, so no other
+        writer claims them meanwhile; a unique-key conflict (a writer that did not)
+        rolls the whole claim back and raises IntegrityError.
+        """
+        wanted = list(decisions)
+        claimed: dict[str, MeetingRecord] = {}
+        with self.engine.begin() as connection:
+            stored: dict[str, MeetingRecord] = {}
+            for offset in range(0, len(wanted), _IN_CHUNK):
+                rows = connection.execute(
+                    select(_MEETINGS).where(
+                        _MEETINGS.c.tenant == self.tenant,
+                        _MEETINGS.c.source == str(source),
+                        _MEETINGS.c.external_id.in_(wanted[offset : offset + _IN_CHUNK]),
+                    )
+                ).mappings()
+                stored.update((row["external_id"], _record(dict(row))) for row in rows)
+            new: list[MeetingRecord] = []
+            changed: list[MeetingRecord] = []
+            for external_id, decide in decisions.items():
+                current = stored.get(external_id)
+                before = None if current is None else _values(current)
+                record = decide(current)
+                if record is None:
+                    continue
+                claimed[external_id] = record
+                if current is None:
+                    new.append(record)
+                elif record is not current or _values(record) != before:
+                    changed.append(record)
+            if new:
+                ids = connection.execute(self._insert, [_values(r) for r in new]).scalars()
+                for record, row_id in zip(new, ids, strict=True):
+                    record.id = row_id
+            if changed:
+                connection.execute(
+                    self._update,
+                    [
+                        {"row_id": r.id, **{f"new_{k}": v for k, v in _values(r).items()}}
+                        for r in changed
+                    ],
+                )
+        return claimed
+
+    def complete(
+        self,
+        completions: Sequence[tuple[MeetingRecord, Mapping[str, Any], Note | None]],
+    ) -> None:
+        """In one transaction, set each row's fields (and updated_at) and append its
+        history entry. The fields of every completion must have the same names."""
+        if not completions:
+            return
+        now = self.clock()
+        names = tuple(completions[0][1])
+        statement = self._completion(names)
+        connection_rows = []
+        history = []
+        for record, fields, note in completions:
+            if tuple(fields) != names:
+                raise ValueError("completions of one call must set the same fields")
+            connection_rows.append(
+                {
+                    "row_id": record.id,
+                    "new_updated_at": now,
+                    **{f"new_{k}": v for k, v in fields.items()},
+                }
+            )
+            if note is not None:
+                history.append(_history_row(self.tenant, record, now, note))
+        with self.engine.begin() as connection:
+            connection.execute(statement, connection_rows)
+            if history:
+                connection.execute(insert(_HISTORY), history)
+        for record, fields, _ in completions:
+            for name, value in fields.items():
+                setattr(record, name, value)
+            record.updated_at = now
+
+    def _completion(self, names: tuple[str, ...]) -> Any:
+        """UPDATE ... SET the named fields and updated_at WHERE id = ?, built once per set."""
+        statement = self._completions.get(names)
+        if statement is None:
+            statement = (
+                update(_MEETINGS)
+                .where(_MEETINGS.c.id == bindparam("row_id"))
+                .values({name: bindparam(f"new_{name}") for name in (*names, "updated_at")})
+            )
+            self._completions[names] = statement
+        return statement
+
+
+def _history_row(tenant: str, record: MeetingRecord, at: datetime, note: Note) -> dict[str, Any]:
+    """The meeting_history row of `note` (as MeetingRepository appends one)."""
+    return {
+        "tenant": tenant,
+        "source": record.source,
+        "external_id": record.external_id,
+        "at": at,
+        "side": note.side.value,
+        "action": note.action.value,
+        "fields": note.fields,
+        "reason": note.reason[:2000],
+        "graph_request_id": note.graph_request_id,
+        "salesforce_call": note.salesforce_call,
+    }
