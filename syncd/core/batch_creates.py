@@ -72,7 +72,7 @@ class BatchCreates:
         each group fits one $batch and keeps each organizer's mailbox within this
         process's share of its concurrent requests (syncd.graph.batch_plan)."""
         return plan_batches(
-            [m.organizer_email for m in meetings], per_mailbox=self.graph.in_flight_per_mailbox
+            [m.organizer_email for m in meetings], per_mailbox=self.graph.in_flight_per_mailbox()
         )
 
     def create(

@@ -78,7 +78,6 @@ class GraphPort(SchedulePort, GraphReader, Protocol):
     """Everything syncd asks of Graph. Only the scheduler core calls the writes
     (create, update, cancel, delete): it records each one in the ledger and history."""
 
-    @property
     def in_flight_per_mailbox(self) -> int:
         """This process's share of each mailbox's 4 concurrent requests."""
         ...

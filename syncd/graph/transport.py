@@ -117,7 +117,6 @@ class GraphTransport:
         self._notes = MappingNotes()
         self.counter = CallCounter()
 
-    @property
     def in_flight_per_mailbox(self) -> int:
         """This process's share of each mailbox's concurrent requests (what `$batch`
         groupings must keep to, syncd.graph.batch_plan)."""

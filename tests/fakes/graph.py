@@ -109,8 +109,9 @@ class MemoryGraph:
             del self._events[event_id]
 
     # --------------------------------------------------------- the port
-    #: Outlook's 4 concurrent requests per mailbox, all of them this client's.
-    in_flight_per_mailbox = 4
+    def in_flight_per_mailbox(self) -> int:
+        """Outlook's 4 concurrent requests per mailbox, all of them this client's."""
+        return 4
 
     def create_events(
         self, creates: Sequence[NewEvent], *, correlation_id: str | None = None
