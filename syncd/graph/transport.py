@@ -312,7 +312,7 @@ class GraphTransport:
             # https://learn.microsoft.com/graph/throttling#throttling-and-batching
             waits = [parse_retry_after(results[i].headers.get("retry-after")) for i in refused]
             longest = max((w for w in waits if w is not None), default=None)
-            reason = f"{len(refused)} request(s) of a $batch refused or not done for now"
+            reason = f"{len(refused)} request(s) of a $batch not carried out or refused for now"
             if not refused or not self._wait(call, longest, reason):
                 break
             pending = refused
