@@ -2,9 +2,8 @@
 completions with their history entries.
 
 The same rows and history as syncd.ledger.repository writes one at a time, through
-SQLAlchemy Core statements run with many parameter sets (executemany, and INSERT ...
-RETURNING for the new rows' ids): for a group of creates the ORM's unit of work cost
-more CPU than the SQL itself.
+SQLAlchemy Core statements run with many parameter sets (executemany): for a group of
+creates the ORM's unit of work cost more CPU than the SQL itself.
 """
 
 from __future__ import annotations
@@ -46,7 +45,6 @@ class BulkMeetingWrites:
         self.engine = engine
         self.tenant = tenant
         self.clock = clock
-        self._insert = insert(_MEETINGS).returning(_MEETINGS.c.id, sort_by_parameter_order=True)
         self._update = (
             update(_MEETINGS)
             .where(_MEETINGS.c.id == bindparam("row_id"))
@@ -92,9 +90,19 @@ class BulkMeetingWrites:
                 elif record is not current or _values(record) != before:
                     changed.append(record)
             if new:
-                ids = connection.execute(self._insert, [_values(r) for r in new]).scalars()
-                for record, row_id in zip(new, ids, strict=True):
-                    record.id = row_id
+                # executemany, then the new ids in one SELECT: INSERT ... RETURNING in the
+                # order of the rows runs one statement a row on SQLite.
+                connection.execute(insert(_MEETINGS), [_values(r) for r in new])
+                found = connection.execute(
+                    select(_MEETINGS.c.external_id, _MEETINGS.c.id).where(
+                        _MEETINGS.c.tenant == self.tenant,
+                        _MEETINGS.c.source == str(source),
+                        _MEETINGS.c.external_id.in_([r.external_id for r in new]),
+                    )
+                )
+                ids = {external_id: row_id for external_id, row_id in found}
+                for record in new:
+                    record.id = ids[record.external_id]
             if changed:
                 connection.execute(
                     self._update,

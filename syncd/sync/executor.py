@@ -13,6 +13,7 @@ cancels, failures and creates of meetings Salesforce says exist go one by one.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,6 +41,8 @@ class Executor:
         self.scheduler = scheduler
         self.workers = workers
         self.should_stop = should_stop
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._guard = threading.Lock()
 
     def run(self, plan: Plan, *, on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """Execute every actionable step; results in plan order (skips omitted)."""
@@ -48,16 +51,28 @@ class Executor:
             return []
         results: list[Outcome | None] = [None] * len(steps)
         units = self._units(steps)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
-            done = pool.map(lambda unit: self._unit(unit, steps), units)
-            for (_, positions), answered in zip(units, done, strict=True):
-                for position, outcome in zip(positions, answered, strict=True):
-                    results[position] = outcome
+        done = self._threads().map(lambda unit: self._unit(unit, steps), units)
+        for (_, positions), answered in zip(units, done, strict=True):
+            for position, outcome in zip(positions, answered, strict=True):
+                results[position] = outcome
         outcomes = [o for o in results if o is not None]
         if on_done:
             for outcome in outcomes:
                 on_done(outcome)
         return outcomes
+
+    def _threads(self) -> ThreadPoolExecutor:
+        """The pool of `workers` threads, kept between pages (starting threads for every
+        page cost more than the page's own bookkeeping); made anew when `workers` changes."""
+        with self._guard:
+            if self._pool is None or self._pool[0] != self.workers:
+                if self._pool is not None:
+                    self._pool[1].shutdown(wait=False)
+                self._pool = (
+                    self.workers,
+                    ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec"),
+                )
+            return self._pool[1]
 
     def _units(self, steps: Sequence[Step]) -> list[tuple[bool, list[int]]]:
         """(batched, positions): the groups of creates first, in the core's order, then
