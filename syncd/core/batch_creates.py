@@ -142,7 +142,10 @@ class BatchCreates:
             key = em.external_key(self.tenant.name, record.source, record.external_id)
             payload = em.create_payload(record.target, transaction=record.transaction_id, key=key)
             creates.append(NewEvent(record.organizer_email, payload, items[position][1]))
-        return self.graph.create_events(creates)
+        try:
+            return self.graph.create_events(creates)
+        except SyncdError as error:  # the call failed as a whole: so did each create
+            return [error] * len(creates)
 
     def _complete(
         self,

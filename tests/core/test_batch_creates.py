@@ -162,10 +162,13 @@ def test_a_batch_whose_answer_is_lost_is_finished_by_resume(
     # (a process killed right then leaves the same ledger).
     group = meetings(fresh_sandbox, 5)
     spy.fail_after["create_events"] = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "reset")
-    with pytest.raises(SyncdError):
-        scheduler.batch.create(items(group))
+    results = scheduler.batch.create(items(group))
+    assert all(isinstance(r, SyncdError) and r.retryable for r in results)
     left = rows(runtime, group)
-    assert {r.intent for r in left.values()} == {"create"}
+    # Each a failure to retry with back-off, its claim kept: the retry looks first.
+    assert {(r.intent, r.last_error_code) for r in left.values()} == {
+        ("create", ErrorCode.UPSTREAM_UNAVAILABLE.value)
+    }
     assert all(len(stamped(fresh_sandbox, m)) == 1 for m in group)
 
     assert scheduler.resume() >= len(group)
@@ -176,7 +179,8 @@ def test_a_batch_whose_answer_is_lost_is_finished_by_resume(
             e.action
             for e in history_of(runtime.engine, TENANT, Source.SALESFORCE, meeting.external_id)
         ]
-        assert actions == [HistoryAction.ADOPTED]  # found by its key, not created again
+        # The failure it was, then found by its key and taken over, not created again.
+        assert actions == [HistoryAction.FAILED, HistoryAction.ADOPTED]
 
 
 def test_claims_before_the_batch_are_created_by_resume(
@@ -185,8 +189,7 @@ def test_claims_before_the_batch_are_created_by_resume(
     # Claimed, then nothing reached Graph (the process died before sending).
     group = meetings(fresh_sandbox, 4)
     spy.fail_before["create_events"] = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "down")
-    with pytest.raises(SyncdError):
-        scheduler.batch.create(items(group))
+    assert all(isinstance(r, SyncdError) for r in scheduler.batch.create(items(group)))
     assert {r.intent for r in rows(runtime, group).values()} == {"create"}
     assert all(stamped(fresh_sandbox, m) == [] for m in group)
 
