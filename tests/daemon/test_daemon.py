@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -19,12 +19,14 @@ from syncd.domain import ErrorCode, MeetingStatus, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import Runtime, build_runtime
+from syncd.sandbox.salesforce.generator import add_events
 from syncd.sdnotify import Notifier
 from syncd.sync.service import FEED_EVENT, SyncService
 from tests.daemon.helpers import (
     TENANT,
     World,
     drop_events_without_mailbox,
+    mailbox_users,
     outlook_meetings,
     wait_until,
 )
@@ -155,6 +157,12 @@ def test_stop_waits_for_in_flight_writes_and_the_pass_stops_between_steps(
     # One worker: the creates go in groups of up to 20 (one $batch each), and the
     # groups after the first wait for it, whatever the default number of workers.
     service.executor.workers = 1
+    add_events(
+        world.org,
+        30,
+        owners=list(mailbox_users(world.sandbox)),
+        start=datetime.now(UTC).date() + timedelta(days=1),
+    )
     planned = service.poll(dry_run=True).counts["create"]
     assert planned > 20, "the test needs more creates than one group holds"
 

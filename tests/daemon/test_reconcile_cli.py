@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -286,12 +287,13 @@ def test_a_write_that_fails_again_on_resume_does_not_block_the_pass(world: World
 def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # More Events than the executor has workers (32): the steps beyond them start
-    # only after a create has returned, so after the signal (with 20 Events every
-    # step could pass its stop check before the handler ran).
+    # More Events than one page (200): the first page's creates start in groups of 20
+    # side by side, the first of them signals, and the next page's steps start only
+    # after the handler ran (with one page every group could pass its stop check
+    # before it did).
     add_events(
         world.org,
-        60,
+        260,
         owners=list(mailbox_users(world.sandbox)),
         start=datetime.now(UTC).date() + timedelta(days=1),
     )
@@ -304,6 +306,7 @@ def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
             # What systemd does to a timer's pass on `systemctl stop` (SIGINT
             # here: should the handler be missing, pytest sees a KeyboardInterrupt).
             os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # a $batch takes a while: the handler runs meanwhile
         return create_events(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(GraphClient, "create_events", create_then_signal)
