@@ -74,7 +74,9 @@ def live_views(engine: Engine, tenant: str, source: Source) -> Iterator[LedgerVi
                     columns.status,
                     columns.content_hash,
                     columns.organizer_email,
-                    columns.request,
+                    # Only the start, extracted by the database (JSON path): decoding the
+                    # whole request of every row cost more than the rest of the read.
+                    columns.request["startTime"].as_string(),
                 )
                 .where(
                     columns.tenant == tenant,
@@ -87,8 +89,7 @@ def live_views(engine: Engine, tenant: str, source: Source) -> Iterator[LedgerVi
             ).all()
         if not rows:
             return
-        for _, external_id, status, content_hash, organizer, request in rows:
-            start = (request or {}).get("startTime")
+        for _, external_id, status, content_hash, organizer, start in rows:
             yield LedgerView(
                 external_id=external_id,
                 status=status,
