@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
-from syncd.core.claims import decide
+from syncd.core.claims import claim_fields, decide
 from syncd.core.meeting_checks import check_organizer, check_times
 from syncd.core.outlook_writes import OutlookWrites, creation
 from syncd.core.records import meeting_to_request
@@ -36,7 +36,7 @@ from syncd.domain import Meeting, MeetingStatus, Source, SyncdError
 from syncd.graph.batch import NewEvent
 from syncd.graph.batch_plan import plan_batches
 from syncd.graph.port import GraphPort
-from syncd.ledger.bulk_writes import BulkMeetingWrites
+from syncd.ledger.bulk_writes import BulkMeetingWrites, new_record
 from syncd.ledger.meeting_locks import MeetingLocks
 from syncd.ledger.models import MeetingRecord
 
@@ -124,8 +124,20 @@ class BatchCreates:
                 if current is not None and current.status != MeetingStatus.CANCELLED:
                     return None  # made (or claimed) since the plan: not a plain create
                 request = meeting_to_request(meeting)
-                record, _ = decide(current, self.tenant, self.clock, meeting, request, source, True)
-                return record
+                if current is not None:  # cancelled: a new generation (claims.decide)
+                    record, _ = decide(
+                        current, self.tenant, self.clock, meeting, request, source, True
+                    )
+                    return record
+                # New to the ledger: generation 0, as claims.decide makes it.
+                fields = claim_fields(self.tenant, self.clock, meeting, request, source, 0)
+                return new_record(
+                    tenant=self.tenant.name,
+                    source=str(source),
+                    external_id=meeting.external_id,
+                    created_at=fields["updated_at"],
+                    **fields,
+                )
 
             return decided
 

@@ -88,9 +88,35 @@ def decide(
         retry = bool(record.transaction_id)  # a create was claimed before
     else:
         generation = record.generation + 1
-    now = clock()
+    claimed = claim_fields(tenant, clock, meeting, request, source, generation)
+    if record is None:
+        # Made with every field at once: setting them one by one on a new row cost more
+        # than the rest of the claim (each set goes through the ORM's instrumentation).
+        record = MeetingRecord(
+            tenant=tenant.name,
+            source=str(source),
+            external_id=meeting.external_id,
+            created_at=claimed["updated_at"],
+            **claimed,
+        )
+    else:
+        for name, value in claimed.items():
+            setattr(record, name, value)
+    return record, retry
+
+
+def claim_fields(
+    tenant: TenantConfig,
+    clock: Callable[[], datetime],
+    meeting: Meeting,
+    request: dict[str, Any],
+    source: Source,
+    generation: int,
+) -> dict[str, Any]:
+    """The fields of a row that claims the create of `meeting` in `generation` (all but
+    its key and created_at): the intent, the transactionId, the content to send."""
     content = em.event_content(meeting, teams_keyword=tenant.policy.teams_keyword)
-    claimed: dict[str, Any] = {
+    return {
         "organizer_email": meeting.organizer_email,
         "generation": generation,
         "transaction_id": em.transaction_id(tenant.name, source, meeting.external_id, generation),
@@ -108,19 +134,5 @@ def decide(
         "last_error_message": None,
         "attempts": 0,
         "next_attempt_at": None,
-        "updated_at": now,
+        "updated_at": clock(),
     }
-    if record is None:
-        # Made with every field at once: setting them one by one on a new row cost more
-        # than the rest of the claim (each set goes through the ORM's instrumentation).
-        record = MeetingRecord(
-            tenant=tenant.name,
-            source=str(source),
-            external_id=meeting.external_id,
-            created_at=now,
-            **claimed,
-        )
-    else:
-        for name, value in claimed.items():
-            setattr(record, name, value)
-    return record, retry

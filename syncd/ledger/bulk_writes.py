@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy.orm import configure_mappers
 
 from syncd.domain import Source
 from syncd.ledger.models import MeetingHistory, MeetingRecord
@@ -20,6 +21,7 @@ from syncd.ledger.repository import Note
 
 _MEETINGS: Table = MeetingRecord.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = MeetingHistory.__table__  # type: ignore[attr-defined]
+_MANAGER = MeetingRecord._sa_class_manager  # type: ignore[attr-defined]
 #: Every column of a meeting row but its primary key, as INSERT and UPDATE set them.
 _COLUMNS = tuple(c.name for c in _MEETINGS.columns if c.name != "id")
 #: SQLite and PostgreSQL both take a few hundred bound values in IN (...).
@@ -34,8 +36,18 @@ def _values(record: MeetingRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in _COLUMNS}
 
 
+def new_record(**values: Any) -> MeetingRecord:
+    """A row object holding `values`, made as the ORM makes the rows it loads (the class
+    manager's new instance, its attributes filled in): the model's __init__ cost more
+    than the SQL of a whole claim. Nothing is validated; the values are a claim's."""
+    configure_mappers()  # as a first __init__ or query would (at once when done before)
+    record: MeetingRecord = _MANAGER.new_instance()
+    record.__dict__.update({"id": None, **values})
+    return record
+
+
 def _record(row: Mapping[str, Any]) -> MeetingRecord:
-    return MeetingRecord(**row)
+    return new_record(**row)
 
 
 class BulkMeetingWrites:
