@@ -117,27 +117,31 @@ class BatchCreates:
         wanted: dict[str, int],
         source: Source,
     ) -> dict[int, MeetingRecord]:
-        """Commit the create intents of the group in one transaction (by position)."""
+        """Commit the create intents of the group in one transaction (by position).
+
+        The rows of meetings new to the ledger (nearly all of a first sync) are made
+        before the transaction, which then holds its connection for the SQL alone; a
+        cancelled meeting's row is decided inside it (a new generation)."""
 
         def decision(meeting: Meeting) -> Callable[[MeetingRecord | None], MeetingRecord | None]:
+            request = meeting_to_request(meeting)
+            # New to the ledger: generation 0, as claims.decide makes it.
+            fields = claim_fields(self.tenant, self.clock, meeting, request, source, 0)
+            fresh = new_record(
+                tenant=self.tenant.name,
+                source=str(source),
+                external_id=meeting.external_id,
+                created_at=fields["updated_at"],
+                **fields,
+            )
+
             def decided(current: MeetingRecord | None) -> MeetingRecord | None:
-                if current is not None and current.status != MeetingStatus.CANCELLED:
+                if current is None:
+                    return fresh
+                if current.status != MeetingStatus.CANCELLED:
                     return None  # made (or claimed) since the plan: not a plain create
-                request = meeting_to_request(meeting)
-                if current is not None:  # cancelled: a new generation (claims.decide)
-                    record, _ = decide(
-                        current, self.tenant, self.clock, meeting, request, source, True
-                    )
-                    return record
-                # New to the ledger: generation 0, as claims.decide makes it.
-                fields = claim_fields(self.tenant, self.clock, meeting, request, source, 0)
-                return new_record(
-                    tenant=self.tenant.name,
-                    source=str(source),
-                    external_id=meeting.external_id,
-                    created_at=fields["updated_at"],
-                    **fields,
-                )
+                record, _ = decide(current, self.tenant, self.clock, meeting, request, source, True)
+                return record
 
             return decided
 
