@@ -180,7 +180,10 @@ class BatchCreates:
                 results[position] = self.outlook.refused(record, answer, correlation_id)
                 continue
             fields, note = creation(record, answer, correlation_id)
+            # What was sent is the target the claim stored: copied by the database.
+            sent = fields.pop("sent")
+            assert sent is record.target
             completions.append((record, fields, note))
             results[position] = record
-        self.bulk.complete(completions)
+        self.bulk.complete(completions, copies={"sent": "target"})
         log.debug("created %d meetings in one request", len(completions))

@@ -62,7 +62,7 @@ class BulkMeetingWrites:
             .where(_MEETINGS.c.id == bindparam("row_id"))
             .values({name: bindparam(f"new_{name}") for name in _COLUMNS})
         )
-        self._completions: dict[tuple[str, ...], Any] = {}
+        self._completions: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], Any] = {}
 
     def claim(
         self, source: Source | str, decisions: Mapping[str, Decide]
@@ -128,14 +128,21 @@ class BulkMeetingWrites:
     def complete(
         self,
         completions: Sequence[tuple[MeetingRecord, Mapping[str, Any], Note | None]],
+        *,
+        copies: Mapping[str, str] | None = None,
     ) -> None:
         """In one transaction, set each row's fields (and updated_at) and append its
-        history entry. The fields of every completion must have the same names."""
+        history entry. The fields of every completion must have the same names.
+
+        `copies`: columns set to another column of the same row by the database
+        ({"sent": "target"}: what was sent is what the claim stored as the target),
+        so a value the row holds already is not encoded and sent again."""
         if not completions:
             return
         now = self.clock()
         names = tuple(completions[0][1])
-        statement = self._completion(names)
+        copied = tuple(sorted((copies or {}).items()))
+        statement = self._completion(names, copied)
         connection_rows = []
         history = []
         for record, fields, note in completions:
@@ -157,18 +164,24 @@ class BulkMeetingWrites:
         for record, fields, _ in completions:
             for name, value in fields.items():
                 setattr(record, name, value)
+            for name, source in copied:
+                setattr(record, name, getattr(record, source))
             record.updated_at = now
 
-    def _completion(self, names: tuple[str, ...]) -> Any:
-        """UPDATE ... SET the named fields and updated_at WHERE id = ?, built once per set."""
-        statement = self._completions.get(names)
+    def _completion(self, names: tuple[str, ...], copied: tuple[tuple[str, str], ...]) -> Any:
+        """UPDATE ... SET the named fields, the copies and updated_at WHERE id = ?, built
+        once per shape."""
+        key = (names, copied)
+        statement = self._completions.get(key)
         if statement is None:
+            values: dict[str, Any] = {
+                name: bindparam(f"new_{name}") for name in (*names, "updated_at")
+            }
+            values.update({name: _MEETINGS.c[source] for name, source in copied})
             statement = (
-                update(_MEETINGS)
-                .where(_MEETINGS.c.id == bindparam("row_id"))
-                .values({name: bindparam(f"new_{name}") for name in (*names, "updated_at")})
+                update(_MEETINGS).where(_MEETINGS.c.id == bindparam("row_id")).values(values)
             )
-            self._completions[names] = statement
+            self._completions[key] = statement
         return statement
 
 

@@ -108,6 +108,9 @@ def assert_exactly_once(runtime: Runtime, sandbox: RunningSandbox, group: list[M
         row = stored[meeting.external_id]
         assert (row.intent, row.status) == (None, MeetingStatus.SYNCED.value)
         assert row.graph_event_id == outlook.id
+        # What was sent is what the claim asked for, and its hash is the content's.
+        assert row.sent and row.sent == row.target
+        assert row.content_hash == em.content_hash(row.sent)
         assert outlook.subject == meeting.subject
         assert bool(outlook.join_url) == (meeting.location == "MS Teams")
         assert row.join_url == outlook.join_url
