@@ -30,8 +30,22 @@ IDLE = (
 #: --categories: where a sample goes, by the first marker found in its stack.
 CATEGORIES = (
     ("start-up (imports)", ("_find_and_load",)),
-    ("Graph client (requests, TLS, JSON)", ("GraphClient.", "MsalTokenProvider.")),
-    ("ledger (SQLAlchemy, SQLite)", ("sqlalchemy/", "sqlmodel/", "sqlite3")),
+    # The client's methods show under the class that defines them (transport, events...).
+    (
+        "Graph client (requests, TLS, JSON)",
+        (
+            "GraphClient.",
+            "GraphTransport.",
+            "EventCalls.",
+            "CalendarReads.",
+            "MailboxReads.",
+            "MsalTokenProvider.",
+        ),
+    ),
+    (
+        "ledger (SQLAlchemy, SQLite, meeting locks)",
+        ("sqlalchemy/", "sqlmodel/", "sqlite3", "syncd/ledger/"),
+    ),
     ("Salesforce client", ("SalesforceClient.",)),
     ("scheduler core, other", ("Scheduler.", "Executor.")),
     ("sync service: parse, plan, write-back", ("SyncService.",)),

@@ -86,6 +86,7 @@ OVER_HTTPS = (
     "tests/graph/test_against_sandbox.py",
     "tests/graph/test_auth_and_session.py",
     "tests/graph/test_batch_failed_whole.py",
+    "tests/graph/test_create_events.py",
     "tests/graph/test_client_behaviour.py",
     "tests/metrics/test_api_latency.py",
     "tests/metrics/test_scrape.py",

@@ -18,7 +18,7 @@ from syncd.core import notes
 from syncd.domain import ErrorCode, HistoryAction, Intent, MeetingStatus, SyncdError
 from syncd.graph.port import GraphPort
 from syncd.ledger.models import MeetingRecord
-from syncd.ledger.repository import MeetingRepository
+from syncd.ledger.repository import MeetingRepository, Note
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,35 @@ def failure_delay(attempts: int, error: SyncdError) -> timedelta:
     if error.retry_after:
         delay = max(delay, timedelta(seconds=error.retry_after))
     return delay
+
+
+def creation(
+    record: MeetingRecord, event: dict[str, Any], correlation_id: str | None
+) -> tuple[dict[str, Any], Note]:
+    """The ledger fields and the history entry that complete `record`'s create, `event`
+    being Graph's answer to its POST."""
+    content = record.target
+    note = notes.outlook(
+        HistoryAction.CREATED,
+        f"created in the calendar of {record.organizer_email}",
+        correlation_id,
+        {"graph_event_id": [None, event["id"]]},
+    )
+    fields = {
+        "graph_event_id": event["id"],
+        "change_key": event.get("changeKey"),
+        "join_url": em.join_url_of(event),
+        "sent": content,
+        "content_hash": em.content_hash(content),
+        # What Salesforce has been told: nobody has answered a new meeting yet (a
+        # deduplicated POST may show answers given since; the refresh writes them).
+        "responses": em.unanswered(event),
+        "intent": None,
+        "status": MeetingStatus.SYNCED.value,
+        "last_error_code": None,
+        "last_error_message": None,
+    }
+    return fields, note
 
 
 class OutlookWrites:
@@ -106,40 +135,34 @@ class OutlookWrites:
                     record.organizer_email, payload, correlation_id=correlation_id
                 )
         except SyncdError as error:
-            if error.code == ErrorCode.MAILBOX_NOT_FOUND:
-                self.ledger.forget(record, notes.failed(error, None, correlation_id=correlation_id))
-                raise SyncdError(
-                    ErrorCode.ORGANIZER_NOT_FOUND,
-                    f"organizer {record.organizer_email} has no mailbox in this tenant: "
-                    f"{error.message}",
-                ) from error
-            self.fail(record, error, correlation_id)
-            raise
+            refusal = self.refused(record, error, correlation_id)
+            if refusal is error:
+                raise
+            raise refusal from error
         if existing is not None:
             return self.adopt(record, existing, correlation_id)
         log.debug("created meeting %s for %s", record.external_id, record.organizer_email)
-        note = notes.outlook(
-            HistoryAction.CREATED,
-            f"created in the calendar of {record.organizer_email}",
-            correlation_id,
-            {"graph_event_id": [None, event["id"]]},
-        )
-        return self.ledger.write(
-            record,
-            note,
-            graph_event_id=event["id"],
-            change_key=event.get("changeKey"),
-            join_url=em.join_url_of(event),
-            sent=content,
-            content_hash=em.content_hash(content),
-            # What Salesforce has been told: nobody has answered a new meeting yet (a
-            # deduplicated POST may show answers given since; the refresh writes them).
-            responses=em.unanswered(event),
-            intent=None,
-            status=MeetingStatus.SYNCED.value,
-            last_error_code=None,
-            last_error_message=None,
-        )
+        fields, note = creation(record, event, correlation_id)
+        return self.ledger.write(record, note, **fields)
+
+    def refused(
+        self, record: MeetingRecord, error: SyncdError, correlation_id: str | None
+    ) -> SyncdError:
+        """Record that Graph refused to create `record`; returns the error to report.
+
+        No mailbox: nothing can be created for this organizer, so the claim is dropped
+        (the source's next edit claims it afresh). Any other refusal is a failure,
+        retried with back-off; the claim stays, so the retry looks for the event first.
+        """
+        if error.code == ErrorCode.MAILBOX_NOT_FOUND:
+            self.ledger.forget(record, notes.failed(error, None, correlation_id=correlation_id))
+            return SyncdError(
+                ErrorCode.ORGANIZER_NOT_FOUND,
+                f"organizer {record.organizer_email} has no mailbox in this tenant: "
+                f"{error.message}",
+            )
+        self.fail(record, error, correlation_id)
+        return error
 
     def adopt(
         self, record: MeetingRecord, event: dict[str, Any], correlation_id: str | None

@@ -29,10 +29,12 @@ from sqlalchemy import Engine
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
 from syncd.core.availability import FreeBusy
+from syncd.core.batch_creates import BatchCreates
 from syncd.core.claims import claim_create
 from syncd.core.failures import WRITEBACK_REFUSED, Failures
 from syncd.core.mailbox_memory import MailboxMemory
 from syncd.core.outlook_changes import OutlookChanges
+from syncd.core.meeting_checks import check_organizer, check_times
 from syncd.core.outlook_writes import OutlookWrites, retry_delay
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.core.series_writes import SeriesWrites
@@ -46,7 +48,6 @@ from syncd.domain import (
     MeetingStatus,
     Source,
     SyncdError,
-    utc,
 )
 from syncd.graph.port import GraphPort
 from syncd.ledger.meeting_locks import MeetingLocks, meeting_locks_for
@@ -94,6 +95,8 @@ class Scheduler:
         self.outlook_changes = OutlookChanges(
             tenant, self.ledger, self._outlook, self._locks, clock
         )
+        #: Creates of many meetings at once ($batch, one ledger transaction per step).
+        self.batch = BatchCreates(tenant, engine, graph, self._outlook, self._locks, clock)
         ttl = timedelta(seconds=tenant.policy.missing_mailbox_ttl_seconds)
         self._free_busy = FreeBusy(
             tenant, graph, MailboxMemory(ttl, clock), organizer=self.ledger.recent_organizer
@@ -453,19 +456,10 @@ class Scheduler:
     # ------------------------------------------------------------ validation
 
     def _check_times(self, start: datetime, end: datetime) -> None:
-        if utc(end) <= utc(start):
-            raise SyncdError(
-                ErrorCode.INVALID_REQUEST,
-                "endTime must be after startTime",
-            )
+        check_times(start, end)
 
     def _check_organizer(self, organizer: str) -> None:
-        if not self.tenant.is_in_org(organizer):
-            raise SyncdError(
-                ErrorCode.ORGANIZER_NOT_FOUND,
-                f"organizer {organizer} is not in this tenant's mail domains "
-                f"({', '.join(self.tenant.mail_domains)}); only in-org users can organize",
-            )
+        check_organizer(self.tenant, organizer)
 
     # ---------------------------------------------------------------- ledger
 

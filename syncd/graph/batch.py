@@ -49,6 +49,16 @@ class GraphResponse:
         return 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class NewEvent:
+    """One event to create: in whose calendar, the POST body (with its transactionId and
+    syncd key), and the correlation id its request carries as `client-request-id`."""
+
+    mailbox: str
+    payload: dict[str, Any]
+    correlation_id: str | None = None
+
+
 def envelope(requests: Sequence[GraphRequest]) -> dict[str, Any]:
     """The $batch body; inner ids are the 1-based positions, so answers map back by id."""
     return {"requests": [_inner(str(n), r) for n, r in enumerate(requests, start=1)]}

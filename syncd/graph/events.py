@@ -1,11 +1,15 @@
-"""Graph calls on single events: create, find by syncd's key, read, update, cancel, delete."""
+"""Graph calls on events: create (one, or many through $batch), find by syncd's key, read,
+update, cancel, delete."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from syncd.domain import SyncdError
 from syncd.graph import odata
+from syncd.graph.batch import GraphRequest, NewEvent
+from syncd.graph.correlation import client_request_id
 from syncd.graph.transport import Call, GraphTransport
 
 #: find_event_by_property expects one match; a small page still shows duplicates.
@@ -40,6 +44,48 @@ class EventCalls(GraphTransport):
             action=action,
         )
         return self._body(call, answer, action=action, mailbox=mailbox)
+
+    def create_events(
+        self, creates: Sequence[NewEvent], *, correlation_id: str | None = None
+    ) -> list[dict[str, Any] | SyncdError]:
+        """Create each event: one on its own, several through $batch (20 a request; the
+        caller groups them so that no mailbox goes over its share, syncd.graph.batch_plan).
+
+        Answers in order: the created event, or the `SyncdError` of a create Graph refused
+        (a whole envelope that failed gives its error to each of its creates). Inner 429s
+        and 424s are sent again after their Retry-After, as `batch` does. Each inner POST
+        carries its own `client-request-id` (from its correlation id; honoured inside a
+        batch as on its own: assumed, json-batching lets each request carry headers) and
+        its transactionId, so a create sent again is deduplicated as in `create_event`.
+        """
+        if not creates:
+            return []
+        single = creates[0].correlation_id if len(creates) == 1 else correlation_id
+        call = self._begin("create_events", single)
+        action = "create an event"
+        requests_ = [
+            GraphRequest(
+                "POST",
+                odata.user_path(create.mailbox) + "/events",
+                body=create.payload,
+                headers={
+                    "Prefer": odata.PREFER_UTC,
+                    "client-request-id": client_request_id(create.correlation_id),
+                },
+                mailbox=create.mailbox,
+            )
+            for create in creates
+        ]
+        try:
+            answers = self._send_all(call, requests_, action=action)
+        except SyncdError as error:  # the request or the envelope failed as a whole
+            return [error] * len(creates)
+        return [
+            answer.body
+            if answer.ok
+            else self._error(call, answer, action=action, mailbox=create.mailbox)
+            for create, answer in zip(creates, answers, strict=True)
+        ]
 
     def find_event_by_property(
         self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None

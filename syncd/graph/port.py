@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from syncd.domain import SyncdError
+from syncd.graph.batch import NewEvent
 from syncd.graph.delta import DeltaRequest, DeltaResult
 
 
@@ -76,9 +78,19 @@ class GraphPort(SchedulePort, GraphReader, Protocol):
     """Everything syncd asks of Graph. Only the scheduler core calls the writes
     (create, update, cancel, delete): it records each one in the ledger and history."""
 
+    def in_flight_per_mailbox(self) -> int:
+        """This process's share of each mailbox's 4 concurrent requests."""
+        ...
+
     def create_event(
         self, mailbox: str, payload: dict[str, Any], *, correlation_id: str | None = None
     ) -> dict[str, Any]: ...
+
+    def create_events(
+        self, creates: Sequence[NewEvent], *, correlation_id: str | None = None
+    ) -> list[dict[str, Any] | SyncdError]:
+        """Each event created (several through $batch), or the error of its create."""
+        ...
 
     def find_event_by_property(
         self, mailbox: str, property_id: str, value: str, *, correlation_id: str | None = None
@@ -112,4 +124,6 @@ class GraphPort(SchedulePort, GraphReader, Protocol):
 
 
 #: The Graph methods that change Outlook; only syncd.core may call them.
-WRITE_METHODS = frozenset({"create_event", "update_event", "cancel_event", "delete_event"})
+WRITE_METHODS = frozenset(
+    {"create_event", "create_events", "update_event", "cancel_event", "delete_event"}
+)

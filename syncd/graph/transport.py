@@ -117,6 +117,11 @@ class GraphTransport:
         self._notes = MappingNotes()
         self.counter = CallCounter()
 
+    def in_flight_per_mailbox(self) -> int:
+        """This process's share of each mailbox's concurrent requests (what `$batch`
+        groupings must keep to, syncd.graph.batch_plan)."""
+        return self._limiter.limit
+
     def close(self) -> None:
         """Close pooled connections (a server waits for idle keep-alive ones)."""
         self._session.close()
@@ -307,7 +312,7 @@ class GraphTransport:
             # https://learn.microsoft.com/graph/throttling#throttling-and-batching
             waits = [parse_retry_after(results[i].headers.get("retry-after")) for i in refused]
             longest = max((w for w in waits if w is not None), default=None)
-            reason = f"{len(refused)} request(s) of a $batch refused or not done for now"
+            reason = f"{len(refused)} request(s) of a $batch not carried out or refused for now"
             if not refused or not self._wait(call, longest, reason):
                 break
             pending = refused

@@ -4,17 +4,23 @@ Per-mailbox politeness (at most 4 requests in flight, Retry-After) lives in the
 Graph client, so the executor may run many steps in parallel safely. A step fails
 alone, whatever the error (a bug included): its reason goes to the ledger and to the
 write-back, and the other steps of the page carry on.
+
+The page's creates go to the core in groups (Scheduler.batch: one claim, one $batch,
+one completion per group, grouped so that no mailbox goes over its share); updates,
+cancels, failures and creates of meetings Salesforce says exist go one by one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import ErrorCode, Source, SyncdError, WritebackStatus
+from syncd.ledger.models import MeetingRecord
 from syncd.logs import log_context
 from syncd.sync.plan import Action, Plan, Step, fault_reason
 from syncd.sync.writeback import Outcome
@@ -35,19 +41,102 @@ class Executor:
         self.scheduler = scheduler
         self.workers = workers
         self.should_stop = should_stop
+        self._pool: tuple[int, ThreadPoolExecutor] | None = None
+        self._guard = threading.Lock()
 
     def run(self, plan: Plan, *, on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
         """Execute every actionable step; results in plan order (skips omitted)."""
         steps = [s for s in plan.steps if s.action != Action.SKIP]
         if not steps:
             return []
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec") as pool:
-            results = list(pool.map(self._guarded, steps))
+        results: list[Outcome | None] = [None] * len(steps)
+        units = self._units(steps)
+        done = self._threads().map(lambda unit: self._unit(unit, steps), units)
+        for (_, positions), answered in zip(units, done, strict=True):
+            for position, outcome in zip(positions, answered, strict=True):
+                results[position] = outcome
         outcomes = [o for o in results if o is not None]
         if on_done:
             for outcome in outcomes:
                 on_done(outcome)
         return outcomes
+
+    def _threads(self) -> ThreadPoolExecutor:
+        """The pool of `workers` threads, kept between pages (starting threads for every
+        page cost more than the page's own bookkeeping); made anew when `workers` changes."""
+        with self._guard:
+            if self._pool is None or self._pool[0] != self.workers:
+                if self._pool is not None:
+                    self._pool[1].shutdown(wait=False)
+                self._pool = (
+                    self.workers,
+                    ThreadPoolExecutor(self.workers, thread_name_prefix="syncd-exec"),
+                )
+            return self._pool[1]
+
+    def _units(self, steps: Sequence[Step]) -> list[tuple[bool, list[int]]]:
+        """(batched, positions): the groups of creates first, in the core's order, then
+        every other step on its own."""
+        creates = [
+            position
+            for position, step in enumerate(steps)
+            if step.action == Action.CREATE and not step.recover and step.meeting is not None
+        ]
+        meetings = [steps[position].meeting for position in creates]
+        groups = self.scheduler.batch.groups(meetings) if creates else []  # type: ignore[arg-type]
+        batched = set(creates)
+        return [(True, [creates[i] for i in group]) for group in groups] + [
+            (False, [position]) for position in range(len(steps)) if position not in batched
+        ]
+
+    def _unit(self, unit: tuple[bool, list[int]], steps: Sequence[Step]) -> list[Outcome | None]:
+        batched, positions = unit
+        if not batched:
+            return [self._guarded(steps[positions[0]])]
+        return self._create_group([steps[position] for position in positions])
+
+    def _create_group(self, steps: Sequence[Step]) -> list[Outcome | None]:
+        """Create the group's meetings together; each outcome is its step's own."""
+        if self.should_stop():
+            return [None] * len(steps)
+        scheduler = self.scheduler
+        items = [(step.meeting, f"sf-{step.salesforce_id}") for step in steps]
+        try:
+            with log_context(tenant_name=scheduler.tenant.name):
+                created = scheduler.batch.create(items, source=Source.SALESFORCE)  # type: ignore[arg-type]
+        except Exception as unexpected:  # a group's trouble must not fail its records
+            log.warning(
+                "creating %d meetings together failed (%s: %s); creating them one by one",
+                len(steps),
+                type(unexpected).__name__,
+                unexpected,
+                exc_info=not isinstance(unexpected, SyncdError),
+            )
+            return [self._guarded(step) for step in steps]
+        outcomes: list[Outcome | None] = []
+        for step, result in zip(steps, created, strict=True):
+            if result is None:  # no longer a plain create: the one-by-one path decides
+                outcomes.append(self._guarded(step))
+                continue
+            with log_context(
+                tenant_name=scheduler.tenant.name,
+                correlation=f"sf-{step.salesforce_id}",
+                salesforce_id=step.salesforce_id,
+            ):
+                if isinstance(result, SyncdError):
+                    outcomes.append(self._failed(step, result, 0))
+                else:
+                    outcomes.append(self._synced(step, result))
+                    log.info("%s event %s: %s", step.action.value, step.salesforce_id, step.reason)
+        return outcomes
+
+    def _failed(self, step: Step, error: SyncdError, earlier: int) -> Outcome:
+        """The step failed with `error`: logged, kept in the ledger, written back."""
+        log.warning("event %s failed: %s (%s)", step.salesforce_id, error.message, error.code)
+        self._remember(step, error, earlier)
+        return Outcome(
+            step.salesforce_id, WritebackStatus.FAILED, error=f"{error.code}: {error.message}"
+        )
 
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
@@ -60,15 +149,7 @@ class Executor:
             try:
                 outcome = self._execute(step)
             except SyncdError as error:
-                log.warning(
-                    "event %s failed: %s (%s)", step.salesforce_id, error.message, error.code
-                )
-                self._remember(step, error, earlier)
-                return Outcome(
-                    step.salesforce_id,
-                    WritebackStatus.FAILED,
-                    error=f"{error.code}: {error.message}",
-                )
+                return self._failed(step, error, earlier)
             except Exception as unexpected:  # one record's bug stays its own
                 internal = internal_error(step, unexpected)
                 # The traceback is what a maintainer needs; it names code, not credentials.
@@ -147,7 +228,12 @@ class Executor:
         record = scheduler.upsert(
             step.meeting, source=Source.SALESFORCE, correlation_id=correlation, recover=step.recover
         )
-        keyword = scheduler.tenant.policy.teams_keyword
+        return self._synced(step, record)
+
+    def _synced(self, step: Step, record: MeetingRecord) -> Outcome:
+        """The meeting is in Outlook as the ledger row `record` says."""
+        assert step.meeting is not None
+        keyword = self.scheduler.tenant.policy.teams_keyword
         if record.join_url and not em.is_teams_location(step.meeting.location, keyword):
             # What Outlook shows, and so what the ledger and the write-back keep.
             log.info(

@@ -3,7 +3,9 @@ cannot be trusted, and the retry of failed records whose back-off has passed.
 
 Each streams records page by page (memory grows with a page, not with the org), plans
 with the pure planner, executes through the scheduler core and writes back in sObject
-Collections of up to 200 records.
+Collections of up to 200 records; a few pages are carried out beside the reading and
+planning of the next (syncd.sync.page_pipeline), and all of them have ended before a
+watermark moves or the pass returns.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
 from syncd.sync.outlook_policy import DIFFERS_STATUS
+from syncd.sync.page_pipeline import PagePipeline
 from syncd.sync.pass_report import PassReport
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes, plan_fault
 from syncd.sync.reader import PAGE, EventReader, chunks
@@ -44,6 +47,8 @@ FEED_DELETED = "salesforce.event_deleted"
 OVERLAP = timedelta(minutes=2)
 #: getDeleted keeps about 15 days; never ask for more.
 DELETED_RETENTION = timedelta(days=15)
+#: Pages carried out at once while the next is read and planned.
+PAGES_IN_FLIGHT = 3
 
 
 class Poll:
@@ -77,11 +82,20 @@ class Poll:
         #: conflict rule before a PATCH overwrites it; returns the meetings it settled
         #: (their Events are read again by the next poll).
         self.before_updates: Callable[[set[str]], set[str]] | None = None
+        self._pages: PagePipeline[tuple[list[Outcome], list[tuple[str, str]]]] = PagePipeline(
+            PAGES_IN_FLIGHT
+        )
 
     def poll(
         self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
     ) -> PassReport:
         """An incremental pass, or a full resync when there is no usable watermark."""
+        try:
+            return self._poll(dry_run=dry_run, progress=progress)
+        finally:
+            self._pages.settle()
+
+    def _poll(self, *, dry_run: bool, progress: Callable[[int], None] | None) -> PassReport:
         started = self.clock()
         since = lq.get_watermark(self.engine, self.tenant.name, FEED_EVENT)
         deleted_since = lq.get_watermark(self.engine, self.tenant.name, FEED_DELETED)
@@ -111,6 +125,7 @@ class Poll:
         relation_newest, touched = self._relation_changes(relation_since)
         for ids in chunks((i for i in touched if i not in seen), PAGE):
             self._process(self.reader.events_by_id(ids), report, dry_run=dry_run)
+        self._pages.settle()
         deleted_ids = self.series.take_deleted(deleted_ids, report, dry_run=dry_run)
         if deleted_ids:
             views = lq.ledger_views(self.engine, self.tenant.name, Source.SALESFORCE, deleted_ids)
@@ -129,6 +144,12 @@ class Poll:
         self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
     ) -> PassReport:
         """Every Event in the window; meetings whose Event is gone are cancelled."""
+        try:
+            return self._full_resync(dry_run=dry_run, progress=progress)
+        finally:
+            self._pages.settle()
+
+    def _full_resync(self, *, dry_run: bool, progress: Callable[[int], None] | None) -> PassReport:
         started = self.clock()
         ctx = self.context()
         report = PassReport(full_resync=True, dry_run=dry_run)
@@ -148,6 +169,7 @@ class Poll:
                 progress(len(rows))
             if self.should_stop():
                 return report
+        self._pages.settle()
         missing = [
             view
             for view in lq.live_views(self.engine, self.tenant.name, Source.SALESFORCE)
@@ -179,11 +201,18 @@ class Poll:
 
     def retry_failed(self, *, dry_run: bool = False) -> PassReport:
         """Plan again the failed records whose back-off has passed."""
+        try:
+            return self._retry_failed(dry_run=dry_run)
+        finally:
+            self._pages.settle()
+
+    def _retry_failed(self, *, dry_run: bool) -> PassReport:
         report = PassReport(dry_run=dry_run)
         due = lq.due_failures(self.engine, self.tenant.name, Source.SALESFORCE, self.clock())
         for ids in chunks(due, PAGE):
             rows = self.reader.events_by_id(ids)
             self._process(rows, report, dry_run=dry_run)
+            self._pages.settle()
             # An Event the query no longer returns was deleted: its failure was the
             # cancel (the poll that saw the deletion does not see it again).
             returned = {str(row["Id"]) for row in rows}
@@ -261,13 +290,28 @@ class Poll:
         plan = plan_changes(events, (), ledger, ctx)
         for salesforce_id, error in unreadable.items():
             plan.add(plan_fault(salesforce_id, "read", error, ledger.get(salesforce_id), ctx))
-        if not dry_run:
-            self._settle_outlook_first(plan, ledger)
-        again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
-        self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
-        observe_lag(
-            self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
-        )
+        if dry_run:
+            report.absorb(plan, ())
+            return
+        self._settle_outlook_first(plan, ledger)
+        again = self._lost_writebacks(rows, plan, ledger)
+
+        def settled(done: tuple[list[Outcome], list[tuple[str, str]]]) -> None:
+            outcomes, refused = done
+            report.absorb(plan, outcomes)
+            report.writeback_errors.extend(refused)
+            observe_lag(
+                self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
+            )
+
+        self._pages.submit(lambda: self._page(plan, again), settled)
+
+    def _page(
+        self, plan: Plan, again: Sequence[Outcome]
+    ) -> tuple[list[Outcome], list[tuple[str, str]]]:
+        """Carry a page's plan out and write its outcomes (and `again`) back."""
+        outcomes = self.executor.run(plan)
+        return outcomes, self.writer.outcomes(outcomes, again)
 
     def _settle_outlook_first(self, plan: Plan, ledger: Mapping[str, LedgerView]) -> None:
         """Sweep the mailboxes of the page's updates first; a meeting the sweep settled

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
@@ -19,12 +19,14 @@ from syncd.domain import ErrorCode, MeetingStatus, SyncdError
 from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.runtime import Runtime, build_runtime
+from syncd.sandbox.salesforce.generator import add_events
 from syncd.sdnotify import Notifier
 from syncd.sync.service import FEED_EVENT, SyncService
 from tests.daemon.helpers import (
     TENANT,
     World,
     drop_events_without_mailbox,
+    mailbox_users,
     outlook_meetings,
     wait_until,
 )
@@ -143,18 +145,26 @@ def test_stop_waits_for_in_flight_writes_and_the_pass_stops_between_steps(
     in_graph = threading.Event()
     release = threading.Event()
     graph = runtime.graphs[TENANT]
-    create_event = graph.create_event
+    create_events = graph.create_events
 
     def slow_create(*args: Any, **kwargs: Any) -> Any:
-        # The ledger holds the intent by now; the Graph call is what is in flight.
+        # The ledger holds the intents of the group by now; its $batch is in flight.
         in_graph.set()
         release.wait(30)
-        return create_event(*args, **kwargs)
+        return create_events(*args, **kwargs)
 
-    graph.create_event = slow_create  # type: ignore[method-assign]
-    service.executor.workers = 4  # fewer workers than creates, whatever the default
+    graph.create_events = slow_create  # type: ignore[method-assign]
+    # One worker: the creates go in groups of up to 20 (one $batch each), and the
+    # groups after the first wait for it, whatever the default number of workers.
+    service.executor.workers = 1
+    add_events(
+        world.org,
+        30,
+        owners=list(mailbox_users(world.sandbox)),
+        start=datetime.now(UTC).date() + timedelta(days=1),
+    )
     planned = service.poll(dry_run=True).counts["create"]
-    assert planned > service.executor.workers, "the test needs more creates than workers"
+    assert planned > 20, "the test needs more creates than one group holds"
 
     daemon = Daemon(
         {TENANT: service},
@@ -203,9 +213,12 @@ def test_the_resume_job_finishes_writes_a_dead_daemon_left(
     def connection_lost(*_args: Any, **_kwargs: Any) -> Any:
         raise SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "the connection went down")
 
-    graph.create_event = connection_lost  # type: ignore[method-assign]
+    create_events = graph.create_events
+    # One create or a $batch of them: the connection goes down either way.
+    graph.create_event = graph.create_events = connection_lost  # type: ignore[method-assign]
     service.poll()
     graph.create_event = create_event  # type: ignore[method-assign]
+    graph.create_events = create_events  # type: ignore[method-assign]
     unfinished = [r.external_id for r in ledger_rows(runtime) if r.intent == "create"]
     assert unfinished and outlook_meetings(world.sandbox) == []
 

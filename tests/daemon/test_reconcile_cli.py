@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -262,7 +263,8 @@ def test_a_write_that_fails_again_on_resume_does_not_block_the_pass(world: World
         def connection_lost(*_args: object, **_kwargs: object) -> object:
             raise SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "the connection went down")
 
-        graph.create_event = connection_lost  # type: ignore[method-assign]
+        # One create or a $batch of them: the connection goes down either way.
+        graph.create_event = graph.create_events = connection_lost  # type: ignore[method-assign]
         runtime.sync_service(TENANT).poll()
     finally:
         runtime.close()
@@ -285,16 +287,17 @@ def test_a_write_that_fails_again_on_resume_does_not_block_the_pass(world: World
 def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # More Events than the executor has workers (32): the steps beyond them start
-    # only after a create has returned, so after the signal (with 20 Events every
-    # step could pass its stop check before the handler ran).
+    # More Events than one page (200): the first page's creates start in groups of 20
+    # side by side, the first of them signals, and the next page's steps start only
+    # after the handler ran (with one page every group could pass its stop check
+    # before it did).
     add_events(
         world.org,
-        60,
+        260,
         owners=list(mailbox_users(world.sandbox)),
         start=datetime.now(UTC).date() + timedelta(days=1),
     )
-    create_event = GraphClient.create_event
+    create_events = GraphClient.create_events
     signalled = threading.Event()
 
     def create_then_signal(self: GraphClient, *args: object, **kwargs: object) -> object:
@@ -303,9 +306,10 @@ def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
             # What systemd does to a timer's pass on `systemctl stop` (SIGINT
             # here: should the handler be missing, pytest sees a KeyboardInterrupt).
             os.kill(os.getpid(), signal.SIGINT)
-        return create_event(self, *args, **kwargs)  # type: ignore[arg-type]
+            time.sleep(0.5)  # a $batch takes a while: the handler runs meanwhile
+        return create_events(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(GraphClient, "create_event", create_then_signal)
+    monkeypatch.setattr(GraphClient, "create_events", create_then_signal)
     out = io.StringIO()
     status = reconcile(
         world.config(), tenant=None, dry_run=False, full=False, show_plan=False, out=out

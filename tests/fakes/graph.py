@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from syncd.domain import ErrorCode, SyncdError, utc
-from syncd.graph.batch import GraphResponse
+from syncd.graph.batch import GraphResponse, NewEvent
 from syncd.graph.delta import DeltaRequest, DeltaResult
 from tests.fakes.faults import Faults, snapshot
 from tests.fakes.graph_delta import DeltaLinks
@@ -121,6 +121,29 @@ class MemoryGraph:
             self._remove(mailbox, occurrence_id, "cancel an occurrence")
 
     # --------------------------------------------------------- the port
+    def in_flight_per_mailbox(self) -> int:
+        """Outlook's 4 concurrent requests per mailbox, all of them this client's."""
+        return 4
+
+    def create_events(
+        self, creates: Sequence[NewEvent], *, correlation_id: str | None = None
+    ) -> list[dict | SyncdError]:
+        """Each create as `create_event` would answer it (no envelope to model: a fault
+        planned on create_event hits that one create, as a refused inner request would)."""
+
+        def each() -> list[dict | SyncdError]:
+            answers: list[dict | SyncdError] = []
+            for create in creates:
+                try:
+                    answers.append(self.create_event(create.mailbox, create.payload))
+                except SyncdError as error:
+                    answers.append(error)
+            return answers
+
+        return self.faults.run(
+            "create_events", "", each, sent=[create.payload for create in creates]
+        )
+
     def create_event(
         self, mailbox: str, payload: dict, *, correlation_id: str | None = None
     ) -> dict:
