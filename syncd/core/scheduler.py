@@ -33,8 +33,8 @@ from syncd.core.batch_creates import BatchCreates
 from syncd.core.claims import claim_create
 from syncd.core.failures import WRITEBACK_REFUSED, Failures
 from syncd.core.mailbox_memory import MailboxMemory
-from syncd.core.outlook_changes import OutlookChanges
 from syncd.core.meeting_checks import check_organizer, check_times
+from syncd.core.outlook_changes import OutlookChanges
 from syncd.core.outlook_writes import OutlookWrites, retry_delay
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.core.series_writes import SeriesWrites
