@@ -245,3 +245,47 @@ class Organizer:
             if original and datetime.fromisoformat(original.replace("Z", "+00:00")) == wanted:
                 return str(instance["id"])
         raise OrganizerError(f"series {series_id} has no occurrence at {wanted.isoformat()}")
+
+
+class Attendees(Organizer):
+    """Invitees answering a meeting from their own calendar: the answer reaches the
+    organizer's copy (`attendees[].status`), as an Outlook client's would.
+
+    POST /users/{attendee}/events/{id}/accept | tentativelyAccept | decline
+    https://learn.microsoft.com/graph/api/event-accept (202 Accepted)
+    """
+
+    RESPONSES = ("accept", "tentativelyAccept", "decline")
+
+    def copy_of(self, attendee: str, organizer: str, event_id: str) -> str:
+        """The id of the attendee's copy of the organizer's meeting (same iCalUId),
+        found in the attendee's calendarView around the meeting."""
+        meeting = self.get(organizer, event_id)
+        start = parse_graph_time(meeting["start"])
+        end = parse_graph_time(meeting["end"])
+        answer = self.call(
+            "GET",
+            f"/users/{quote(attendee)}/calendarView",
+            params={
+                "startDateTime": (start - timedelta(hours=1)).isoformat(),
+                "endDateTime": (end + timedelta(hours=1)).isoformat(),
+                "$top": "100",
+            },
+        )
+        for event in answer.json()["value"]:
+            if event.get("iCalUId") == meeting["iCalUId"]:
+                return str(event["id"])
+        raise OrganizerError(f"{attendee} holds no copy of {organizer}'s meeting {event_id}")
+
+    def answer(self, attendee: str, organizer: str, event_id: str, response: str) -> str:
+        """The attendee answers the organizer's meeting; returns the copy's id."""
+        if response not in self.RESPONSES:
+            raise ValueError(f"response must be one of {self.RESPONSES}, not {response!r}")
+        copy_id = self.copy_of(attendee, organizer, event_id)
+        self.call(
+            "POST",
+            self._event_path(attendee, copy_id) + f"/{response}",
+            body={"comment": "", "sendResponse": True},
+        )
+        self._note(organizer, event_id, "answered", {"attendee": attendee, "response": response})
+        return copy_id
