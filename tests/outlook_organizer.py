@@ -23,7 +23,7 @@ counts syncd's Graph calls subtracts `Organizer.requests` or counts around them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -31,6 +31,7 @@ from urllib.parse import quote
 import msal
 import requests
 
+from syncd.sandbox.microsoft.answers import CHOICES, NOT_RESPONDED
 from syncd.sandbox.server import RunningSandbox
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
@@ -247,45 +248,39 @@ class Organizer:
         raise OrganizerError(f"series {series_id} has no occurrence at {wanted.isoformat()}")
 
 
-class Attendees(Organizer):
-    """Invitees answering a meeting from their own calendar: the answer reaches the
-    organizer's copy (`attendees[].status`), as an Outlook client's would.
+def answer_now(
+    sandbox: RunningSandbox, organizer: str, event_id: str, attendee: str, response: str
+) -> None:
+    """`attendee` answers the organizer's meeting now (`response`: accepted,
+    tentativelyAccepted or declined), in the sandbox's model of answers
+    (syncd/sandbox/microsoft/answers.py: an invitation's answer shows from its answer_at
+    on; the organizer's item then carries a new changeKey, event_json.effective_change).
 
-    POST /users/{attendee}/events/{id}/accept | tentativelyAccept | decline
-    https://learn.microsoft.com/graph/api/event-accept (202 Accepted)
+    The sandbox serves no route for an invitee's own answer, so the invitation is
+    replaced in the store, under its lock, by the one the attendee would have had with
+    this choice and no delay: the invitee's copy and the organizer's item agree.
     """
-
-    RESPONSES = ("accept", "tentativelyAccept", "decline")
-
-    def copy_of(self, attendee: str, organizer: str, event_id: str) -> str:
-        """The id of the attendee's copy of the organizer's meeting (same iCalUId),
-        found in the attendee's calendarView around the meeting."""
-        meeting = self.get(organizer, event_id)
-        start = parse_graph_time(meeting["start"])
-        end = parse_graph_time(meeting["end"])
-        answer = self.call(
-            "GET",
-            f"/users/{quote(attendee)}/calendarView",
-            params={
-                "startDateTime": (start - timedelta(hours=1)).isoformat(),
-                "endDateTime": (end + timedelta(hours=1)).isoformat(),
-                "$top": "100",
-            },
+    if response not in CHOICES or response == NOT_RESPONDED:
+        raise ValueError(f"response must be one of {CHOICES[:-1]}, not {response!r}")
+    owner = sandbox.directory.find_by_email(organizer)
+    if owner is None:
+        raise OrganizerError(f"{organizer} is not in the sandbox directory")
+    now = sandbox.clock.now()
+    store = sandbox.calendars
+    with store._lock:  # test instrumentation: the store's own lock, as its writers take it
+        event = store._events.get(event_id)
+        if event is None or event.owner_id != owner.id or not event.is_organizer:
+            raise OrganizerError(f"{organizer} organizes no meeting {event_id}")
+        invited = next(
+            (a for a in event.attendees if a.address.casefold() == attendee.casefold()), None
         )
-        for event in answer.json()["value"]:
-            if event.get("iCalUId") == meeting["iCalUId"]:
-                return str(event["id"])
-        raise OrganizerError(f"{attendee} holds no copy of {organizer}'s meeting {event_id}")
-
-    def answer(self, attendee: str, organizer: str, event_id: str, response: str) -> str:
-        """The attendee answers the organizer's meeting; returns the copy's id."""
-        if response not in self.RESPONSES:
-            raise ValueError(f"response must be one of {self.RESPONSES}, not {response!r}")
-        copy_id = self.copy_of(attendee, organizer, event_id)
-        self.call(
-            "POST",
-            self._event_path(attendee, copy_id) + f"/{response}",
-            body={"comment": "", "sendResponse": True},
-        )
-        self._note(organizer, event_id, "answered", {"attendee": attendee, "response": response})
-        return copy_id
+        if invited is None:
+            raise OrganizerError(f"{attendee} is not invited to {event_id}")
+        answered = replace(invited.invite, choice=response, answer_at=now)
+        event.attendees = [
+            replace(a, invite=answered) if a is invited else a for a in event.attendees
+        ]
+        copy_id = event.copies.get(attendee.lower())
+        own_copy = store._events.get(copy_id) if copy_id else None
+        if own_copy is not None:
+            own_copy.my_invite = answered
