@@ -1,4 +1,5 @@
-"""The sandbox's own control API under /_sandbox/: faults, clock, counters, limits, tokens.
+"""The sandbox's own control API under /_sandbox/: faults, clock, counters, limits, tokens,
+delta tokens.
 
 Unauthenticated on purpose: the sandbox listens on the loopback interface only.
 """
@@ -123,6 +124,38 @@ def admin_router(state: MicrosoftState) -> APIRouter:
         def apply() -> dict[str, Any]:
             state.answers.configure(**body)
             return vars(state.answers.policy)
+
+        return _guard(apply)
+
+    @router.get("/delta")
+    async def get_delta() -> JSONResponse:
+        return JSONResponse(state.delta.snapshot())
+
+    @router.put("/delta")
+    async def put_delta(request: Request) -> JSONResponse:
+        """`{"max_age_seconds": N}`: calendarView delta tokens older than N seconds of the
+        sandbox clock expire (null: never)."""
+        body = await _json(request)
+
+        def apply() -> dict[str, Any]:
+            state.delta.configure(max_age_seconds=body.get("max_age_seconds"))
+            return state.delta.snapshot()
+
+        return _guard(apply)
+
+    @router.post("/delta/expire")
+    async def expire_delta(request: Request) -> JSONResponse:
+        """Expire the delta tokens handed out so far: `{"mailbox": address}`'s, or all."""
+        body = await _json(request)
+
+        def apply() -> dict[str, Any]:
+            owner_id = None
+            if body.get("mailbox"):
+                user = state.directory.find_by_email(str(body["mailbox"]))
+                if user is None:
+                    raise KeyError(f"no sandbox mailbox {body['mailbox']!r}")
+                owner_id = user.id
+            return {"expired": state.delta.expire(owner_id), **state.delta.snapshot()}
 
         return _guard(apply)
 

@@ -174,6 +174,7 @@ class RunningSandbox:
         self.throttle = state.throttle
         self.answers = state.answers
         self.access_policy = state.access_policy
+        self.delta = state.delta
 
     # -- tenants and credentials ---------------------------------------------------------
     def _credentials_for(self, tenant: str | None) -> TenantCredentials:
@@ -210,13 +211,15 @@ class RunningSandbox:
         return self.identity.revoke_all()
 
     def reset(self, *, events: bool = False) -> None:
-        """Back to defaults: faults, counters, throttle, answers, access policy, clock."""
+        """Back to defaults: faults, counters, throttle, answers, access policy, clock,
+        delta tokens."""
         self.faults.reset()
         self.counters.reset()
         self.throttle.reset()
         self.answers.reset()
         self.access_policy.clear()
         self.clock.reset()
+        self.delta.reset()
         if events:
             self.calendars.clear()
 

@@ -12,11 +12,12 @@ contract suite (tests/contract) holds both to the same tests. What it keeps:
   attendees keep their answers unless the meeting moved; once online, always online;
 - cancel (organizer only) and delete take the event out of the calendar;
 - series masters expand into occurrences (see tests.fakes.recurrence for the patterns);
-  PATCH on an occurrence id makes an exception, cancel/delete removes that occurrence.
+  PATCH on an occurrence id makes an exception, cancel/delete removes that occurrence;
+- calendarView delta rounds with state tokens (tests.fakes.graph_delta).
 
 Not modelled: invitees' own copies of a meeting (their free/busy does not show it),
-paging, throttling and $batch envelopes. Test-side helpers (`respond`,
-`organizer_edit`, `organizer_delete`) play people acting in Outlook.
+paging, throttling and $batch envelopes. Test-side helpers (`respond`, `organizer_edit`,
+`organizer_delete`, `organizer_cancel_occurrence`) play people acting in Outlook.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from typing import Any
 
 from syncd.domain import ErrorCode, SyncdError, utc
 from syncd.graph.batch import GraphResponse
+from syncd.graph.delta import DeltaRequest, DeltaResult
 from tests.fakes.faults import Faults, snapshot
+from tests.fakes.graph_delta import DeltaLinks
 from tests.fakes.graph_store import (
     INSTANCE_FIELDS,
     NULL_TIME,
@@ -45,9 +48,9 @@ from tests.fakes.graph_store import (
     narrow,
     no_schedule,
     parse_time,
+    render,
     schedule_information,
     split_instance_id,
-    utc_time,
 )
 
 
@@ -66,6 +69,8 @@ class MemoryGraph:
         self._by_transaction: dict[tuple[str, str], str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        #: calendarView delta state tokens; `delta.expire(mailbox)` plays Graph dropping them
+        self.delta = DeltaLinks()
 
     # ----------------------------------------------------------- test side
     def add_user(
@@ -107,6 +112,13 @@ class MemoryGraph:
         with self._lock:
             self._event(mailbox, event_id, "delete")
             del self._events[event_id]
+
+    def organizer_cancel_occurrence(self, mailbox: str, occurrence_id: str) -> None:
+        """The organizer cancels (or deletes) one occurrence of a series in Outlook."""
+        with self._lock:
+            if split_instance_id(occurrence_id)[1] is None:
+                raise KeyError(f"{occurrence_id} is not an occurrence id")
+            self._remove(mailbox, occurrence_id, "cancel an occurrence")
 
     # --------------------------------------------------------- the port
     def create_event(
@@ -244,6 +256,25 @@ class MemoryGraph:
 
         target = items[0][0] if items else ""
         return self.faults.run("get_events_batch", target, batch)
+
+    def calendar_view_delta(
+        self, rounds: Sequence[DeltaRequest], *, correlation_id: str | None = None
+    ) -> list[DeltaResult]:
+        """One round per mailbox (see tests.fakes.graph_delta); a mailbox's failure is its
+        result's `error`, the other rounds go on."""
+        results = []
+        for request in rounds:
+
+            def one(request: DeltaRequest = request) -> DeltaResult:
+                with self._lock:
+                    self._mailbox(request.mailbox, f"read the changes of {request.mailbox}")
+                    return self.delta.round(request, self._between, self._singles)
+
+            try:
+                results.append(self.faults.run("calendar_view_delta", request.mailbox, one))
+            except SyncdError as error:
+                results.append(DeltaResult(request.mailbox, error=error, requests=1))
+        return results
 
     def get_schedule(
         self,
@@ -451,6 +482,10 @@ class MemoryGraph:
                 found.append((event.start, self._render(event)))
         return [item for _, item in sorted(found, key=lambda pair: pair[0])]
 
+    def _singles(self, mailbox: str) -> dict[str, str]:
+        mine = (e for e in self._events.values() if e.mailbox == mailbox.lower())
+        return {e.id: e.change_key for e in mine if not e.fields.get("recurrence")}
+
     def _schedule(self, address: str, start: datetime, end: datetime, interval: int) -> dict:
         user = self.users.get(address.lower())
         if user is None or not user.has_mailbox:
@@ -459,35 +494,4 @@ class MemoryGraph:
         return schedule_information(address, events, start, end, interval)
 
     def _render(self, event: StoredEvent, *, extended: bool = False) -> dict[str, Any]:
-        out = snapshot(event.fields)
-        if out.get("recurrence"):
-            out["recurrence"]["range"].setdefault("recurrenceTimeZone", event.zone)
-        online = bool(out.get("isOnlineMeeting"))
-        out.update(
-            id=event.id,
-            changeKey=event.change_key,
-            createdDateTime=graph_instant(event.created),
-            lastModifiedDateTime=graph_instant(event.modified or event.created),
-            start=utc_time(event.start),
-            end=utc_time(event.end),
-            originalStartTimeZone=event.zone,
-            attendees=snapshot(event.attendees),
-            isCancelled=False,
-            isOrganizer=True,
-            organizer={"emailAddress": {"address": self.users[event.mailbox].address}},
-            type="seriesMaster" if out.get("recurrence") else "singleInstance",
-            seriesMasterId=None,
-            onlineMeeting=(
-                {"joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event.id}"}
-                if online and out.get("onlineMeetingProvider") == "teamsForBusiness"
-                else None
-            ),
-        )
-        out.setdefault("recurrence", None)
-        if event.transaction_id:
-            out["transactionId"] = event.transaction_id
-        if extended and event.extended:
-            out["singleValueExtendedProperties"] = [
-                {"id": pid, "value": value} for pid, value in event.extended.values()
-            ]
-        return out
+        return render(event, self.users[event.mailbox].address, extended=extended)

@@ -196,3 +196,39 @@ def missing_answer(error: SyncdError) -> GraphResponse:
     event, ResourceNotFound for a mailbox), so the client's mapping reads it the same."""
     code = "ErrorItemNotFound" if error.code is ErrorCode.MEETING_NOT_FOUND else "ResourceNotFound"
     return GraphResponse(404, {"error": {"code": code, "message": error.message}}, {})
+
+
+def render(event: StoredEvent, organizer: str, *, extended: bool = False) -> dict[str, Any]:
+    """An event as Graph renders it (times in UTC); `organizer`: its mailbox's address."""
+    out = snapshot(event.fields)
+    if out.get("recurrence"):
+        out["recurrence"]["range"].setdefault("recurrenceTimeZone", event.zone)
+    online = bool(out.get("isOnlineMeeting"))
+    out.update(
+        id=event.id,
+        changeKey=event.change_key,
+        createdDateTime=graph_instant(event.created),
+        lastModifiedDateTime=graph_instant(event.modified or event.created),
+        start=utc_time(event.start),
+        end=utc_time(event.end),
+        originalStartTimeZone=event.zone,
+        attendees=snapshot(event.attendees),
+        isCancelled=False,
+        isOrganizer=True,
+        organizer={"emailAddress": {"address": organizer}},
+        type="seriesMaster" if out.get("recurrence") else "singleInstance",
+        seriesMasterId=None,
+        onlineMeeting=(
+            {"joinUrl": f"https://teams.microsoft.com/l/meetup-join/{event.id}"}
+            if online and out.get("onlineMeetingProvider") == "teamsForBusiness"
+            else None
+        ),
+    )
+    out.setdefault("recurrence", None)
+    if event.transaction_id:
+        out["transactionId"] = event.transaction_id
+    if extended and event.extended:
+        out["singleValueExtendedProperties"] = [
+            {"id": pid, "value": value} for pid, value in event.extended.values()
+        ]
+    return out

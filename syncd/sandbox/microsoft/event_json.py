@@ -7,7 +7,9 @@ https://learn.microsoft.com/en-us/graph/api/user-post-events (example responses)
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import html
 import re
 from dataclasses import dataclass
@@ -80,6 +82,29 @@ def effective_show_as(event: StoredEvent, answers: AttendeeAnswers, now: datetim
     return "tentative" if response in (TENTATIVE, None) else event.show_as
 
 
+def effective_change(
+    event: StoredEvent, answers: AttendeeAnswers, now: datetime
+) -> tuple[str, datetime]:
+    """(changeKey, lastModifiedDateTime) of the item, counting answers that arrived since
+    its last write: an attendee's answer updates the organizer's item (its attendees'
+    `status`), and an invitee's own answer their copy, so both change as on any write
+    ("every time the event is changed/updated, the property ChangeKey changes as well",
+    https://learn.microsoft.com/graph/api/resources/event, changeKey: "Identifies the
+    version of the event object"). Answers show lazily here (answers.Invite), so the
+    new key is derived from the last one and the answer's time (assumed shape).
+    """
+    if event.is_organizer:
+        times = [answers.answer(a.invite, now).time for a in event.attendees]
+    else:
+        times = [own_answer(event, answers, now).time]
+    arrived = [t for t in times if t is not None and t > event.modified]
+    if not arrived:
+        return event.change_key, event.modified
+    latest = max(arrived)
+    digest = hashlib.sha256(f"{event.change_key}|{latest.isoformat()}".encode()).digest()
+    return base64.b64encode(digest[:22]).decode(), latest
+
+
 def _status(answer: Answer, *, unanswered: str) -> dict[str, str]:
     if answer.response is None or answer.time is None:
         return {"response": unanswered, "time": NULL_TIME}
@@ -143,12 +168,13 @@ def render_event(event: StoredEvent, view: EventView) -> dict[str, Any]:
     else:
         own = own_answer(event, view.answers, view.now)
         response_status = _status(own, unanswered="notResponded")
+    change_key, modified = effective_change(event, view.answers, view.now)
     full: dict[str, Any] = {
-        "@odata.etag": f'W/"{event.change_key}"',
+        "@odata.etag": f'W/"{change_key}"',
         "id": event.id,
         "createdDateTime": format_timestamp(event.created),
-        "lastModifiedDateTime": format_timestamp(event.modified),
-        "changeKey": event.change_key,
+        "lastModifiedDateTime": format_timestamp(modified),
+        "changeKey": change_key,
         "categories": list(event.categories),
         "transactionId": event.transaction_id,
         "originalStartTimeZone": event.start_zone,

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 from syncd.sandbox.microsoft import graph_handlers as events
 from syncd.sandbox.microsoft.batch import parse_batch, run_batch
+from syncd.sandbox.microsoft.delta import calendar_view_delta
 from syncd.sandbox.microsoft.directory import DirectoryUser
 from syncd.sandbox.microsoft.errors import GraphError, bad_request
 from syncd.sandbox.microsoft.graph_types import GraphRequest, GraphResponse, HandlerContext
@@ -97,6 +98,8 @@ def _routes() -> list[Route]:
         Route("GET", ("users", user, "mailboxSettings", "{setting}"), events.mailbox_settings),
         Route("GET", ("users", user, "calendarView"), events.calendar_view),
         Route("GET", ("users", user, "calendar", "calendarView"), events.calendar_view),
+        Route("GET", ("users", user, "calendarView", "delta"), calendar_view_delta),
+        Route("GET", ("users", user, "calendar", "calendarView", "delta"), calendar_view_delta),
         Route("POST", ("users", user, "calendar", "getSchedule"), get_schedule),
     ]
 

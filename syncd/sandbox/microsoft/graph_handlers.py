@@ -175,7 +175,7 @@ def list_events(ctx: HandlerContext) -> GraphResponse:
     return _page(ctx, events, f"users('{_user_id(ctx)}')/events")
 
 
-def _window(ctx: HandlerContext) -> tuple[datetime, datetime]:
+def calendar_window(ctx: HandlerContext) -> tuple[datetime, datetime]:
     start_text = option(ctx.request.query, "startDateTime")
     end_text = option(ctx.request.query, "endDateTime")
     if not start_text or not end_text:
@@ -194,7 +194,7 @@ def list_instances(ctx: HandlerContext) -> GraphResponse:
     The occurrences and exceptions of a series master in the window; cancelled
     occurrences are not listed.
     """
-    start, end = _window(ctx)
+    start, end = calendar_window(ctx)
     event_id = ctx.params["event"]
     events = ctx.state.calendars.instances(_user_id(ctx), event_id, start, end)
     return _page(ctx, events, f"users('{_user_id(ctx)}')/events('{event_id}')/instances")
@@ -236,7 +236,7 @@ def calendar_view(ctx: HandlerContext) -> GraphResponse:
     """https://learn.microsoft.com/en-us/graph/api/user-list-calendarview
 
     Series are expanded into their occurrences and exceptions."""
-    start, end = _window(ctx)
+    start, end = calendar_window(ctx)
     events = ctx.state.calendars.between(_user_id(ctx), start, end)
     wanted = parse_filter(option(ctx.request.query, "$filter"))
     if wanted is not None:

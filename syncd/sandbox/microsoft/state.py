@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from syncd.sandbox.clock import SandboxClock
 from syncd.sandbox.faults import Faults
 from syncd.sandbox.microsoft.access_policy import AccessPolicy
 from syncd.sandbox.microsoft.answers import AttendeeAnswers
 from syncd.sandbox.microsoft.calendar import EventStore
+from syncd.sandbox.microsoft.delta_tokens import DeltaTokens
 from syncd.sandbox.microsoft.directory import Directory
 from syncd.sandbox.microsoft.identity import IdentityProvider
 from syncd.sandbox.microsoft.ids import IdFactory
@@ -35,6 +36,8 @@ class MicrosoftState:
     answers: AttendeeAnswers
     calendars: EventStore
     access_policy: AccessPolicy
+    #: calendarView delta state tokens (microsoft.delta_tokens)
+    delta: DeltaTokens = field(default_factory=DeltaTokens)
     schedule_limit: int = SCHEDULE_LIMIT
     batch_limit: int = BATCH_LIMIT
 
@@ -62,4 +65,5 @@ def build_state(
         answers=answers,
         calendars=EventStore(IdFactory(seed), directory.find_by_email, answers.invite),
         access_policy=AccessPolicy(),
+        delta=DeltaTokens(seed),
     )
