@@ -10,7 +10,7 @@ import pytest
 
 from syncd.sandbox import RunningSandbox
 from syncd.sandbox.microsoft.directory import DirectoryUser
-from tests.outlook_organizer import Organizer, OrganizerError
+from tests.outlook_organizer import Organizer, OrganizerError, answer_now
 
 from .helpers import Graph, attendee, event_body
 
@@ -93,3 +93,23 @@ def test_one_occurrence_cancelled_and_one_moved(
     assert starts == ["2031-03-10T08:00:00", "2031-03-24T09:00:00", "2031-03-31T07:00:00"]
     with pytest.raises(OrganizerError, match="no occurrence"):
         organizer.cancel_occurrence(owner.email, series, second)
+
+
+def test_an_attendee_answers_now_and_the_organizers_copy_changes(
+    sandbox: RunningSandbox, graph: Graph, organizer: Organizer, people: list[DirectoryUser]
+) -> None:
+    sandbox.answers.configure(accepted=0, tentatively_accepted=0, declined=0, not_responded=1)
+    owner, guest = people[:2]
+    event_id = _meeting(graph, owner, guest)
+    before = organizer.get(owner.email, event_id)
+    assert before["attendees"][0]["status"]["response"] == "none"
+
+    sandbox.clock.advance(60)
+    answer_now(sandbox, owner.email, event_id, guest.email, "declined")
+
+    after = organizer.get(owner.email, event_id)
+    assert after["attendees"][0]["status"]["response"] == "declined"
+    assert after["changeKey"] != before["changeKey"]
+    assert after["lastModifiedDateTime"] > before["lastModifiedDateTime"]
+    with pytest.raises(OrganizerError, match="not invited"):
+        answer_now(sandbox, owner.email, event_id, "nobody@contoso.example", "accepted")
