@@ -23,6 +23,7 @@ counts syncd's Graph calls subtracts `Organizer.requests` or counts around them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,6 +36,8 @@ from syncd.sandbox.microsoft.answers import CHOICES, NOT_RESPONDED
 from syncd.sandbox.server import RunningSandbox
 
 GRAPH_SCOPE = ["https://graph.microsoft.com/.default"]
+#: The User-Agent of the organizers' requests: tests tell them from syncd's by it.
+ORGANIZER_AGENT = "outlook-organizer (tests)"
 _UTC = {"Prefer": 'outlook.timezone="UTC"'}
 
 
@@ -44,14 +47,16 @@ class OrganizerError(AssertionError):
 
 @dataclass(frozen=True)
 class Change:
-    """One change an organizer made: which meeting, what kind, the values it now has
-    (None for a removal) and when (the sandbox clock)."""
+    """One change an organizer made: which meeting, what kind, the request's body (None
+    for a removal) and when (the sandbox clock, and time.monotonic() to order it among
+    other requests of the test's process)."""
 
     mailbox: str
     event_id: str
     kind: str
     values: dict[str, Any] | None
     at: datetime
+    at_monotonic: float
 
 
 def _graph_time(value: datetime) -> dict[str, str]:
@@ -77,6 +82,7 @@ class Organizer:
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.verify = str(sandbox.ca_file)
+        self.session.headers["User-Agent"] = ORGANIZER_AGENT
         _, client_id, secret = sandbox.credentials(tenant)
         self.app = msal.ConfidentialClientApplication(
             client_id,
@@ -87,6 +93,7 @@ class Organizer:
         )
         self.changes: list[Change] = []
         self.requests = 0
+        self._sent_at = 0.0
 
     def close(self) -> None:
         self.session.close()
@@ -109,6 +116,7 @@ class Organizer:
     ) -> requests.Response:
         """One Graph request; a 4xx/5xx answer raises OrganizerError with Graph's error."""
         self.requests += 1
+        self._sent_at = time.monotonic()
         answer = self.session.request(
             method,
             self.base + path,
@@ -126,7 +134,9 @@ class Organizer:
         return f"/users/{quote(mailbox)}/events/{quote(event_id, safe='')}"
 
     def _note(self, mailbox: str, event_id: str, kind: str, values: dict[str, Any] | None) -> None:
-        self.changes.append(Change(mailbox, event_id, kind, values, self.sandbox.clock.now()))
+        self.changes.append(
+            Change(mailbox, event_id, kind, values, self.sandbox.clock.now(), self._sent_at)
+        )
 
     # -- reading ----------------------------------------------------------------------
     def get(self, mailbox: str, event_id: str) -> dict[str, Any]:
