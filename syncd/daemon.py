@@ -66,7 +66,7 @@ def tenant_jobs(service: SyncService) -> list[JobSpec]:
     return [
         JobSpec("resume", 0, service.scheduler.resume, once=True),
         JobSpec("poll", schedules.poll_seconds, service.poll),
-        JobSpec("responses", schedules.responses_seconds, service.refresh_responses),
+        JobSpec("outlook", schedules.sweep_seconds, service.sweep_outlook),
         JobSpec("availability", schedules.availability_seconds, service.snapshot_availability),
         JobSpec("retry-failed", schedules.retry_failed_seconds, service.retry_failed),
     ]

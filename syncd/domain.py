@@ -140,6 +140,14 @@ class HistoryAction(StrEnum):
     ADOPTED = "adopted"
     TRACKED = "tracked"
     CLOSED = "closed"
+    #: a change seen in Outlook (not made by syncd)
+    OBSERVED = "observed"
+    #: Outlook put back to what Salesforce holds
+    RESTORED = "restored"
+    #: both sides changed since the last sync; the loser's values are in `fields`
+    CONFLICT = "conflict"
+    #: the Event's sync status written to say what happened in Outlook
+    MARKED = "marked"
 
 
 @dataclass(frozen=True)

@@ -103,6 +103,17 @@ class Policy(_Strict):
         description="how long an address Graph says has no mailbox is answered without "
         "asking Graph again (0: never remembered)",
     )
+    outlook_changes: Literal["two_way", "salesforce_wins", "report"] = Field(
+        default="two_way",
+        description="what a change made in Outlook to a synced meeting does: 'two_way' "
+        "writes it to the Salesforce Event, 'salesforce_wins' puts Outlook back, 'report' "
+        "only records it (history and the Event's sync status)",
+    )
+    outlook_deletion: Literal["mark", "delete_event"] = Field(
+        default="mark",
+        description="under two_way, what a meeting deleted or cancelled in Outlook does to "
+        "its Event: 'mark' writes the status only, 'delete_event' also deletes the Event",
+    )
 
     @field_validator("unavailable_statuses")
     @classmethod
@@ -197,9 +208,20 @@ class Schedules(_Strict):
 
     poll_seconds: int = Field(default=60, ge=5)
     responses_seconds: int = Field(default=300, ge=30)
+    outlook_seconds: int | None = Field(
+        default=None,
+        ge=30,
+        description="seconds between sweeps of Outlook (changes and answers); "
+        "none = responses_seconds",
+    )
     availability_seconds: int = Field(default=3600, ge=60)
     retry_failed_seconds: int = Field(default=600, ge=30)
     availability_horizon_days: int = Field(default=14, ge=1, le=61)
+
+    @property
+    def sweep_seconds(self) -> int:
+        """The Outlook sweep's interval (it carries the response refresh)."""
+        return self.outlook_seconds or self.responses_seconds
 
 
 class SalesforceConfig(_Strict):

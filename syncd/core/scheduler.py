@@ -32,6 +32,7 @@ from syncd.core.availability import FreeBusy
 from syncd.core.claims import claim_create
 from syncd.core.failures import WRITEBACK_REFUSED, Failures
 from syncd.core.mailbox_memory import MailboxMemory
+from syncd.core.outlook_changes import OutlookChanges
 from syncd.core.outlook_writes import OutlookWrites, retry_delay
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.core.series_writes import SeriesWrites
@@ -89,6 +90,10 @@ class Scheduler:
         self._failures = Failures(tenant, self.ledger, clock)
         #: The writes a recurring series needs (occurrence rows and exceptions).
         self.series = SeriesWrites(tenant, graph, self.ledger, self._outlook, clock)
+        #: The writes a change seen in Outlook needs (syncd.core.outlook_changes).
+        self.outlook_changes = OutlookChanges(
+            tenant, self.ledger, self._outlook, self._locks, clock
+        )
         ttl = timedelta(seconds=tenant.policy.missing_mailbox_ttl_seconds)
         self._free_busy = FreeBusy(
             tenant, graph, MailboxMemory(ttl, clock), organizer=self.ledger.recent_organizer

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -158,3 +158,22 @@ class MeetingHistory(SQLModel, table=True):
     reason: str = Field(default="", max_length=2000)
     graph_request_id: str | None = Field(default=None, max_length=64)
     salesforce_call: str | None = Field(default=None, max_length=255)
+
+
+class DeltaLink(SQLModel, table=True):
+    """Where one organizer mailbox's next calendarView delta round starts.
+
+    The window is the link's own (Graph keeps the range of the round that began it), so
+    it is stored with the link: a link whose window no longer covers the sync window is
+    dropped and the mailbox read afresh (syncd.ledger.delta_links).
+    """
+
+    __tablename__ = "delta_link"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    #: the mailbox address, lower-cased
+    mailbox: str = Field(primary_key=True, max_length=320)
+    link: str = Field(sa_column=Column(Text, nullable=False))
+    window_start: datetime
+    window_end: datetime
+    updated_at: datetime

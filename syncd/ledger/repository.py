@@ -139,28 +139,31 @@ class MeetingRepository:
 
     # ----------------------------------------------------------------- writes
 
-    def _append(self, session: Session, source: str, external_id: str, note: Note | None) -> None:
+    def _append(
+        self, session: Session, source: str, external_id: str, note: Note | Sequence[Note] | None
+    ) -> None:
         if note is None:
             return
-        session.add(
-            MeetingHistory(
-                tenant=self.tenant,
-                source=source,
-                external_id=external_id,
-                at=self.clock(),
-                side=note.side.value,
-                action=note.action.value,
-                fields=note.fields,
-                reason=note.reason[:2000],
-                graph_request_id=note.graph_request_id,
-                salesforce_call=note.salesforce_call,
+        for one in [note] if isinstance(note, Note) else note:
+            session.add(
+                MeetingHistory(
+                    tenant=self.tenant,
+                    source=source,
+                    external_id=external_id,
+                    at=self.clock(),
+                    side=one.side.value,
+                    action=one.action.value,
+                    fields=one.fields,
+                    reason=one.reason[:2000],
+                    graph_request_id=one.graph_request_id,
+                    salesforce_call=one.salesforce_call,
+                )
             )
-        )
 
     def write(
-        self, record: MeetingRecord, note: Note | None = None, **fields: Any
+        self, record: MeetingRecord, note: Note | Sequence[Note] | None = None, **fields: Any
     ) -> MeetingRecord:
-        """Set `fields` on the stored row (and its updated_at); append `note`."""
+        """Set `fields` on the stored row (and its updated_at); append `note` (or notes)."""
         with session_scope(self.engine) as session:
             fresh = session.get(MeetingRecord, record.id)
             assert fresh is not None
@@ -176,7 +179,7 @@ class MeetingRepository:
         source: Source | str,
         external_id: str,
         change: Callable[[MeetingRecord | None], MeetingRecord | None],
-        note: Note | Callable[[MeetingRecord], Note | None] | None = None,
+        note: Note | Sequence[Note] | Callable[[MeetingRecord], Note | None] | None = None,
     ) -> MeetingRecord | None:
         """Read one row, let `change` make it (or a new one; None: leave it), store it.
 
@@ -212,13 +215,20 @@ class MeetingRepository:
         raise ClaimLost(external_id)
 
     def close(
-        self, record: MeetingRecord, note: Note | None = None, *, tombstone: bool = True
+        self,
+        record: MeetingRecord,
+        note: Note | Sequence[Note] | None = None,
+        *,
+        tombstone: bool = True,
+        **fields: Any,
     ) -> None:
-        """Mark the meeting cancelled (no intent left) and leave its tombstone."""
+        """Mark the meeting cancelled (no intent left), set `fields`, leave its tombstone."""
         now = self.clock()
         with session_scope(self.engine) as session:
             fresh = session.get(MeetingRecord, record.id)
             assert fresh is not None
+            for name, value in fields.items():
+                setattr(fresh, name, value)
             fresh.intent = None
             fresh.status = MeetingStatus.CANCELLED.value
             fresh.updated_at = now

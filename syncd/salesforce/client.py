@@ -239,6 +239,17 @@ class SalesforceClient:
             lambda api: api.sobject(sobject).update(record_id, dict(fields)),
         )
 
+    def delete_record(self, sobject: str, record_id: str) -> None:
+        """DELETE one record (sObject Rows, 204 No Content); the record goes to the
+        Recycle Bin: https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_delete_record.htm"""
+        check_sobject(sobject)
+        check_record_id(record_id)
+        self._call(
+            "sobject",
+            f"delete {sobject} {record_id}",
+            lambda api: api.sobject(sobject).delete(record_id),
+        )
+
     # ----------------------------------------------------------- internals
 
     def _call(self, resource: str, action: str, operation: Callable[[DirectApi], T]) -> T:

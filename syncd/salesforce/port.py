@@ -32,6 +32,11 @@ class SalesforceWriter(Protocol):
         self, sobject: str, records: Sequence[Mapping[str, Any]]
     ) -> list[RecordResult]: ...
 
+    def delete_record(self, sobject: str, record_id: str) -> None:
+        """Delete one record (sObject Rows DELETE); only for the tenant's
+        `[policy] outlook_deletion = "delete_event"`."""
+        ...
+
 
 class SalesforcePort(SalesforceReader, SalesforceWriter, Protocol):
     """Everything the sync asks of Salesforce."""

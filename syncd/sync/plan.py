@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from syncd import timezones
 from syncd.core import event_mapping as em
+from syncd.core.outlook_changes import GONE_IN_OUTLOOK
 from syncd.domain import ErrorCode, LedgerView, Meeting, MeetingStatus
 from syncd.sync.salesforce_event import Invalid, SalesforceEvent, shown, to_meeting
 
@@ -98,6 +99,17 @@ def plan_event(event: SalesforceEvent, row: LedgerView | None, ctx: PlanContext)
             return Step(Action.SKIP, event.id, f"still invalid: {mapped.reason}")
         return Step(Action.FAIL, event.id, mapped.reason)
     live = row is not None and row.live
+    if row is not None and not live and row.error_code == GONE_IN_OUTLOOK:
+        # Deleted or cancelled in Outlook: made again only once the Event changes in
+        # Salesforce (the content hash of the closed row is the Event as last synced).
+        same = row.organizer_email.casefold() == mapped.organizer_email.casefold()
+        content = em.event_content(mapped, teams_keyword=ctx.teams_keyword)
+        if same and row.content_hash == em.content_hash(content):
+            return Step(
+                Action.SKIP,
+                event.id,
+                "deleted in Outlook; edit the Event in Salesforce to schedule it again",
+            )
     if not live and not (ctx.window_start <= mapped.start <= ctx.window_end):
         return Step(Action.SKIP, event.id, "outside the sync window")
     if not live and row is None and event.graph_event_id:

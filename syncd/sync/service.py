@@ -1,14 +1,15 @@
 """One tenant's sync jobs behind one object: poll (with full resync and retries), the
-response refresh and the availability snapshot.
+Outlook sweep (changes made in Outlook, and attendees' answers) and the availability
+snapshot.
 
-Each job is a module of its own (syncd.sync.poll, .responses, .availability_snapshot);
+Each job is a module of its own (syncd.sync.poll, .outlook_watch, .availability_snapshot);
 they share one Event reader (syncd.sync.reader) and one Salesforce writer
 (syncd.sync.salesforce_writer), and write meetings only through the scheduler core.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -19,11 +20,12 @@ from syncd.graph.port import GraphReader
 from syncd.salesforce.port import SalesforcePort
 from syncd.sync.availability_snapshot import AvailabilityReport, AvailabilitySnapshot
 from syncd.sync.executor import Executor
+from syncd.sync.outlook_watch import OutlookSweep, SweepReport
 from syncd.sync.pass_report import PassReport
 from syncd.sync.poll import FEED_DELETED, FEED_EVENT, FEED_RELATION, Poll
 from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
-from syncd.sync.responses import ResponseRefresh, ResponseReport
+from syncd.sync.responses import ResponseReport
 from syncd.sync.salesforce_writer import SalesforceWriter
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "PassReport",
     "ResponseReport",
     "SalesforcePort",
+    "SweepReport",
     "SyncService",
     "chunks",
 ]
@@ -86,13 +89,15 @@ class SyncService:
             clock=clock,
             should_stop=should_stop,
         )
-        self._responses = ResponseRefresh(
+        self._sweep = OutlookSweep(
             tenant,
             engine,
+            scheduler,
             graph,
             self.reader,
             self.writer,
-            workers=lambda: self.executor.workers,
+            clock=clock,
+            context=self._poll.context,
             should_stop=should_stop,
         )
         self._availability = AvailabilitySnapshot(
@@ -115,9 +120,16 @@ class SyncService:
         """Plan again the failed records whose back-off has passed."""
         return self._poll.retry_failed(dry_run=dry_run)
 
-    def refresh_responses(self) -> ResponseReport:
-        """Read attendee responses from Outlook; write the changes to Salesforce."""
-        return self._responses.run()
+    def sweep_outlook(self, mailboxes: Collection[str] | None = None) -> SweepReport:
+        """Read what changed in Outlook (one delta round per organizer mailbox): changes
+        to synced meetings handled by the tenant's `[policy] outlook_changes`, attendees'
+        answers written to Salesforce. `mailboxes`: only these organizers."""
+        return self._sweep.run(mailboxes)
+
+    def refresh_responses(self) -> SweepReport:
+        """Attendees' answers from Outlook to Salesforce: the Outlook sweep, which reads
+        them with the rest of each mailbox's changes."""
+        return self._sweep.run()
 
     def snapshot_availability(self) -> AvailabilityReport:
         """Busy slots of every in-org User over the horizon, into the User field."""

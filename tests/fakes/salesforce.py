@@ -100,6 +100,18 @@ class MemorySalesforce:
 
         return self.faults.run("update_records", sobject, run, sent=[dict(r) for r in records])
 
+    def delete_record(self, sobject: str, record_id: str) -> None:
+        def run() -> None:
+            composite.check_sobject(sobject)
+            self._handle(
+                handlers.delete_record,
+                f"delete {sobject} {record_id}",
+                {"sobject": sobject, "id": record_id},
+                {},
+            )
+
+        self.faults.run("delete_record", sobject, run, sent=[{"id": record_id}])
+
     def describe(self, sobject: str) -> dict[str, Any]:
         return self.faults.run(
             "describe",

@@ -1,0 +1,185 @@
+"""The core's side of changes made in Outlook: the ledger follows Outlook, or Outlook is
+put back, or the meeting is closed as gone; each with its history in the same transaction.
+
+The Outlook sweep (syncd.sync.outlook_watch) decides; these write. Every method holds
+the meeting's lock and works on the row as stored now: when the row's `sent` is no longer
+the one the sweep compared against (a poll wrote the meeting meanwhile), it does nothing
+and returns None. That write gave the event a new changeKey, so the next delta round
+reports the event again and it is judged against the new `sent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from syncd.config import TenantConfig
+from syncd.core import event_mapping as em
+from syncd.core.outlook_writes import OutlookWrites
+from syncd.core.records import meeting_to_request
+from syncd.domain import Intent, Meeting, MeetingStatus, Source
+from syncd.ledger.meeting_locks import MeetingLocks
+from syncd.ledger.models import MeetingRecord
+from syncd.ledger.repository import MeetingRepository, Note
+
+#: The error code a meeting's closed row keeps when it was deleted or cancelled in
+#: Outlook: the planner does not create it again until its Event changes in Salesforce.
+GONE_IN_OUTLOOK = "GoneInOutlook"
+
+
+class OutlookChanges:
+    """Writes for changes seen in Outlook, for one tenant."""
+
+    def __init__(
+        self,
+        tenant: TenantConfig,
+        ledger: MeetingRepository,
+        outlook: OutlookWrites,
+        locks: MeetingLocks,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.tenant = tenant
+        self.ledger = ledger
+        self.outlook = outlook
+        self.locks = locks
+        self.clock = clock
+
+    @contextmanager
+    def _current(
+        self, external_id: str, expected_sent: Mapping[str, Any] | None
+    ) -> Iterator[MeetingRecord | None]:
+        """The meeting's row under its lock, or None when it changed since it was judged."""
+        with self.locks.hold(self.tenant.name, Source.SALESFORCE.value, external_id):
+            record = self.ledger.find(Source.SALESFORCE, external_id)
+            live = record is not None and record.status != MeetingStatus.CANCELLED
+            stale = (
+                expected_sent is not None and record is not None and record.sent != expected_sent
+            )
+            if not live or record is None or record.intent is not None or stale:
+                yield None
+            else:
+                yield record
+
+    def note(self, external_id: str, notes: Sequence[Note]) -> None:
+        """Append history entries (e.g. a Salesforce write the sweep made) to a meeting."""
+        if not notes:
+            return
+        self.ledger.modify(Source.SALESFORCE, external_id, lambda record: record, list(notes))
+
+    def observe(
+        self,
+        external_id: str,
+        expected_sent: Mapping[str, Any],
+        observed: Mapping[str, Any],
+        change_key: str | None,
+        notes: Sequence[Note],
+    ) -> MeetingRecord | None:
+        """Outlook's change is only recorded: the ledger's `sent` becomes what Outlook
+        holds (so the change is reported once), its target stays Salesforce's."""
+        with self._current(external_id, expected_sent) as record:
+            if record is None:
+                return None
+            return self.ledger.write(
+                record, list(notes), sent=dict(observed), change_key=change_key
+            )
+
+    def follow(
+        self,
+        external_id: str,
+        expected_sent: Mapping[str, Any],
+        observed: Mapping[str, Any],
+        desired: Meeting,
+        change_key: str | None,
+        notes: Sequence[Note],
+        *,
+        correlation_id: str | None = None,
+    ) -> MeetingRecord | None:
+        """The meeting becomes `desired` (Outlook's change taken into what syncd wants, or
+        the side that changed last): the ledger records what Outlook holds, then only the
+        fields Outlook lacks are PATCHed (none when Outlook's change is all there is)."""
+        with self._current(external_id, expected_sent) as record:
+            if record is None:
+                return None
+            content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
+            sent = em.observed_content(_as_event(observed), content)
+            patch = em.content_changes(sent, content, join_url=record.join_url)
+            record = self.ledger.write(
+                record,
+                list(notes),
+                sent=sent,
+                target=content,
+                request=_request(desired, record),
+                content_hash=em.content_hash(content),
+                change_key=change_key,
+                intent=Intent.UPDATE.value if patch else None,
+            )
+            if not patch:
+                return record
+            return self.outlook.update(record, patch, correlation_id)
+
+    def restore(
+        self,
+        external_id: str,
+        expected_sent: Mapping[str, Any],
+        observed: Mapping[str, Any],
+        change_key: str | None,
+        notes: Sequence[Note],
+        *,
+        stamp: bool = False,
+        correlation_id: str | None = None,
+    ) -> MeetingRecord | None:
+        """Outlook is put back to the ledger's target (attendees too); `stamp`: the
+        syncd key is written to the event again."""
+        with self._current(external_id, expected_sent) as record:
+            if record is None:
+                return None
+            patch = em.content_changes(observed, record.target, join_url=record.join_url)
+            if stamp:
+                key = em.external_key(self.tenant.name, record.source, record.external_id)
+                patch["singleValueExtendedProperties"] = [
+                    {"id": em.EXTERNAL_KEY_PROPERTY_ID, "value": key}
+                ]
+            record = self.ledger.write(
+                record,
+                list(notes),
+                sent=dict(observed),
+                change_key=change_key,
+                intent=Intent.UPDATE.value if patch else None,
+            )
+            if not patch:
+                return record
+            return self.outlook.update(record, patch, correlation_id)
+
+    def gone(
+        self, external_id: str, expected_sent: Mapping[str, Any] | None, notes: Sequence[Note]
+    ) -> bool:
+        """The meeting is no longer in Outlook: its row is closed and keeps
+        GONE_IN_OUTLOOK, so it is not created again while its Event stays as it is."""
+        with self._current(external_id, expected_sent) as record:
+            if record is None:
+                return False
+            self.ledger.close(
+                record,
+                list(notes),
+                last_error_code=GONE_IN_OUTLOOK,
+                last_error_message="deleted or cancelled in Outlook",
+                next_attempt_at=None,
+            )
+            return True
+
+
+def _as_event(observed: Mapping[str, Any]) -> dict[str, Any]:
+    """`observed` (owned fields as Outlook holds them) read as an event for
+    `observed_content`, which judges the body by the event's online flag."""
+    return dict(observed)
+
+
+def _request(desired: Meeting, record: MeetingRecord) -> dict[str, Any]:
+    """The ledger request of `desired`, keeping what marks an occurrence row."""
+    request = meeting_to_request(desired)
+    for key in ("series",):
+        if key in record.request:
+            request[key] = record.request[key]
+    return request
