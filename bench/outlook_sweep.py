@@ -6,10 +6,9 @@
 Setup (no latency): the org's Events are synced (nobody answers on their own), then
 the first sweep reads every organizer mailbox's window once (the delta rounds' start,
 a one-off). Then, per cycle, a share of the meetings changes in Outlook (none for the
-quiet cycle, then each of `--percents`): half of them answered by an attendee, half
-changed by their organizer (moved an hour, or subject and location edited), all
-through ordinary Graph routes. With the latency on, each cycle is read twice from the
-same ledger state:
+quiet cycle, then each of `--percents`): half of them answered by an attendee (in the
+sandbox's model of answers, tests/outlook_organizer.answer_now), half changed by their
+organizer through ordinary Graph routes (moved an hour, or subject and location edited). With the latency on, each cycle is read by one of:
 
 - the previous refresh: one calendarView per organizer mailbox (attendees only) and a
   GET for any meeting the view did not show, as syncd read answers before the sweep;
@@ -17,7 +16,8 @@ same ledger state:
   classifying and applying every change (policy two_way: moves and edits written to the
   Salesforce Event, answers to the EventRelations).
 
-The ledger is put back between the two, so both see the same changes. A poll after
+Each runs in a world of its own, made with the same seed and changed the same way (a
+second reader in one world would find the first one's write-back done). A poll after
 the sweep shows that the Events the sweep wrote do not come back to Outlook as echo
 PATCHes. Prints per cycle: Graph requests (each inside a $batch counted, as Graph's
 throttling counts them), HTTP round trips, bytes received, client CPU, Salesforce
@@ -27,10 +27,8 @@ calls and the writes on either side.
 from __future__ import annotations
 
 import random
-import sqlite3
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -98,9 +96,10 @@ def bytes_received(measured: Measured) -> int:
 
 
 def synced_meetings(world: World) -> list[StoredEvent]:
-    """The organizers' live meetings syncd made (by the key it stamps), in a stable order."""
+    """The organizers' live meetings syncd made (by the key it stamps), ordered by that
+    key: the Salesforce Event's id, the same in two worlds made with one seed."""
     prefix = f"{TENANT}:salesforce:"
-    found = []
+    found: list[tuple[str, StoredEvent]] = []
     for address in world.organizer_emails:
         user = world.sandbox.directory.find_by_email(address)
         assert user is not None
@@ -109,8 +108,8 @@ def synced_meetings(world: World) -> list[StoredEvent]:
         ):
             stamped = lookup(event.extended, EXTERNAL_KEY_PROPERTY_ID)
             if stamped and stamped[1].startswith(prefix):
-                found.append(event)
-    return sorted(found, key=lambda e: e.id)
+                found.append((stamped[1], event))
+    return [event for _, event in sorted(found, key=lambda pair: pair[0])]
 
 
 def make_changes(world: World, count: int, seed: int) -> dict[str, int]:
@@ -142,40 +141,47 @@ def make_changes(world: World, count: int, seed: int) -> dict[str, int]:
     return done
 
 
-def restore_ledger(world: World, saved: Path) -> None:
-    """Put the ledger back as it was (no child has it open between two runs)."""
-    with sqlite3.connect(saved) as source, sqlite3.connect(world.database) as target:
-        source.backup(target)
-
-
-def run_cycle(world: World, percent: float, meetings: int, latency: float, seed: int) -> Cycle:
-    world.graph_latency(0.0)
-    changed = make_changes(world, round(meetings * percent / 100), seed)
-    world.graph_latency(latency)
-    saved = world.copy_ledger(f"before-{percent:g}.db")
-    previous = world.ours("previous_refresh")
-    restore_ledger(world, saved)
-    sweep = world.ours("sweep")
-    poll = world.ours("poll")
-    return Cycle(percent, changed, previous, sweep, poll)
-
-
-def run(
-    events: int, organizers: int, latency: float, *, percents: tuple[float, ...] = (1, 10)
-) -> tuple[list[Row], list[Target], dict[str, Any]]:
+def measure_world(
+    job: str, events: int, organizers: int, latency: float, percents: tuple[float, ...]
+) -> tuple[int, Measured | None, list[tuple[dict[str, int], Measured, Measured | None]]]:
+    """One world: the initial sync, then per cycle (quiet, then each percent) the
+    changes and one run of `job` (sweep: then the poll after it too). Returns the
+    meetings synced, the first sweep (sweep only) and per cycle (changes, job, poll)."""
     with World(mailboxes=organizers, events=events, organizers=organizers) as world:
         world.sandbox.answers.configure(**NOBODY_ANSWERS)
         world.graph_latency(0.0)
         initial = world.ours("initial")
         world.ours("poll")  # reads syncd's own write-back once (see bench.steady_poll)
         world.graph_latency(latency)
-        prime = world.ours("sweep")  # the first delta round of each mailbox: a full read
-        meetings = initial.result["runs"][0]["counts"]["create"]
-        cycles = [
-            run_cycle(world, percent, meetings, latency, seed=index)
-            for index, percent in enumerate((0.0, *percents))
-        ]
-    rows = _rows(cycles, prime, meetings, organizers)
+        # The first delta round of each mailbox reads its whole window: a one-off.
+        prime = world.ours("sweep") if job == "sweep" else None
+        meetings = int(initial.result["runs"][0]["counts"]["create"])
+        cycles: list[tuple[dict[str, int], Measured, Measured | None]] = []
+        for index, percent in enumerate((0.0, *percents)):
+            world.graph_latency(0.0)
+            changed = make_changes(world, round(meetings * percent / 100), seed=index)
+            world.graph_latency(latency)
+            measured = world.ours(job)
+            poll = world.ours("poll") if job == "sweep" else None
+            cycles.append((changed, measured, poll))
+    return meetings, prime, cycles
+
+
+def run(
+    events: int, organizers: int, latency: float, *, percents: tuple[float, ...] = (1, 10)
+) -> tuple[list[Row], list[Target], dict[str, Any]]:
+    """The previous refresh and the sweep, each in a world of its own made with the same
+    seed and changed the same way: each reads changes the other has not written back."""
+    meetings, _, before = measure_world("previous_refresh", events, organizers, latency, percents)
+    swept, prime, after = measure_world("sweep", events, organizers, latency, percents)
+    assert prime is not None and swept == meetings, (swept, meetings)
+    cycles = []
+    for percent, (changed, previous, _), (same, sweep, poll) in zip(
+        (0.0, *percents), before, after, strict=True
+    ):
+        assert changed == same and poll is not None, (changed, same)
+        cycles.append(Cycle(percent, changed, previous, sweep, poll))
+    rows = _rows(cycles, prime, organizers)
     targets = _targets(cycles)
     details = {
         "meetings": meetings,
@@ -199,7 +205,7 @@ def run(
     return rows, targets, details
 
 
-def _rows(cycles: list[Cycle], prime: Measured, meetings: int, organizers: int) -> list[Row]:
+def _rows(cycles: list[Cycle], prime: Measured, organizers: int) -> list[Row]:
     """Per cycle: `ours` is the sweep, `peer` the previous refresh (see print_cycles)."""
     rows = [
         Row("first sweep (one-off): Graph requests", prime.graph.requests, None, organizers,
@@ -228,7 +234,6 @@ def _rows(cycles: list[Cycle], prime: Measured, meetings: int, organizers: int) 
             Row(f"{name}: Graph writes", graph_writes(c.sweep), graph_writes(c.previous), 0),
             Row(f"{name}: the poll after: Graph writes (echo)", graph_writes(c.poll), None, 0),
         ]  # fmt: skip
-    del meetings
     return rows
 
 

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.child import TENANT, child_usage, current_rss_mib, emit
+from bench.previous_refresh import PreviousRefresh
 from syncd.config import load_config
 from syncd.runtime import Runtime, build_runtime
-from syncd.sync.responses import ResponseRefresh
 from syncd.sync.service import SyncService
 
 
@@ -128,9 +128,9 @@ def main(argv: list[str] | None = None) -> None:
         runtime.close()
 
 
-def previous_refresh(runtime: Runtime, service: SyncService) -> ResponseRefresh:
+def previous_refresh(runtime: Runtime, service: SyncService) -> PreviousRefresh:
     """The response refresh as it ran before the Outlook sweep replaced it."""
-    return ResponseRefresh(
+    return PreviousRefresh(
         runtime.config.tenants[TENANT],
         runtime.engine,
         runtime.graphs[TENANT],

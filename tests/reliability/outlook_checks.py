@@ -59,8 +59,9 @@ class GraphWrite:
 
 @dataclass(frozen=True)
 class SalesforceWrite:
+    sobject: str
     record_id: str
-    fields: frozenset[str]
+    fields: frozenset[str]  # standard and custom fields written
     at: float  # time.monotonic()
 
 
@@ -76,7 +77,8 @@ def event_id_of(path: str) -> str | None:
 
 class WriteLogs:
     """syncd's writes while the logs are open: Graph writes (inner requests of a $batch
-    each on its own; the organizers' requests, which carry ORGANIZER_AGENT, left out)
+    each on its own; the organizers' requests, which carry ORGANIZER_AGENT, and
+    getSchedule, a read sent as POST, left out)
     and API writes to Salesforce records (people's edits, made with user_write, left
     out).
 
@@ -97,7 +99,10 @@ class WriteLogs:
             original(prepared, by=by, user_write=user_write)
             if not user_write:
                 write = SalesforceWrite(
-                    str(prepared.record.id), frozenset(prepared.fields), time.monotonic()
+                    prepared.record.sobject,
+                    str(prepared.record.id),
+                    frozenset(prepared.fields) | frozenset(prepared.custom),
+                    time.monotonic(),
                 )
                 with self._lock:
                     self.salesforce.append(write)
@@ -107,6 +112,8 @@ class WriteLogs:
     def _graph_exchange(self, exchange: GraphExchange) -> None:
         if exchange.method not in GRAPH_WRITES or exchange.path.startswith("/$batch"):
             return
+        if exchange.path.lower().endswith("/getschedule"):
+            return  # a read, though POSTed
         if exchange.headers.get("user-agent") == ORGANIZER_AGENT or exchange.status >= 400:
             return
         write = GraphWrite(
