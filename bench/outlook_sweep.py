@@ -8,7 +8,8 @@ the first sweep reads every organizer mailbox's window once (the delta rounds' s
 a one-off). Then, per cycle, a share of the meetings changes in Outlook (none for the
 quiet cycle, then each of `--percents`): half of them answered by an attendee (in the
 sandbox's model of answers, tests/outlook_organizer.answer_now), half changed by their
-organizer through ordinary Graph routes (moved an hour, or subject and location edited). With the latency on, each cycle is read by one of:
+organizer through ordinary Graph routes (a timed meeting moved an hour, or its subject
+and location edited). With the latency on, each cycle is read by one of:
 
 - the previous refresh: one calendarView per organizer mailbox (attendees only) and a
   GET for any meeting the view did not show, as syncd read answers before the sweep;
@@ -118,8 +119,12 @@ def make_changes(world: World, count: int, seed: int) -> dict[str, int]:
     if not count:
         return {}
     rng = random.Random(seed)
-    chosen = rng.sample(synced_meetings(world), count)
-    answered, organized = chosen[: count // 2], chosen[count // 2 :]
+    meetings = synced_meetings(world)
+    rng.shuffle(meetings)
+    answered = meetings[: count // 2]
+    # People move an all-day meeting by days, not by an hour: the organizers' changes
+    # go to timed meetings.
+    organized = [e for e in meetings[count // 2 :] if not e.is_all_day][: count - len(answered)]
     done: dict[str, int] = {}
     for event in answered:
         invitee = rng.choice(event.attendees).address
