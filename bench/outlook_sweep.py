@@ -201,6 +201,7 @@ def run(
                 "previous_graph": c.previous.graph,
                 "sweep_graph": c.sweep.graph,
                 "poll_graph": c.poll.graph,
+                "poll_graph_writes": graph_writes(c.poll),
                 "sweep_salesforce": c.sweep.salesforce,
                 "previous_salesforce": c.previous.salesforce,
             }

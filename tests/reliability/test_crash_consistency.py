@@ -108,7 +108,7 @@ def test_sigkill_while_organizers_change_meetings_in_outlook(
     ends with Outlook's values (one write of its fields per change at most), Outlook
     keeps them (no echo PATCH), a removed meeting is marked and stays gone, the history
     holds each change once; and everything else still matches exactly."""
-    world = make_world(OUTLOOK_EVENTS, outlook_changes="two_way", responses_seconds=2)
+    world = make_world(OUTLOOK_EVENTS, outlook_changes="two_way")
     first = world.syncd("reconcile")
     assert first.returncode in (0, 1), first.stderr[-3000:]
     rng = random.Random(SEED)
