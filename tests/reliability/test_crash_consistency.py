@@ -163,8 +163,7 @@ def test_sigkill_while_organizers_change_meetings_in_outlook(
         f"{changed.counts()}; syncd's Graph writes {len(logs.graph)}, Salesforce record "
         f"writes {len(logs.salesforce)}"
     )
-    assert report.ok, report.summary()
-    assert changed.ok, changed.summary()
+    assert report.ok and changed.ok, f"{report.summary()}\n{changed.summary()}"
     assert changed.changes >= OUTLOOK_KILLS, changed.summary()
     crashed = [log.name for log in world.logs if "Traceback" in log.read_text()]
     assert crashed == [], crashed
