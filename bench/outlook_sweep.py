@@ -233,6 +233,8 @@ def _rows(cycles: list[Cycle], prime: Measured, organizers: int) -> list[Row]:
                 None),
             Row(f"{name}: client CPU (s)", c.sweep.cpu, c.previous.cpu, None),
             Row(f"{name}: wall (s)", c.sweep.wall, c.previous.wall, None),
+            Row(f"{name}: sandbox CPU meanwhile (s)", c.sweep.sandbox_cpu,
+                c.previous.sandbox_cpu, None, "the sandbox answering, in the wall time"),
             Row(f"{name}: Salesforce calls", c.sweep.salesforce.calls,
                 c.previous.salesforce.calls, None),
             Row(f"{name}: Salesforce records written", c.sweep.salesforce.records_written,
