@@ -164,6 +164,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return status(config, tenant=args.tenant, as_json=args.json, out=sys.stdout)
 
 
+@_store_failure_is_setup_error
+def cmd_history(args: argparse.Namespace) -> int:
+    from syncd.history_command import history
+
+    config = _config(args)
+    return history(
+        config, args.salesforce_id, tenant=args.tenant, as_json=args.json, out=sys.stdout
+    )
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from syncd.runtime import sandbox_specs
     from syncd.sandbox.server import run_standalone
@@ -321,6 +331,14 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--tenant")
     state.add_argument("--json", action="store_true")
     state.set_defaults(func=cmd_status)
+
+    changes = commands.add_parser(
+        "history", help="what syncd changed (and saw in Outlook) for one Salesforce Event"
+    )
+    changes.add_argument("salesforce_id", metavar="SALESFORCE_ID")
+    changes.add_argument("--tenant")
+    changes.add_argument("--json", action="store_true")
+    changes.set_defaults(func=cmd_history)
 
     sandbox = commands.add_parser(
         "sandbox", help="run the sandbox Microsoft 365 and Salesforce standalone"

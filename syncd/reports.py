@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from syncd.sync.plan import Action
-from syncd.sync.service import AvailabilityReport, PassReport, ResponseReport
+from syncd.sync.service import AvailabilityReport, PassReport, ResponseReport, SweepReport
 
 
 def pass_lines(tenant: str, report: PassReport, *, verbose_plan: bool = False) -> list[str]:
@@ -40,11 +40,21 @@ def responses_line(tenant: str, report: ResponseReport) -> str:
         f"{len(report.read_errors)} mailboxes not read" if report.read_errors else "",
         f"{len(report.writeback_errors)} write-backs refused" if report.writeback_errors else "",
     ]
-    return (
+    line = (
         f"tenant {tenant}: responses checked on {report.meetings_checked} meetings, "
         f"{report.meetings_changed} changed, {report.relations_written} invitee statuses written"
-        + "".join(f"; {text}" for text in trouble if text)
     )
+    if isinstance(report, SweepReport):
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(report.changes.items()))
+        line += (
+            f"; Outlook: {report.mailboxes} mailboxes in {report.graph_requests} requests "
+            f"({report.full_reads} read in full), changes: {kinds or 'none'}, "
+            f"{report.salesforce_written} Events written, {report.marked} marked, "
+            f"{report.events_deleted} deleted, {report.outlook_restored} put back, "
+            f"{report.conflicts} conflicts"
+        )
+        trouble.append(f"{len(report.failed)} changes not handled" if report.failed else "")
+    return line + "".join(f"; {text}" for text in trouble if text)
 
 
 def availability_line(tenant: str, report: AvailabilityReport) -> str:

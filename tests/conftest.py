@@ -91,6 +91,7 @@ OVER_HTTPS = (
     "tests/metrics/test_scrape.py",
     "tests/salesforce/test_against_sandbox.py",
     "tests/sandbox/test_answers.py",
+    "tests/sandbox/test_calendar_delta.py",
     "tests/sandbox/test_event_schema.py",
     "tests/sandbox/test_events.py",
     "tests/sandbox/test_faults.py",

@@ -24,6 +24,8 @@ from syncd.ledger.meeting_locks import MeetingLocks
 from syncd.ledger.models import MeetingRecord
 from syncd.ledger.repository import MeetingRepository, Note
 
+__all__ = ["GONE_IN_OUTLOOK", "Note", "OutlookChanges"]
+
 #: The error code a meeting's closed row keeps when it was deleted or cancelled in
 #: Outlook: the planner does not create it again until its Event changes in Salesforce.
 GONE_IN_OUTLOOK = "GoneInOutlook"
@@ -103,7 +105,8 @@ class OutlookChanges:
             if record is None:
                 return None
             content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
-            sent = em.observed_content(_as_event(observed), content)
+            # What Outlook holds, in the form of `content` where the two mean the same.
+            sent = em.observed_content(observed, content)
             patch = em.content_changes(sent, content, join_url=record.join_url)
             record = self.ledger.write(
                 record,
@@ -168,12 +171,6 @@ class OutlookChanges:
                 next_attempt_at=None,
             )
             return True
-
-
-def _as_event(observed: Mapping[str, Any]) -> dict[str, Any]:
-    """`observed` (owned fields as Outlook holds them) read as an event for
-    `observed_content`, which judges the body by the event's online flag."""
-    return dict(observed)
 
 
 def _request(desired: Meeting, record: MeetingRecord) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from syncd.ledger.db import session_scope
@@ -98,16 +98,3 @@ def save_link(
             )
         row.link, row.window_start, row.window_end, row.updated_at = link, start, end, now
         session.add(row)
-
-
-def drop_links(engine: Engine, tenant: str, mailboxes: Iterable[str]) -> None:
-    """Forget these mailboxes' links (their next round reads the window afresh)."""
-    wanted = [m.lower() for m in mailboxes]
-    if not wanted:
-        return
-    with session_scope(engine) as session:
-        session.execute(
-            delete(DeltaLink).where(
-                col(DeltaLink.tenant) == tenant, col(DeltaLink.mailbox).in_(wanted)
-            )
-        )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from syncd.domain import LedgerView, MeetingStatus, Source
@@ -101,24 +101,34 @@ def synced_records(
 
 
 def synced_by_organizer(
-    engine: Engine, tenant: str, source: Source, *, batch: int = _IN_CHUNK
+    engine: Engine,
+    tenant: str,
+    source: Source,
+    *,
+    batch: int = _IN_CHUNK,
+    organizers: Collection[str] | None = None,
 ) -> Iterator[tuple[str, list[MeetingRecord]]]:
-    """Synced meetings with a Graph id, one organizer at a time with all of their meetings.
+    """Synced meetings with a Graph id, one organizer at a time with all of their meetings
+    (of every organizer; `organizers`: at least theirs, compared without case, and only
+    theirs when they fit one IN list).
 
     One ordered read, fetched `batch` rows at a time: memory holds one organizer's
     meetings, not the ledger.
     """
+    query = select(MeetingRecord).where(
+        MeetingRecord.tenant == tenant,
+        MeetingRecord.source == source.value,
+        MeetingRecord.status == MeetingStatus.SYNCED.value,
+        col(MeetingRecord.graph_event_id).is_not(None),
+    )
+    wanted = sorted({o.lower() for o in organizers}) if organizers is not None else []
+    if organizers is not None and len(wanted) <= _IN_CHUNK:
+        query = query.where(func.lower(MeetingRecord.organizer_email).in_(wanted))
     with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(
-            select(MeetingRecord)
-            .where(
-                MeetingRecord.tenant == tenant,
-                MeetingRecord.source == source.value,
-                MeetingRecord.status == MeetingStatus.SYNCED.value,
-                col(MeetingRecord.graph_event_id).is_not(None),
-            )
-            .order_by(col(MeetingRecord.organizer_email), col(MeetingRecord.id))
-            .execution_options(yield_per=batch)
+            query.order_by(
+                col(MeetingRecord.organizer_email), col(MeetingRecord.id)
+            ).execution_options(yield_per=batch)
         )
         organizer: str | None = None
         group: list[MeetingRecord] = []

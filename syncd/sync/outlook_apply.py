@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from syncd.config import TenantConfig
 from syncd.core import event_mapping as em
+from syncd.core.outlook_changes import Note
 from syncd.core.records import request_to_meeting
 from syncd.core.scheduler import Scheduler
 from syncd.domain import HistoryAction, HistorySide, Meeting, SyncdError, format_gmt
 from syncd.ledger.models import MeetingRecord
-from syncd.ledger.repository import Note
 from syncd.sync.outlook_classify import OutlookChange
-from syncd.sync.outlook_policy import Decision, Move, SalesforceSide, decide
+from syncd.sync.outlook_policy import EVENT_FIELDS, Decision, Move, SalesforceSide, decide
 from syncd.sync.plan import PlanContext, with_organizer_zone
 from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.salesforce_event import Invalid, parse_datetime, to_meeting
@@ -82,7 +82,10 @@ class OutlookApply:
     ) -> bool:
         """Decide and carry out; False when a meeting's change is left for the next sweep."""
         policy = self.tenant.policy
-        sides = self._salesforce(drifted) if policy.outlook_changes == "two_way" else {}
+        # The Events are read for the conflict rule: of deletions always (an Event edited
+        # since makes the meeting again), of other changes only under two_way.
+        two_way = policy.outlook_changes == "two_way"
+        sides = self._salesforce([(r, c) for r, c in drifted if c.gone or two_way])
         decisions: list[tuple[MeetingRecord, OutlookChange, Decision]] = []
         for row, change in drifted:
             side = sides.get(row.external_id)
@@ -180,6 +183,15 @@ class OutlookApply:
                 decision.reason,
             )
         ]
+        if decision.move is Move.RESTORE:
+            notes.append(
+                Note(
+                    HistoryAction.RESTORED,
+                    HistorySide.OUTLOOK,
+                    {name: [new, old] for name, (old, new) in change.fields.items()},
+                    "Outlook put back to what Salesforce holds (policy salesforce_wins)",
+                )
+            )
         if decision.winner is not None:
             notes.append(
                 Note(
@@ -238,7 +250,8 @@ class OutlookApply:
         notes = self._notes(change, decision, row)
         correlation = f"outlook-{row.external_id}"
         if decision.move is Move.GONE:
-            if changes.gone(row.external_id, None, notes):
+            if changes.gone(row.external_id, None, notes) and not decision.again:
+                report.handled.add(row.external_id)
                 report.marked += int(decision.status is not None)
                 report.events_deleted += int(decision.delete_event)
             return
@@ -257,6 +270,7 @@ class OutlookApply:
                 stamp=decision.stamp,
                 correlation_id=correlation,
             )
+            # Not settled for a poll: an edit of the Event still goes to Outlook after.
             report.outlook_restored += int(restored is not None)
             return
         base = side[1] if decision.base == "salesforce" and side is not None else None
@@ -279,8 +293,7 @@ class OutlookApply:
 
 
 def _written(decision: Decision) -> list[tuple[str, str, Any]]:
-    from syncd.sync.outlook_policy import EVENT_FIELDS
-
+    """(mapped field, Event field, value written) of the Event fields a decision writes."""
     return [
         (name, EVENT_FIELDS[name], decision.event_fields[EVENT_FIELDS[name]])
         for name in decision.values

@@ -83,6 +83,8 @@ class Decision:
     error: str | None = None
     delete_event: bool = False
     stamp: bool = False
+    #: (GONE) the meeting is made again from the Event, not left deleted
+    again: bool = False
     #: the conflict's winner ("outlook" | "salesforce"); {field: [loser's, winner's value]}
     winner: str | None = None
     lost: dict[str, Any] = field(default_factory=dict)
@@ -123,6 +125,15 @@ def decide(
         cancelled = ChangeKind.CANCELLED in change.kinds
         what = "cancelled in Outlook" if cancelled else "deleted in Outlook"
         status = CANCELLED_STATUS if cancelled else DELETED_STATUS
+        if sf.changed:
+            # Graph does not say when an event was deleted: an Event edited in Salesforce
+            # since the last sync is taken as the later change, and made again.
+            return Decision(
+                change.external_id,
+                Move.GONE,
+                again=True,
+                reason=f"{what}, but the Event changed in Salesforce since: made again",
+            )
         if policy == "report":
             return Decision(
                 change.external_id,
@@ -131,9 +142,7 @@ def decide(
                 error=f"{what}; not applied (policy report)",
                 reason=f"{what}: recorded (policy report)",
             )
-        delete = (
-            policy == "two_way" and deletion == "delete_event" and not sf.changed and not occurrence
-        )
+        delete = policy == "two_way" and deletion == "delete_event" and not occurrence
         if delete:
             return Decision(
                 change.external_id,

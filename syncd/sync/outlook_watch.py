@@ -19,6 +19,7 @@ short (stopped, killed, a write refused) reads the same changes again next time.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -133,15 +134,24 @@ class OutlookSweep:
         self.clock = clock
         self.should_stop = should_stop
         self.apply = OutlookApply(tenant, core, reader, writer, context=context)
+        # The daemon's outlook job and a poll's sweep of its mailboxes may overlap: one
+        # sweep at a time, or both would write the same change to Salesforce.
+        self._one_at_a_time = threading.Lock()
 
     def run(self, mailboxes: Collection[str] | None = None) -> SweepReport:
         """Sweep every organizer mailbox with synced Salesforce meetings (or only
         `mailboxes`): changes handled by policy, answers written back."""
+        with self._one_at_a_time:
+            return self._run(mailboxes)
+
+    def _run(self, mailboxes: Collection[str] | None) -> SweepReport:
         report = SweepReport()
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
-        groups = lq.synced_by_organizer(self.engine, self.tenant.name, Source.SALESFORCE)
+        groups = lq.synced_by_organizer(
+            self.engine, self.tenant.name, Source.SALESFORCE, organizers=wanted
+        )
         for organizer, rows in groups:
             if wanted is not None and organizer.casefold() not in wanted:
                 continue

@@ -24,6 +24,7 @@ from syncd.metrics.sync_metrics import observe_lag
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
+from syncd.sync.outlook_policy import DIFFERS_STATUS
 from syncd.sync.pass_report import PassReport
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes, plan_fault
 from syncd.sync.reader import PAGE, EventReader, chunks
@@ -71,6 +72,11 @@ class Poll:
         self.series = series
         self.clock = clock
         self.should_stop = should_stop
+        #: Run before a page's updates of synced meetings with their organizers' mailboxes:
+        #: the Outlook sweep, so a change made in Outlook meanwhile is settled by the
+        #: conflict rule before a PATCH overwrites it; returns the meetings it settled
+        #: (their Events are read again by the next poll).
+        self.before_updates: Callable[[set[str]], set[str]] | None = None
 
     def poll(
         self, *, dry_run: bool = False, progress: Callable[[int], None] | None = None
@@ -255,11 +261,36 @@ class Poll:
         plan = plan_changes(events, (), ledger, ctx)
         for salesforce_id, error in unreadable.items():
             plan.add(plan_fault(salesforce_id, "read", error, ledger.get(salesforce_id), ctx))
+        if not dry_run:
+            self._settle_outlook_first(plan, ledger)
         again = [] if dry_run else self._lost_writebacks(rows, plan, ledger)
         self._carry_out(plan, report, dry_run=dry_run, write_back=True, again=again)
         observe_lag(
             self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
         )
+
+    def _settle_outlook_first(self, plan: Plan, ledger: Mapping[str, LedgerView]) -> None:
+        """Sweep the mailboxes of the page's updates first; a meeting the sweep settled
+        (changed in Outlook too) is not PATCHed from this page's stale copy."""
+        if self.before_updates is None:
+            return
+        # A meeting moving to a new organizer is cancelled for the old one: nothing of
+        # its old copy is kept, so its mailbox need not be swept first.
+        mailboxes = {
+            view.organizer_email
+            for step in plan.of(Action.UPDATE)
+            if (view := ledger.get(step.salesforce_id)) is not None
+            and view.status == MeetingStatus.SYNCED
+            and step.meeting is not None
+            and step.meeting.organizer_email.casefold() == view.organizer_email.casefold()
+        }
+        settled = self.before_updates(mailboxes) if mailboxes else set()
+        plan.steps = [
+            Step(Action.SKIP, s.salesforce_id, "changed in Outlook too: settled by the sweep")
+            if s.action == Action.UPDATE and s.salesforce_id in settled
+            else s
+            for s in plan.steps
+        ]
 
     def _lost_writebacks(
         self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]
@@ -269,11 +300,14 @@ class Poll:
         write-back Salesforce refused) left them behind, and an unchanged Event is
         skipped, so without this its Outlook id and status would stay missing for good."""
         by_id = {str(row["Id"]): row for row in rows}
+        status_field = self.tenant.salesforce.fields.event.sync_status
         outcomes, settled = [], []
         for step in plan.of(Action.SKIP):
             view, row = ledger.get(step.salesforce_id), by_id.get(step.salesforce_id)
             if view is None or row is None or view.status == MeetingStatus.CANCELLED:
                 continue
+            if view.status == MeetingStatus.SYNCED and row.get(status_field) == DIFFERS_STATUS:
+                continue  # the Outlook sweep's report of a difference, not a lost write
             refused = view.error_code == WRITEBACK_REFUSED
             if view.error_message and not refused:
                 outcome = Outcome(

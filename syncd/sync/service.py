@@ -100,6 +100,7 @@ class SyncService:
             context=self._poll.context,
             should_stop=should_stop,
         )
+        self._poll.before_updates = lambda mailboxes: self._sweep.run(mailboxes).handled
         self._availability = AvailabilitySnapshot(
             tenant, scheduler, self.reader, self.writer, clock=clock, should_stop=should_stop
         )

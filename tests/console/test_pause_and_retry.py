@@ -64,7 +64,7 @@ def test_a_paused_tenants_jobs_are_skipped_and_say_so(
     ts.pause(world.runtime.engine, TENANT, now=world.now(), by="ops", reason="org migration")
     salesforce_calls, graph_calls = world.sf_state.counters.api_calls, world.graph_calls()
 
-    for name in ("poll", "responses", "availability", "retry-failed"):
+    for name in ("poll", "outlook", "availability", "retry-failed"):
         assert jobs[name].run() == f"skipped: tenant {TENANT} is paused"
     # Nothing was read or written on either side.
     assert world.sf_state.counters.api_calls == salesforce_calls

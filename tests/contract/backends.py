@@ -67,6 +67,8 @@ class GraphBackend:
     zone_of: Callable[[str], str | None]
     #: makes each test's transactionIds and keys new on a real tenant, fixed elsewhere
     nonce: str = "0"
+    #: drops a mailbox's calendarView delta tokens (None: the backend cannot be told to)
+    expire_delta: Callable[[str], object] | None = None
     created: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -127,7 +129,15 @@ def memory_graph(clock: SandboxClock) -> GraphBackend:
     def zone_of(address: str) -> str | None:
         return graph.users[address.lower()].time_zone
 
-    return GraphBackend("memory", graph, organizer, attendee, f"nomail@{SANDBOX_DOMAIN}", zone_of)
+    return GraphBackend(
+        "memory",
+        graph,
+        organizer,
+        attendee,
+        f"nomail@{SANDBOX_DOMAIN}",
+        zone_of,
+        expire_delta=graph.delta.expire,
+    )
 
 
 def memory_salesforce(clock: SandboxClock) -> SalesforceBackend:
@@ -156,6 +166,7 @@ def sandbox_graph(sandbox: RunningSandbox) -> GraphBackend:
     with_mailbox = [u for u in users if u.has_mailbox]
     without = next((u.email for u in users if not u.has_mailbox), None)
     zones = {u.email.lower(): u.time_zone for u in users}
+    ids = {u.email.lower(): u.id for u in users}
     backend = GraphBackend(
         "sandbox",
         client,
@@ -163,6 +174,7 @@ def sandbox_graph(sandbox: RunningSandbox) -> GraphBackend:
         with_mailbox[1].email,
         without,
         lambda address: zones.get(address.lower()),
+        expire_delta=lambda address: sandbox.delta.expire(ids[address.lower()]),
     )
     return backend
 

@@ -53,7 +53,7 @@ def test_start_runs_every_job_and_meetings_reach_outlook(
     service = runtime.sync_service(TENANT, should_stop=stop.is_set)
     daemon = Daemon({TENANT: service}, stop_event=stop, notifier=NO_SYSTEMD)
     names = [job.name for job in tenant_jobs(service)]
-    assert names == ["resume", "poll", "responses", "availability", "retry-failed"]
+    assert names == ["resume", "poll", "outlook", "availability", "retry-failed"]
     daemon.start()
     try:
         # Every job reports "<name> done" only when it ran through without an error.

@@ -144,7 +144,7 @@ def test_the_next_round_holds_what_changed_and_removed_entries_for_what_left(
     graph: Graph, people: list[DirectoryUser]
 ) -> None:
     mailbox = people[0].email
-    events = {name: make(graph, mailbox, name, day) for day, name in enumerate("ABCDEFG", 3)}
+    events = {name: make(graph, mailbox, name, day) for day, name in enumerate("ABCDEFGIJ", 3)}
     first = round_of(graph, first_url(mailbox))
     path = f"/users/{mailbox}/events/"
 
@@ -154,17 +154,23 @@ def test_the_next_round_holds_what_changed_and_removed_entries_for_what_left(
     graph.patch(path + events["D"]["id"], json={"location": {"displayName": "Room 9"}})
     assert graph.delete(path + events["E"]["id"]).status_code == 204
     assert graph.post(path + events["F"]["id"] + "/cancel", json={}).status_code == 202
+    graph.patch(path + events["I"]["id"], json={"body": {"contentType": "text", "content": "New"}})
+    graph.patch(path + events["J"]["id"], json={"attendees": [attendee(people[2])]})
     new = make(graph, mailbox, "H", 25)
     second = round_of(graph, first["delta_link"], page_size=3)
 
-    assert set(second["changed"]) == {events[n]["id"] for n in "ABD"} | {new["id"]}
+    assert set(second["changed"]) == {events[n]["id"] for n in "ABDIJ"} | {new["id"]}
     assert second["changed"][events["A"]["id"]]["subject"] == "A renamed"
     assert second["changed"][events["B"]["id"]]["start"]["dateTime"].startswith("2031-03-20T15")
     assert second["changed"][events["D"]["id"]]["location"]["displayName"] == "Room 9"
+    assert "New" in second["changed"][events["I"]["id"]]["body"]["content"]
+    assert [
+        a["emailAddress"]["address"] for a in second["changed"][events["J"]["id"]]["attendees"]
+    ] == [people[2].email]
     assert {e["id"] for e in second["removed"]} == {events[n]["id"] for n in "CEF"}
     assert all(e["@removed"] == {"reason": "deleted"} for e in second["removed"])
     assert set(second["removed"][0]) == {"@odata.type", "id", "@removed"}
-    for name in "ABD":  # each write gave the event a new version
+    for name in "ABDIJ":  # each write gave the event a new version
         changed = second["changed"][events[name]["id"]]
         assert changed["changeKey"] != first["changed"][events[name]["id"]]["changeKey"]
         assert changed["lastModifiedDateTime"] >= events[name]["lastModifiedDateTime"]

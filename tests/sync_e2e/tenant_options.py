@@ -16,3 +16,11 @@ def set_salesforce_fields(config: LoadedConfig, tenant: str, **changes: Any) -> 
     config.tenants[tenant] = current.model_copy(
         update={"salesforce": salesforce.model_copy(update={"fields": fields})}
     )
+
+
+def set_policy(config: LoadedConfig, tenant: str, **changes: Any) -> None:
+    """Change a tenant's `[policy]` (e.g. outlook_changes="report") for the sync services
+    built from now on."""
+    current = config.tenants[tenant]
+    policy = current.policy.model_copy(update=changes)
+    config.tenants[tenant] = current.model_copy(update={"policy": policy})

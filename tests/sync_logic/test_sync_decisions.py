@@ -390,7 +390,10 @@ def test_a_failed_update_waits_for_its_back_off(world: FakeWorld) -> None:
     tried or written again, though its own write-back makes the next poll read it."""
     event_id = world.create_event(subject="Pipeline sync")
     world.service.poll()
-    world.graph.organizer_delete(ORGANIZER, world.outlook_id(event_id) or "")
+    # Graph refuses the PATCH (a meeting deleted in Outlook is no longer a failure: the
+    # Outlook sweep the poll runs first sees it, and an edited Event makes it again).
+    refusal = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "Graph is unavailable")
+    world.graph.faults.fail_before("update_event", refusal)
     world.advance(5)
     world.org.update_event(event_id, Subject="Pipeline sync (moved)")
     first = world.service.poll()
