@@ -300,7 +300,8 @@ def test_a_quiet_system_sweeps_and_polls_without_writing(
     assert meeting_writes == [], meeting_writes
     assert "Traceback" not in (world.root / "run-quiet.log").read_text()
     print(
-        f"\nquiet system: 4 sweeps and a poll of {len(organized(world.sandbox))} meetings, 0 writes"
+        f"\nquiet system: 2 sweeps and the polls meanwhile, {len(organized(world.sandbox))} "
+        "meetings, 0 writes either side"
     )
 
 
