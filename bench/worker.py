@@ -3,7 +3,10 @@
     python -m bench.worker JOB --config CONFIG [--repeat N] [--clock-offset S] ...
 
 JOB is initial (the first poll: a full resync), poll, responses, availability (the
-Scheduler API's path) or snapshot (the availability snapshot job). The last line of
+Scheduler API's path), snapshot (the availability snapshot job), sweep (the Outlook
+sweep: one calendarView delta round per organizer mailbox) or previous_refresh (the
+response refresh before the sweep: one calendarView per organizer mailbox, see
+bench.previous_refresh). The last line of
 stdout is the JSON the parent reads (see bench.common.emit).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.child import TENANT, child_usage, current_rss_mib, emit
+from bench.previous_refresh import PreviousRefresh
 from syncd.config import load_config
 from syncd.runtime import Runtime, build_runtime
 from syncd.sync.service import SyncService
@@ -50,6 +55,23 @@ def _counts(runtime: Runtime) -> dict[str, Any]:
     }
 
 
+class _BytesReceived:
+    """Bytes of the Graph answers' bodies this process received (the identity platform's
+    token answers left out), counted by a response hook of the Graph session (called
+    from every thread that reads Graph, hence the lock)."""
+
+    def __init__(self, graph_url: str) -> None:
+        self.graph_url = graph_url.rstrip("/")
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        if str(response.url).startswith(self.graph_url):
+            size = len(response.content)
+            with self._lock:
+                self.total += size
+
+
 def _timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     value = action()
@@ -59,7 +81,17 @@ def _timed(action: Callable[[], Any]) -> tuple[Any, float, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.worker")
     parser.add_argument(
-        "job", choices=("initial", "poll", "responses", "availability", "snapshot", "login")
+        "job",
+        choices=(
+            "initial",
+            "poll",
+            "responses",
+            "availability",
+            "snapshot",
+            "login",
+            "sweep",
+            "previous_refresh",
+        ),
     )
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--repeat", type=int, default=1)
@@ -78,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
         # session are not part of any job's cost. Private hooks: this is a benchmark.
         runtime.graphs[TENANT]._tokens.token()
         runtime.salesforce(TENANT)._session()
+        received = _BytesReceived(runtime.graphs[TENANT]._base)
+        runtime.graphs[TENANT]._session.hooks["response"].append(received)
         rss_before = current_rss_mib()
         result: dict[str, Any] = {"job": args.job, "rss_before_mib": rss_before}
         runs: list[dict[str, Any]] = []
@@ -87,10 +121,24 @@ def main(argv: list[str] | None = None) -> None:
         result["wall_seconds"] = sum(r["wall_seconds"] for r in runs)
         result["cpu_seconds"] = sum(r["cpu_seconds"] for r in runs)
         result.update(_counts(runtime))
+        result["graph_bytes_received"] = received.total
         result.update(child_usage())
         emit(result)
     finally:
         runtime.close()
+
+
+def previous_refresh(runtime: Runtime, service: SyncService) -> PreviousRefresh:
+    """The response refresh as it ran before the Outlook sweep replaced it."""
+    return PreviousRefresh(
+        runtime.config.tenants[TENANT],
+        runtime.engine,
+        runtime.graphs[TENANT],
+        service.reader,
+        service.writer,
+        workers=lambda: service.executor.workers,
+        should_stop=lambda: False,
+    )
 
 
 def _run(args: argparse.Namespace, runtime: Runtime, service: SyncService) -> dict[str, Any]:
@@ -115,6 +163,15 @@ def _run(args: argparse.Namespace, runtime: Runtime, service: SyncService) -> di
         }
     elif args.job == "responses":
         report, wall, cpu = _timed(service.refresh_responses)
+        summary = asdict(report)
+        summary["writeback_errors"] = len(report.writeback_errors)
+    elif args.job == "sweep":
+        report, wall, cpu = _timed(service.sweep_outlook)
+        summary = asdict(report)
+        summary["writeback_errors"] = len(report.writeback_errors)
+    elif args.job == "previous_refresh":
+        refresh = previous_refresh(runtime, service)
+        report, wall, cpu = _timed(refresh.run)
         summary = asdict(report)
         summary["writeback_errors"] = len(report.writeback_errors)
     elif args.job == "availability":

@@ -97,6 +97,7 @@ OVER_HTTPS = (
     "tests/sandbox/test_events.py",
     "tests/sandbox/test_faults.py",
     "tests/sandbox/test_graph_strictness.py",
+    "tests/sandbox/test_outlook_organizer.py",
     "tests/sandbox/test_identity.py",
     "tests/sandbox/test_throttle.py",
     "tests/sandbox/test_time_zone_names.py",

@@ -5,8 +5,9 @@ simulated latency, syncd and the naive peer in child processes as in a full run.
 What is asserted are the issue's count targets, which hold at any size:
 Graph requests per created meeting, 0 Graph calls in a steady poll, response
 refresh calls growing with mailboxes and not with meetings, availability at the
-getSchedule chunk bound, the gap to the naive peer, and one Graph request per
-Scheduler API create or read.
+getSchedule chunk bound, the gap to the naive peer, one Graph request per
+Scheduler API create or read, and the Outlook sweep's one delta request per mailbox
+in one $batch per 20 mailboxes, with bytes that grow with the changes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import api_latency, availability, initial_sync, memory, responses, steady_poll
+from bench import (
+    api_latency,
+    availability,
+    initial_sync,
+    memory,
+    outlook_sweep,
+    responses,
+    steady_poll,
+)
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -96,6 +105,28 @@ def test_api_latency_makes_one_graph_request_per_api_call() -> None:
         "API create: <= 5 ms added at the median",
         "API read: <= 5 ms added at the median",
     ]
+
+
+def test_outlook_sweep_reads_changes_in_a_batch_per_twenty_mailboxes() -> None:
+    organizers = 10
+    _, targets, details = outlook_sweep.run(200, organizers, LATENCY, percents=(5, 20))
+    cycles = details["cycles"]
+    assert [sum(c["changed"].values()) for c in cycles] == [0, 10, 40]
+    for cycle in cycles:
+        # One delta request per organizer mailbox, all ten in one $batch; the previous
+        # refresh made one calendarView round trip per mailbox.
+        assert cycle["sweep_graph"].requests == organizers, cycle["sweep_graph"]
+        assert cycle["sweep_graph"].round_trips == 1
+        assert cycle["previous_graph"].round_trips == organizers
+        # The Events the sweep wrote (two_way) come back in the poll without an echo.
+        assert cycle["poll_graph_writes"] == 0
+    quiet, _, high = cycles
+    assert quiet["sweep_salesforce"].records_written == 0
+    assert quiet["sweep"]["runs"][0]["changes"] == {}
+    assert high["sweep"]["runs"][0]["changes"] == {"answers": 20, "moved": 10, "edited": 10}
+    sizes = [c["sweep"]["graph_bytes_received"] for c in cycles]
+    assert sizes[0] < sizes[1] < sizes[2], sizes
+    assert all(t.met for t in targets), [t.line() for t in targets]
 
 
 def test_memory_benchmark_reports_the_childs_peak_rss() -> None:

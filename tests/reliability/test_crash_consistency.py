@@ -24,8 +24,11 @@ import requests
 
 from syncd.core.event_mapping import external_key
 from syncd.domain import Source
+from syncd.ledger.db import make_engine
 from syncd.sandbox.microsoft.calendar import StoredEvent
 from tests.reliability.checker import check
+from tests.reliability.outlook_checks import WriteLogs, check_outlook_changes
+from tests.reliability.outlook_editor import OutlookEditor
 from tests.reliability.world import TENANT, Editor, World
 from tests.support import free_port, wait_until
 
@@ -86,6 +89,85 @@ def test_sigkill_during_sync_loses_nothing(make_world: Callable[..., World]) -> 
     # The harness must have hit syncd mid-write, or it proved nothing.
     assert killed >= KILLS // 2, f"only {killed} of {KILLS} runs were killed"
     assert any(intents_left), f"no kill left an unfinished write: {intents_left}"
+
+
+# ------------------------------------------------------- changes made in Outlook
+
+#: Events in the org, meetings the organizers change in Outlook, processes killed.
+OUTLOOK_EVENTS = 400
+OUTLOOK_MEETINGS = 40
+OUTLOOK_KILLS = 8
+
+
+def test_sigkill_while_organizers_change_meetings_in_outlook(
+    make_world: Callable[..., World],
+) -> None:
+    """Organizers move, edit, delete and cancel synced meetings in Outlook before and
+    during runs that are SIGKILLed, while people keep editing other Events in
+    Salesforce. Under two_way each Outlook change reaches its Event once: the Event
+    ends with Outlook's values (one write of its fields per change at most), Outlook
+    keeps them (no echo PATCH), a removed meeting is marked and stays gone, the history
+    holds each change once; and everything else still matches exactly."""
+    world = make_world(OUTLOOK_EVENTS, outlook_changes="two_way")
+    first = world.syncd("reconcile")
+    assert first.returncode in (0, 1), first.stderr[-3000:]
+    rng = random.Random(SEED)
+    outlook = OutlookEditor(world, seed=SEED, meetings=OUTLOOK_MEETINGS)
+    editor = Editor(world.org, world.sandbox, seed=SEED, spare=outlook.reserved)
+    killed, finished = 0, 0
+    with WriteLogs(world.sandbox, TENANT) as logs:
+        try:
+            outlook.apply(rng.randrange(4, 8))
+            for attempt in range(OUTLOOK_KILLS):
+                args = ("reconcile",) if attempt % 2 == 0 else ("run",)
+                editor.apply(rng.randrange(3, 10))
+
+                def meanwhile() -> None:
+                    editor.apply(rng.randrange(3, 10))
+                    outlook.apply(rng.randrange(2, 6))
+
+                status = world.run_then_kill(
+                    args,
+                    rng.uniform(0.5, 3.0),
+                    name=f"outlook-{attempt:02d}-{args[0]}",
+                    meanwhile=meanwhile,
+                    after_first_write=True,
+                )
+                if status is None:
+                    killed += 1
+                else:
+                    finished += 1
+                    assert status in (0, 1), world.logs[-1].read_text()[-3000:]
+            world.let_a_minute_pass()
+            # The last pass applies what is left; the one after it must find nothing to
+            # do in Outlook, the Events the sweep wrote included (no echo).
+            for name in ("last", "after"):
+                done = world.syncd("reconcile")
+                assert done.returncode in (0, 1), f"{name}: {done.stderr[-3000:]}"
+                assert "Traceback" not in done.stderr, done.stderr[-3000:]
+        finally:
+            outlook.close()
+        engine = make_engine(world.config().database_url)
+        try:
+            changed = check_outlook_changes(
+                world.sandbox, TENANT, outlook.changes, outlook.targets, logs, engine
+            )
+        finally:
+            engine.dispose()
+
+    report = check(world.sandbox, TENANT, removed_in_outlook=outlook.removed)
+    print(
+        f"\ncrash consistency with Outlook changes: {OUTLOOK_EVENTS} Events, Salesforce "
+        f"edits {editor.done.counts}, Outlook changes {outlook.counts()}, {killed} SIGKILLs "
+        f"({finished} runs ended first); end state {report.counts()}, Outlook changes "
+        f"{changed.counts()}; syncd's Graph writes {len(logs.graph)}, Salesforce record "
+        f"writes {len(logs.salesforce)}"
+    )
+    assert report.ok and changed.ok, f"{report.summary()}\n{changed.summary()}"
+    assert changed.changes >= OUTLOOK_KILLS, changed.summary()
+    crashed = [log.name for log in world.logs if "Traceback" in log.read_text()]
+    assert crashed == [], crashed
+    assert killed >= OUTLOOK_KILLS // 2, f"only {killed} of {OUTLOOK_KILLS} runs were killed"
 
 
 # ---------------------------------------------------------------- the API process

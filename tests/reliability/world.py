@@ -41,17 +41,28 @@ DEMO = SandboxTenant(
 
 
 def demo_config(
-    root: Path, connection_file: Path, *, poll_seconds: int = 5, graph: str = ""
+    root: Path,
+    connection_file: Path,
+    *,
+    poll_seconds: int = 5,
+    graph: str = "",
+    responses_seconds: int = 30,
+    outlook_changes: str | None = None,
 ) -> Path:
     """syncd.toml plus tenants/demo.toml reaching the running sandbox; `graph` is extra
-    `[graph]` settings (e.g. 'read_timeout_seconds = 2')."""
+    `[graph]` settings (e.g. 'read_timeout_seconds = 2'); `responses_seconds` the
+    interval of the sweep of Outlook; `outlook_changes` the tenant's policy for changes
+    made in Outlook (None: the default)."""
     schedules = {
         "poll_seconds": poll_seconds,
-        "responses_seconds": 30,
+        "responses_seconds": responses_seconds,
         "availability_seconds": 3600,
         "retry_failed_seconds": 30,
     }
-    tenant = replace(DEMO, connection_file=connection_file, schedules=schedules)
+    tables = DEMO.tables
+    if outlook_changes is not None:
+        tables += f'\n[policy]\noutlook_changes = "{outlook_changes}"\n'
+    tenant = replace(DEMO, connection_file=connection_file, schedules=schedules, tables=tables)
     settings = 'log_level = "INFO"\n' + (f"\n[graph]\n{graph}\n" if graph else "")
     return write_config(root, tenant, settings=settings)
 
@@ -107,8 +118,17 @@ class Editor:
     KINDS = ("subject", "move", "location", "invite", "uninvite", "owner", "create", "delete")
     WEIGHTS = (5, 4, 3, 3, 2, 2, 2, 3)
 
-    def __init__(self, org: SalesforceOrg, sandbox: RunningSandbox, seed: int) -> None:
+    def __init__(
+        self,
+        org: SalesforceOrg,
+        sandbox: RunningSandbox,
+        seed: int,
+        *,
+        spare: frozenset[str] = frozenset(),
+    ) -> None:
+        """`spare`: Events this editor leaves alone (e.g. those changed in Outlook)."""
         self.org = org
+        self.spare = spare
         self.rng = random.Random(seed)
         self.done = EditCounts()
         mailboxes = {u.email.lower() for u in sandbox.tenant(TENANT).users if u.has_mailbox}
@@ -128,7 +148,11 @@ class Editor:
         self.today = datetime.combine(org.now().date(), dt_time(0), tzinfo=UTC)
 
     def _events(self) -> list[str]:
-        return sorted(i for i in self.org.ids_of("Event") if not self.org.record(i).get("IsChild"))
+        return sorted(
+            i
+            for i in self.org.ids_of("Event")
+            if i not in self.spare and not self.org.record(i).get("IsChild")
+        )
 
     def apply(self, count: int, *, kinds: tuple[str, ...] | None = None) -> None:
         """`count` edits of the given kinds (default: all), drawn by their weights."""
