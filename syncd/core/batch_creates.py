@@ -13,8 +13,10 @@ round trip per meeting:
 
 A crash between 1 and 3 leaves claimed intents, as a crash of a single create does:
 `Scheduler.resume` looks each stamped event up, adopts it if it was made, creates it
-otherwise. Every meeting of a group is locked (syncd.ledger.meeting_locks) from the
-claim to the completion, so no other operation sees a half-done group.
+otherwise. Creates claimed for later (Intent.QUEUED, syncd.core.deferred_writes) are
+sent the same way (`send_queued`), step 1 turning them into CREATEs. Every meeting
+of a group is locked (syncd.ledger.meeting_locks) from the claim to the completion,
+so no other operation sees a half-done group.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from syncd.core.claims import claim_fields, decide
 from syncd.core.meeting_checks import check_organizer, check_times
 from syncd.core.outlook_writes import OutlookWrites, creation
 from syncd.core.records import meeting_to_request
-from syncd.domain import Meeting, MeetingStatus, Source, SyncdError
+from syncd.domain import Intent, Meeting, MeetingStatus, Source, SyncdError
 from syncd.graph.batch import NewEvent
 from syncd.graph.batch_plan import plan_batches
 from syncd.graph.port import GraphPort
@@ -67,7 +69,7 @@ class BatchCreates:
         self.clock = clock
         self.bulk = BulkMeetingWrites(engine, tenant.name, clock)
 
-    def groups(self, meetings: Sequence[Meeting]) -> list[list[int]]:
+    def groups(self, meetings: Sequence[Meeting] | Sequence[MeetingRecord]) -> list[list[int]]:
         """The positions of `meetings` grouped for `create`, in the order to run them:
         each group fits one $batch and keeps each organizer's mailbox within this
         process's share of its concurrent requests (syncd.graph.batch_plan)."""
@@ -95,6 +97,34 @@ class BatchCreates:
             return results
         with self._locked(source, sorted(wanted)):
             claimed = self._claim(items, wanted, source)
+            if claimed:
+                answers = self._send(claimed, items)
+                self._complete(claimed, answers, items, results)
+        return results
+
+    def send_queued(
+        self, items: Sequence[tuple[MeetingRecord, str | None]], *, source: Source
+    ) -> list[Created]:
+        """Send claimed creates no Graph call has touched (Intent.QUEUED; each with its
+        correlation id): one transaction turns them into CREATEs, so a crash from there
+        on leaves what Scheduler.resume looks up before it sends again; then one $batch
+        and one completion, as `create`. None: no longer queued (sent, changed or
+        dropped meanwhile), for Scheduler.resume to finish if anything is left."""
+        results: list[Created] = [None] * len(items)
+        wanted: dict[str, int] = {}
+        for position, (record, _) in enumerate(items):
+            wanted.setdefault(record.external_id, position)
+
+        def flip(current: MeetingRecord | None) -> MeetingRecord | None:
+            if current is None or current.intent != Intent.QUEUED or current.graph_event_id:
+                return None
+            current.intent = Intent.CREATE.value
+            current.updated_at = self.clock()
+            return current
+
+        with self._locked(source, sorted(wanted)):
+            stored = self.bulk.claim(source, dict.fromkeys(wanted, flip))
+            claimed = {wanted[eid]: record for eid, record in stored.items()}
             if claimed:
                 answers = self._send(claimed, items)
                 self._complete(claimed, answers, items, results)
@@ -150,7 +180,7 @@ class BatchCreates:
         return {wanted[eid]: record for eid, record in stored.items()}
 
     def _send(
-        self, claimed: dict[int, MeetingRecord], items: Sequence[tuple[Meeting, str | None]]
+        self, claimed: dict[int, MeetingRecord], items: Sequence[tuple[object, str | None]]
     ) -> list[dict | SyncdError]:
         """POST every claimed create (one $batch for a group of several)."""
         creates = []
@@ -167,7 +197,7 @@ class BatchCreates:
         self,
         claimed: dict[int, MeetingRecord],
         answers: Sequence[dict | SyncdError],
-        items: Sequence[tuple[Meeting, str | None]],
+        items: Sequence[tuple[object, str | None]],
         results: list[Created],
     ) -> None:
         """Commit the completions of the creates Graph made in one transaction; record

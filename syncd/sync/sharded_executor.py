@@ -85,6 +85,13 @@ class ShardedExecutor(Executor):
             log.info("claimed %d writes for the holders of their mailboxes' shards", claimed)
         return outcomes
 
+    def _batchable(self, step: Step) -> bool:
+        # A create for a mailbox held elsewhere is claimed (`_guarded`), not sent here.
+        meeting = step.meeting
+        return (
+            super()._batchable(step) and meeting is not None and self.owns(meeting.organizer_email)
+        )
+
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():
             return None
