@@ -78,10 +78,16 @@ class BatchCreates:
         )
 
     def create(
-        self, items: Sequence[tuple[Meeting, str | None]], *, source: Source = Source.SALESFORCE
+        self,
+        items: Sequence[tuple[Meeting, str | None]],
+        *,
+        source: Source = Source.SALESFORCE,
+        queue: bool = False,
     ) -> list[Created]:
         """Create each (meeting, correlation id) that is new or was cancelled, in one
-        claim, one $batch (or a POST, for one) and one completion; results in order."""
+        claim, one $batch (or a POST, for one) and one completion; results in order.
+        `queue`: only claim them, as Intent.QUEUED, for `send_queued` to send later (the
+        results are the claimed rows)."""
         results: list[Created] = [None] * len(items)
         wanted: dict[str, int] = {}
         for position, (meeting, _) in enumerate(items):
@@ -96,8 +102,11 @@ class BatchCreates:
         if not wanted:
             return results
         with self._locked(source, sorted(wanted)):
-            claimed = self._claim(items, wanted, source)
-            if claimed:
+            claimed = self._claim(items, wanted, source, queue)
+            if queue:
+                for position, record in claimed.items():
+                    results[position] = record
+            elif claimed:
                 answers = self._send(claimed, items)
                 self._complete(claimed, answers, items, results)
         return results
@@ -146,6 +155,7 @@ class BatchCreates:
         items: Sequence[tuple[Meeting, str | None]],
         wanted: dict[str, int],
         source: Source,
+        queue: bool = False,
     ) -> dict[int, MeetingRecord]:
         """Commit the create intents of the group in one transaction (by position).
 
@@ -157,6 +167,8 @@ class BatchCreates:
             request = meeting_to_request(meeting)
             # New to the ledger: generation 0, as claims.decide makes it.
             fields = claim_fields(self.tenant, self.clock, meeting, request, source, 0)
+            if queue:
+                fields["intent"] = Intent.QUEUED.value
             fresh = new_record(
                 tenant=self.tenant.name,
                 source=str(source),
@@ -170,7 +182,9 @@ class BatchCreates:
                     return fresh
                 if current.status != MeetingStatus.CANCELLED:
                     return None  # made (or claimed) since the plan: not a plain create
-                record, _ = decide(current, self.tenant, self.clock, meeting, request, source, True)
+                record, _ = decide(
+                    current, self.tenant, self.clock, meeting, request, source, True, queued=queue
+                )
                 return record
 
             return decided

@@ -77,17 +77,17 @@ class Executor:
     def _units(self, steps: Sequence[Step]) -> list[tuple[bool, list[int]]]:
         """(batched, positions): the groups of creates first, in the core's order, then
         every other step on its own."""
-        creates = [position for position, step in enumerate(steps) if self._batchable(step)]
+        creates = [
+            position
+            for position, step in enumerate(steps)
+            if step.action == Action.CREATE and not step.recover and step.meeting is not None
+        ]
         meetings = [steps[position].meeting for position in creates]
         groups = self.scheduler.batch.groups(meetings) if creates else []  # type: ignore[arg-type]
         batched = set(creates)
         return [(True, [creates[i] for i in group]) for group in groups] + [
             (False, [position]) for position in range(len(steps)) if position not in batched
         ]
-
-    def _batchable(self, step: Step) -> bool:
-        """Whether the step is a plain create this executor sends in a group."""
-        return step.action == Action.CREATE and not step.recover and step.meeting is not None
 
     def _unit(self, unit: tuple[bool, list[int]], steps: Sequence[Step]) -> list[Outcome | None]:
         batched, positions = unit

@@ -6,6 +6,7 @@ looked up by resume and never made twice."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
 from syncd.core.batch_creates import BatchCreates
 from syncd.core.deferred_writes import claiming
@@ -59,6 +60,26 @@ def test_a_claim_is_queued_without_any_graph_call(
     group = meetings(fresh_sandbox, 3)
     queued = queue(scheduler, group)
     assert {r.intent for r in queued.values()} == {"queued"}
+    assert spy.calls == []
+    assert all(stamped(fresh_sandbox, m) == [] for m in group)
+
+
+def test_a_group_is_queued_in_one_transaction_without_any_graph_call(
+    scheduler: Scheduler, spy: SpyGraph, runtime: Runtime, fresh_sandbox: RunningSandbox
+) -> None:
+    group = meetings(fresh_sandbox, 7)
+    commits: list[object] = []
+    committed = commits.append  # one bound method: the same object to remove
+    event.listen(runtime.engine, "commit", committed)
+    try:
+        claimed = scheduler.batch.create(
+            [(m, f"sf-{m.external_id}") for m in group], source=Source.SALESFORCE, queue=True
+        )
+    finally:
+        event.remove(runtime.engine, "commit", committed)
+    assert len(commits) == 1
+    assert all(isinstance(r, MeetingRecord) and r.intent == "queued" for r in claimed)
+    assert {r.intent for r in rows(runtime, group).values()} == {"queued"}
     assert spy.calls == []
     assert all(stamped(fresh_sandbox, m) == [] for m in group)
 
