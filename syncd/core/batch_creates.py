@@ -35,7 +35,7 @@ from syncd.core.meeting_checks import check_organizer, check_times
 from syncd.core.outlook_writes import OutlookWrites, creation
 from syncd.core.records import meeting_to_request
 from syncd.domain import Intent, Meeting, MeetingStatus, Source, SyncdError
-from syncd.graph.batch import NewEvent
+from syncd.graph.batch import MAX_REQUESTS_PER_BATCH, NewEvent
 from syncd.graph.batch_plan import plan_batches
 from syncd.graph.port import GraphPort
 from syncd.ledger.bulk_writes import BulkMeetingWrites, new_record
@@ -69,12 +69,20 @@ class BatchCreates:
         self.clock = clock
         self.bulk = BulkMeetingWrites(engine, tenant.name, clock)
 
-    def groups(self, meetings: Sequence[Meeting] | Sequence[MeetingRecord]) -> list[list[int]]:
+    def groups(
+        self,
+        meetings: Sequence[Meeting] | Sequence[MeetingRecord],
+        *,
+        per_request: int = MAX_REQUESTS_PER_BATCH,
+    ) -> list[list[int]]:
         """The positions of `meetings` grouped for `create`, in the order to run them:
         each group fits one $batch and keeps each organizer's mailbox within this
-        process's share of its concurrent requests (syncd.graph.batch_plan)."""
+        process's share of its concurrent requests (syncd.graph.batch_plan); at most
+        `per_request` a group."""
         return plan_batches(
-            [m.organizer_email for m in meetings], per_mailbox=self.graph.in_flight_per_mailbox()
+            [m.organizer_email for m in meetings],
+            per_mailbox=self.graph.in_flight_per_mailbox(),
+            per_request=per_request,
         )
 
     def create(
