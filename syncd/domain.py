@@ -111,6 +111,14 @@ class Intent(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     CANCEL = "cancel"
+    #: A create claimed for later that no Graph call has touched: whoever sends it
+    #: first turns it into CREATE in the ledger before the POST, so only a CREATE may
+    #: have reached Graph (and is looked up before it is sent again).
+    QUEUED = "queued"
+
+
+#: The intents of a meeting not yet created in Outlook.
+CREATING = frozenset({Intent.CREATE, Intent.QUEUED})
 
 
 class WritebackStatus(StrEnum):

@@ -13,8 +13,10 @@ round trip per meeting:
 
 A crash between 1 and 3 leaves claimed intents, as a crash of a single create does:
 `Scheduler.resume` looks each stamped event up, adopts it if it was made, creates it
-otherwise. Every meeting of a group is locked (syncd.ledger.meeting_locks) from the
-claim to the completion, so no other operation sees a half-done group.
+otherwise. Creates claimed for later (Intent.QUEUED, syncd.core.deferred_writes) are
+sent the same way (`send_queued`), step 1 turning them into CREATEs. Every meeting
+of a group is locked (syncd.ledger.meeting_locks) from the claim to the completion,
+so no other operation sees a half-done group.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ from syncd.core.claims import claim_fields, decide
 from syncd.core.meeting_checks import check_organizer, check_times
 from syncd.core.outlook_writes import OutlookWrites, creation
 from syncd.core.records import meeting_to_request
-from syncd.domain import Meeting, MeetingStatus, Source, SyncdError
-from syncd.graph.batch import NewEvent
+from syncd.domain import Intent, Meeting, MeetingStatus, Source, SyncdError
+from syncd.graph.batch import MAX_REQUESTS_PER_BATCH, NewEvent
 from syncd.graph.batch_plan import plan_batches
 from syncd.graph.port import GraphPort
 from syncd.ledger.bulk_writes import BulkMeetingWrites, new_record
@@ -67,19 +69,33 @@ class BatchCreates:
         self.clock = clock
         self.bulk = BulkMeetingWrites(engine, tenant.name, clock)
 
-    def groups(self, meetings: Sequence[Meeting]) -> list[list[int]]:
+    def groups(
+        self,
+        meetings: Sequence[Meeting] | Sequence[MeetingRecord],
+        *,
+        per_request: int = MAX_REQUESTS_PER_BATCH,
+    ) -> list[list[int]]:
         """The positions of `meetings` grouped for `create`, in the order to run them:
         each group fits one $batch and keeps each organizer's mailbox within this
-        process's share of its concurrent requests (syncd.graph.batch_plan)."""
+        process's share of its concurrent requests (syncd.graph.batch_plan); at most
+        `per_request` a group."""
         return plan_batches(
-            [m.organizer_email for m in meetings], per_mailbox=self.graph.in_flight_per_mailbox()
+            [m.organizer_email for m in meetings],
+            per_mailbox=self.graph.in_flight_per_mailbox(),
+            per_request=per_request,
         )
 
     def create(
-        self, items: Sequence[tuple[Meeting, str | None]], *, source: Source = Source.SALESFORCE
+        self,
+        items: Sequence[tuple[Meeting, str | None]],
+        *,
+        source: Source = Source.SALESFORCE,
+        queue: bool = False,
     ) -> list[Created]:
         """Create each (meeting, correlation id) that is new or was cancelled, in one
-        claim, one $batch (or a POST, for one) and one completion; results in order."""
+        claim, one $batch (or a POST, for one) and one completion; results in order.
+        `queue`: only claim them, as Intent.QUEUED, for `send_queued` to send later (the
+        results are the claimed rows)."""
         results: list[Created] = [None] * len(items)
         wanted: dict[str, int] = {}
         for position, (meeting, _) in enumerate(items):
@@ -94,7 +110,38 @@ class BatchCreates:
         if not wanted:
             return results
         with self._locked(source, sorted(wanted)):
-            claimed = self._claim(items, wanted, source)
+            claimed = self._claim(items, wanted, source, queue)
+            if queue:
+                for position, record in claimed.items():
+                    results[position] = record
+            elif claimed:
+                answers = self._send(claimed, items)
+                self._complete(claimed, answers, items, results)
+        return results
+
+    def send_queued(
+        self, items: Sequence[tuple[MeetingRecord, str | None]], *, source: Source
+    ) -> list[Created]:
+        """Send claimed creates no Graph call has touched (Intent.QUEUED; each with its
+        correlation id): one transaction turns them into CREATEs, so a crash from there
+        on leaves what Scheduler.resume looks up before it sends again; then one $batch
+        and one completion, as `create`. None: no longer queued (sent, changed or
+        dropped meanwhile), for Scheduler.resume to finish if anything is left."""
+        results: list[Created] = [None] * len(items)
+        wanted: dict[str, int] = {}
+        for position, (record, _) in enumerate(items):
+            wanted.setdefault(record.external_id, position)
+
+        def flip(current: MeetingRecord | None) -> MeetingRecord | None:
+            if current is None or current.intent != Intent.QUEUED or current.graph_event_id:
+                return None
+            current.intent = Intent.CREATE.value
+            current.updated_at = self.clock()
+            return current
+
+        with self._locked(source, sorted(wanted)):
+            stored = self.bulk.claim(source, dict.fromkeys(wanted, flip))
+            claimed = {wanted[eid]: record for eid, record in stored.items()}
             if claimed:
                 answers = self._send(claimed, items)
                 self._complete(claimed, answers, items, results)
@@ -116,6 +163,7 @@ class BatchCreates:
         items: Sequence[tuple[Meeting, str | None]],
         wanted: dict[str, int],
         source: Source,
+        queue: bool = False,
     ) -> dict[int, MeetingRecord]:
         """Commit the create intents of the group in one transaction (by position).
 
@@ -127,6 +175,8 @@ class BatchCreates:
             request = meeting_to_request(meeting)
             # New to the ledger: generation 0, as claims.decide makes it.
             fields = claim_fields(self.tenant, self.clock, meeting, request, source, 0)
+            if queue:
+                fields["intent"] = Intent.QUEUED.value
             fresh = new_record(
                 tenant=self.tenant.name,
                 source=str(source),
@@ -140,7 +190,9 @@ class BatchCreates:
                     return fresh
                 if current.status != MeetingStatus.CANCELLED:
                     return None  # made (or claimed) since the plan: not a plain create
-                record, _ = decide(current, self.tenant, self.clock, meeting, request, source, True)
+                record, _ = decide(
+                    current, self.tenant, self.clock, meeting, request, source, True, queued=queue
+                )
                 return record
 
             return decided
@@ -150,7 +202,7 @@ class BatchCreates:
         return {wanted[eid]: record for eid, record in stored.items()}
 
     def _send(
-        self, claimed: dict[int, MeetingRecord], items: Sequence[tuple[Meeting, str | None]]
+        self, claimed: dict[int, MeetingRecord], items: Sequence[tuple[object, str | None]]
     ) -> list[dict | SyncdError]:
         """POST every claimed create (one $batch for a group of several)."""
         creates = []
@@ -167,7 +219,7 @@ class BatchCreates:
         self,
         claimed: dict[int, MeetingRecord],
         answers: Sequence[dict | SyncdError],
-        items: Sequence[tuple[Meeting, str | None]],
+        items: Sequence[tuple[object, str | None]],
         results: list[Created],
     ) -> None:
         """Commit the completions of the creates Graph made in one transaction; record

@@ -27,6 +27,7 @@ def claim_create(
     source: Source,
     *,
     replace: bool = False,
+    queued: bool = False,
 ) -> tuple[MeetingRecord, bool]:
     """Record the intent to create, or return the existing meeting (idempotency).
 
@@ -34,12 +35,16 @@ def claim_create(
     (an earlier attempt was claimed and never completed): then the create looks
     for the stamped event before it POSTs. `replace`: a row that never reached
     Outlook, or failed, is claimed afresh (the source of truth says what it is now).
+    `queued`: the create is sent later by another (Intent.QUEUED), unless an earlier
+    attempt may have reached Graph.
     """
     try:
         return ledger.claim(
             source,
             meeting.external_id,
-            lambda record: decide(record, tenant, clock, meeting, request, source, replace),
+            lambda record: decide(
+                record, tenant, clock, meeting, request, source, replace, queued=queued
+            ),
         )
     except ClaimLost:
         raise SyncdError(
@@ -56,9 +61,12 @@ def decide(
     request: dict[str, Any],
     source: Source,
     replace: bool,
+    *,
+    queued: bool = False,
 ) -> tuple[MeetingRecord, bool]:
     """The row to store for a create of `meeting` (or `record` as it is), and whether a
-    create of this generation may already have reached Graph."""
+    create of this generation may already have reached Graph. `queued`: claim it as
+    Intent.QUEUED when nothing of this generation can have reached Graph."""
     unsent = record is not None and record.graph_event_id is None
     if (
         record is not None
@@ -66,6 +74,7 @@ def decide(
         and not (replace and (unsent or record.status == MeetingStatus.FAILED))
     ):
         if record.request == request:
+            # A queued create was never sent: nothing to look for.
             return record, record.intent == Intent.CREATE
         if record.organizer_email.casefold() != meeting.organizer_email.casefold():
             raise SyncdError(
@@ -85,10 +94,13 @@ def decide(
         generation = 0
     elif record.graph_event_id is None and record.status != MeetingStatus.CANCELLED:
         generation = record.generation
-        retry = bool(record.transaction_id)  # a create was claimed before
+        # A create was claimed before and may have been sent (a queued one was not).
+        retry = bool(record.transaction_id) and record.intent != Intent.QUEUED
     else:
         generation = record.generation + 1
     claimed = claim_fields(tenant, clock, meeting, request, source, generation)
+    if queued and not retry:
+        claimed["intent"] = Intent.QUEUED.value
     if record is None:
         # Made with every field at once: setting them one by one on a new row cost more
         # than the rest of the claim (each set goes through the ORM's instrumentation).

@@ -114,8 +114,13 @@ class OutlookWrites:
         deduplicated POST answers with the event as it was first created. So the event
         stamped with the meeting's external key is looked up first
         (https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get)
-        and, when found, made to match instead of created again.
+        and, when found, made to match instead of created again. A queued create
+        (Intent.QUEUED) was never sent: it becomes a CREATE before it is.
         """
+        if record.intent == Intent.QUEUED:
+            # Committed before the POST: from here on a crash leaves a CREATE, which
+            # is looked up before it is sent again.
+            record = self.ledger.write(record, intent=Intent.CREATE.value)
         key = em.external_key(self.tenant.name, record.source, record.external_id)
         content = record.target
         payload = em.create_payload(content, transaction=record.transaction_id, key=key)

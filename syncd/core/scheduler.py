@@ -39,6 +39,7 @@ from syncd.core.outlook_writes import OutlookWrites, retry_delay
 from syncd.core.records import apply_changes, meeting_to_request, request_to_meeting
 from syncd.core.series_writes import SeriesWrites
 from syncd.domain import (
+    CREATING,
     Availability,
     ErrorCode,
     HistorySide,
@@ -97,6 +98,8 @@ class Scheduler:
         )
         #: Creates of many meetings at once ($batch, one ledger transaction per step).
         self.batch = BatchCreates(tenant, engine, graph, self._outlook, self._locks, clock)
+        #: Claim Salesforce creates as Intent.QUEUED (syncd.core.deferred_writes).
+        self.queue_creates = False
         ttl = timedelta(seconds=tenant.policy.missing_mailbox_ttl_seconds)
         self._free_busy = FreeBusy(
             tenant, graph, MailboxMemory(ttl, clock), organizer=self.ledger.recent_organizer
@@ -119,7 +122,7 @@ class Scheduler:
             record, retry = claim_create(
                 self.ledger, self.tenant, self.clock, meeting, request, source
             )
-            if record.intent == Intent.CREATE:
+            if record.intent in CREATING:
                 record = self._outlook.create(record, correlation_id, look_first=retry)
             return request_to_meeting(record.external_id, record.request, join_url=record.join_url)
 
@@ -161,10 +164,10 @@ class Scheduler:
                 or record.graph_event_id is None
                 or (record.status == MeetingStatus.CANCELLED)
             ):
-                record, retry = claim_create(
-                    self.ledger, self.tenant, self.clock, meeting, request, source, replace=True
-                )
-                if record.intent == Intent.CREATE:
+                queue = self.queue_creates and not recover  # a recovered one is looked up
+                args = (self.ledger, self.tenant, self.clock, meeting, request, source)
+                record, retry = claim_create(*args, replace=True, queued=queue)
+                if record.intent in CREATING:
                     record = self._outlook.create(
                         record, correlation_id, look_first=retry or recover
                     )
@@ -267,8 +270,9 @@ class Scheduler:
         returns the ledger row as written."""
         with self._meeting_lock(source, external_id):
             record = self._live_record(source, external_id, organizer_email)
-            if record.intent == Intent.CREATE:
-                record = self._outlook.create(record, correlation_id, look_first=True)
+            if record.intent in CREATING:
+                look = record.intent == Intent.CREATE
+                record = self._outlook.create(record, correlation_id, look_first=look)
             desired = apply_changes(request_to_meeting(external_id, record.request), changes)
             if flags is not None:
                 desired = replace(
@@ -431,8 +435,9 @@ class Scheduler:
                     if fresh is None:
                         continue  # dropped meanwhile (a create Graph refused for good)
                     record = fresh
-                    if record.intent == Intent.CREATE:
-                        self._outlook.create(record, correlation_id, look_first=True)
+                    if record.intent in CREATING:  # only a CREATE may have been sent
+                        look = record.intent == Intent.CREATE
+                        self._outlook.create(record, correlation_id, look_first=look)
                     elif record.intent == Intent.UPDATE:
                         patch = em.content_changes(
                             record.sent, record.target, join_url=record.join_url

@@ -3,7 +3,8 @@
 The replica holding the tenant's lease plans every Event. A create or update for a
 mailbox it `owns` runs at once (the daemon: every mailbox while it holds every shard,
 none otherwise); any other is only *claimed*: the core records its intent in the ledger,
-exactly as it does before any Graph write (syncd.core.deferred_writes), and the shard's
+exactly as it does before any Graph write (syncd.core.deferred_writes; a page's new
+meetings in groups, one transaction each, as Intent.QUEUED), and the shard's
 holder finishes it (syncd.sync.shard_drain) through the core's resume and writes
 the result back to Salesforce.
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from syncd.core import event_mapping as em
 from syncd.core.deferred_writes import claiming
@@ -83,6 +84,51 @@ class ShardedExecutor(Executor):
             claimed, self._claimed = self._claimed, 0
         if claimed:
             log.info("claimed %d writes for the holders of their mailboxes' shards", claimed)
+        return outcomes
+
+    def _create_group(self, steps: Sequence[Step]) -> list[Outcome | None]:
+        """The creates of mailboxes held here are made at once, the others claimed
+        together (one transaction, Intent.QUEUED) for their shards' drains."""
+        if self.should_stop():
+            return [None] * len(steps)
+        held = [s.meeting is not None and self.owns(s.meeting.organizer_email) for s in steps]
+        mine = [position for position, here in enumerate(held) if here]
+        others = [position for position, here in enumerate(held) if not here]
+        outcomes: list[Outcome | None] = [None] * len(steps)
+        if mine:
+            made = super()._create_group([steps[p] for p in mine])
+            for position, outcome in zip(mine, made, strict=True):
+                outcomes[position] = outcome
+        if others:
+            for position, outcome in zip(
+                others, self._queue([steps[p] for p in others]), strict=True
+            ):
+                outcomes[position] = outcome
+        return outcomes
+
+    def _queue(self, steps: Sequence[Step]) -> list[Outcome | None]:
+        items = [(step.meeting, f"sf-{step.salesforce_id}") for step in steps]
+        try:
+            claimed = self.scheduler.batch.create(items, source=Source.SALESFORCE, queue=True)  # type: ignore[arg-type]
+        except Exception as unexpected:  # a group's trouble must not fail its records
+            log.warning(
+                "claiming %d creates together failed (%s: %s); claiming them one by one",
+                len(steps),
+                type(unexpected).__name__,
+                unexpected,
+                exc_info=not isinstance(unexpected, SyncdError),
+            )
+            return [self._guarded(step) for step in steps]
+        outcomes: list[Outcome | None] = []
+        for step, result in zip(steps, claimed, strict=True):
+            if result is None:  # no longer a plain create: the one-by-one path decides
+                outcomes.append(self._guarded(step))
+            elif isinstance(result, SyncdError):
+                outcomes.append(self._failed(step, result, 0))
+            else:
+                with self._count_lock:
+                    self._claimed += 1
+                outcomes.append(None)  # the shard's holder writes the result back
         return outcomes
 
     def _guarded(self, step: Step) -> Outcome | None:

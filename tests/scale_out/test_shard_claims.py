@@ -22,6 +22,7 @@ from tests.reliability.checker import check
 
 TENANT = "big"
 COUNT = 4
+EVENTS_ROUTE = "/users/{user}/events"  # also the lookup by the syncd key ($filter)
 BIG = SandboxTenant(TENANT, "fabrikam.example", seed=17, users=16, salesforce_events=40)
 
 
@@ -64,8 +65,9 @@ def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World
     claimed = [r for r in rows if r.intent is not None]
     # Both kinds exist in this org (else the test proves nothing).
     assert claimed and any(held(r.organizer_email) for r in rows)
-    # Claimed: exactly the creates of mailboxes in shards held elsewhere...
-    assert {r.intent for r in claimed} == {"create"}
+    # Claimed: exactly the creates of mailboxes in shards held elsewhere, queued (no
+    # Graph call has touched them)...
+    assert {r.intent for r in claimed} == {"queued"}
     assert all(not held(r.organizer_email) for r in claimed)
     assert all(r.intent is None for r in rows if held(r.organizer_email))
     # ...and nothing reached those mailboxes, nor their Events' Outlook id field.
@@ -84,6 +86,8 @@ def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World
 
     # The holders of shards 2 and 3 drain them (another replica: a service of its own).
     holder = runtime.sync_service(TENANT, owns=lambda email: not held(email))
+    lookups = len(world.graph_log("GET", EVENTS_ROUTE))
+    envelopes = world.sandbox.counters.per_route["POST /$batch"]
     reports = [
         holder.shard_drain(index, COUNT, should_stop=lambda: False).run()
         for index in range(COUNT)
@@ -91,6 +95,9 @@ def test_claims_wait_for_their_shards_holder_who_finishes_them_once(world: World
     ]
     assert sum(r.finished for r in reports) + sum(len(r.failed) for r in reports) == len(claimed)
     assert world.unfinished_intents() == 0
+    # Queued creates go out without a lookup first, in $batch envelopes.
+    assert len(world.graph_log("GET", EVENTS_ROUTE)) == lookups
+    assert world.sandbox.counters.per_route["POST /$batch"] > envelopes
     # A claim that fails (an organizer without a mailbox) keeps its failure and back-off
     # in the ledger, as a write run at once does, and so is retried.
     failed = [external_id for r in reports for external_id, _ in r.failed]
