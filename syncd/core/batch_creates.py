@@ -231,7 +231,10 @@ class BatchCreates:
             if isinstance(answer, SyncdError):
                 results[position] = self.outlook.refused(record, answer, correlation_id)
                 continue
-            fields, note = creation(record, answer, correlation_id)
+            # The claim stored the target with its hash (claim_fields): not hashed again.
+            fields, note = creation(
+                record, answer, correlation_id, content_hash=record.content_hash
+            )
             # What was sent is the target the claim stored: copied by the database.
             sent = fields.pop("sent")
             assert sent is record.target

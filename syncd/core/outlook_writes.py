@@ -37,10 +37,15 @@ def failure_delay(attempts: int, error: SyncdError) -> timedelta:
 
 
 def creation(
-    record: MeetingRecord, event: dict[str, Any], correlation_id: str | None
+    record: MeetingRecord,
+    event: dict[str, Any],
+    correlation_id: str | None,
+    *,
+    content_hash: str | None = None,
 ) -> tuple[dict[str, Any], Note]:
     """The ledger fields and the history entry that complete `record`'s create, `event`
-    being Graph's answer to its POST."""
+    being Graph's answer to its POST. `content_hash`: the hash of `record.target` when
+    the caller knows it (a claim just computed it), else it is computed here."""
     content = record.target
     note = notes.outlook(
         HistoryAction.CREATED,
@@ -53,7 +58,7 @@ def creation(
         "change_key": event.get("changeKey"),
         "join_url": em.join_url_of(event),
         "sent": content,
-        "content_hash": em.content_hash(content),
+        "content_hash": content_hash or em.content_hash(content),
         # What Salesforce has been told: nobody has answered a new meeting yet (a
         # deduplicated POST may show answers given since; the refresh writes them).
         "responses": em.unanswered(event),

@@ -44,6 +44,7 @@ from syncd.graph.counter import CallCounter
 from syncd.graph.errors import GraphError, graph_error, transport_error
 from syncd.graph.limits import MailboxLimiter
 from syncd.graph.retry import RETRY_STATUSES, RetryBudget, parse_retry_after
+from syncd.metrics.http_hooks import response_json, sending_json
 
 _MAX_PAGES = 50
 #: Failures where the request may never have left, or may have been answered and lost;
@@ -232,7 +233,7 @@ class GraphTransport:
         }
         started = time.monotonic()
         # The slots are held only while the request is in flight, never while waiting.
-        with self._limiter.hold(wire.demand):
+        with self._limiter.hold(wire.demand), sending_json(wire.body):
             raw = self._session.request(
                 wire.method, wire.url, json=wire.body, headers=headers, timeout=self._timeout
             )
@@ -434,7 +435,7 @@ def _response(raw: requests.Response) -> GraphResponse:
     if raw.content:
         if "json" in headers.get("content-type", ""):
             try:
-                body = raw.json()
+                body = response_json(raw)  # decoded once with the metrics hook
             except ValueError:
                 body = raw.text
         else:

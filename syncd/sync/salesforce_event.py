@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from syncd.domain import Attendee, Meeting
@@ -34,6 +35,9 @@ _SHOW_AS = {"busy": "busy", "outofoffice": "oof", "free": "free"}
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Addresses whose form is remembered (`valid_email`): the same invitees and owners
+#: recur on thousands of Events; a bound keeps a huge org from holding every address.
+EMAIL_CACHE_SIZE = 65_536
 #: A value quoted in a reason is cut to this length (Sync_Error__c keeps 255 characters).
 SHOWN_MAX_CHARS = 80
 
@@ -83,6 +87,13 @@ class Invalid:
 
     salesforce_id: str
     reason: str
+
+
+@lru_cache(maxsize=EMAIL_CACHE_SIZE)
+def valid_email(address: str) -> bool:
+    """Whether `address` has the form of an e-mail address (a pure test of the string, so
+    remembering the answer can never go stale)."""
+    return _EMAIL.match(address) is not None
 
 
 def parse_datetime(value: str | None) -> datetime | None:
@@ -206,7 +217,7 @@ def _attendees(event: SalesforceEvent, organizer: str) -> tuple[Attendee, ...] |
                 f"invitee {invitee.relation_id} ({invitee.relation_type or 'unknown type'}) "
                 "has no e-mail address"
             )
-        if not _EMAIL.match(invitee.email) or len(invitee.email) > 320:
+        if not valid_email(invitee.email) or len(invitee.email) > 320:
             return (
                 f"invitee {invitee.relation_id} has an invalid e-mail address "
                 f"'{shown(invitee.email)}'"
@@ -237,7 +248,7 @@ def to_meeting(event: SalesforceEvent, *, in_org: Any, teams_keyword: str) -> Me
         )
     if not organizer:
         return Invalid(event.id, "the event's owner has no e-mail address")
-    if not _EMAIL.match(organizer):
+    if not valid_email(organizer):
         return Invalid(event.id, f"the owner's e-mail address '{shown(organizer)}' is invalid")
     if not in_org(organizer):
         return Invalid(

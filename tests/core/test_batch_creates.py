@@ -277,3 +277,37 @@ def test_groups_side_by_side_keep_each_mailbox_within_its_share(
     assert fresh_sandbox.counters.throttled == 0
     # 20 creates per organizer, `share` of each per wave: ceil(20 / share) waves of one batch.
     assert fresh_sandbox.counters.per_route["POST /$batch"] == len(groups) == -(-20 // share)
+
+
+def test_a_group_hashes_each_meetings_content_once_and_returns_completed_rows(
+    scheduler: Scheduler,
+    runtime: Runtime,
+    fresh_sandbox: RunningSandbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Counting calls needs a spy: the ledger stores the same hash either way.
+    hashed: list[str] = []
+    original = em.content_hash
+
+    def counting(content: Any) -> str:
+        hashed.append(original(content))
+        return hashed[-1]
+
+    monkeypatch.setattr(em, "content_hash", counting)
+    group = meetings(fresh_sandbox, 5)
+
+    results = scheduler.batch.create(items(group))
+
+    # Once at the claim; the completion stores the hash the claim made.
+    assert len(hashed) == len(group)
+    assert_exactly_once(runtime, fresh_sandbox, group)
+    stored = rows(runtime, group)
+    for meeting, result in zip(group, results, strict=True):
+        assert isinstance(result, MeetingRecord)
+        row = stored[meeting.external_id]
+        # The row handed back is the row stored, completion included.
+        for name in ("graph_event_id", "change_key", "status", "intent", "content_hash"):
+            assert getattr(result, name) == getattr(row, name), name
+        assert result.sent == row.sent == result.target
+        assert result.updated_at is not None and row.updated_at is not None
+        assert result.updated_at.replace(tzinfo=None) == row.updated_at.replace(tzinfo=None)
