@@ -149,6 +149,7 @@ class OutlookSweep:
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
+        ready: list[tuple[str, str, datetime, datetime]] = []  # links to keep, once written
         groups = lq.synced_by_organizer(
             self.engine, self.tenant.name, Source.SALESFORCE, organizers=wanted
         )
@@ -157,14 +158,20 @@ class OutlookSweep:
                 continue
             batch.append((organizer, rows))
             if len(batch) >= MAILBOXES_PER_CALL:
-                self._sweep(batch, report, backlog)
+                self._sweep(batch, report, backlog, ready)
                 batch = []
             if self.should_stop():
                 batch = []
                 break
         if batch:
-            self._sweep(batch, report, backlog)
+            self._sweep(batch, report, backlog, ready)
         backlog.flush()
+        # A mailbox's link moves on only once its answers are written too: killed before
+        # the flush, the next sweep reads those changes again.
+        for organizer, link, start, end in ready:
+            delta_links.save_link(
+                self.engine, self.tenant.name, organizer, link, start, end, self.clock()
+            )
         return report
 
     def _sweep(
@@ -172,6 +179,7 @@ class OutlookSweep:
         batch: Sequence[tuple[str, list[MeetingRecord]]],
         report: SweepReport,
         backlog: WriteBacklog,
+        ready: list[tuple[str, str, datetime, datetime]],
     ) -> None:
         now = self.clock()
         scope = self.tenant.salesforce.scope
@@ -206,15 +214,7 @@ class OutlookSweep:
                 report.read_errors.append((organizer, f"{error.code}: {error.message}"))
                 continue
             if done and result.delta_link:
-                delta_links.save_link(
-                    self.engine,
-                    self.tenant.name,
-                    organizer,
-                    result.delta_link,
-                    request.start,
-                    request.end,
-                    self.clock(),
-                )
+                ready.append((organizer, result.delta_link, request.start, request.end))
 
     def _mailbox(
         self,
