@@ -27,6 +27,8 @@ def upgrade() -> None:
         sa.Column("window_start", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("window_end", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        # Events left for the next sweep: {event id: first seen}, a few at most.
+        sa.Column("pending", sa.JSON(), nullable=False, server_default=sa.text("'{}'")),
         sa.PrimaryKeyConstraint("tenant", "mailbox"),
     )
 

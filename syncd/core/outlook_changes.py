@@ -3,9 +3,10 @@ put back, or the meeting is closed as gone; each with its history in the same tr
 
 The Outlook sweep (syncd.sync.outlook_watch) decides; these write. Every method holds
 the meeting's lock and works on the row as stored now: when the row's `sent` is no longer
-the one the sweep compared against (a poll wrote the meeting meanwhile), it does nothing
-and returns None. That write gave the event a new changeKey, so the next delta round
-reports the event again and it is judged against the new `sent`.
+the one the sweep compared against (a poll wrote the meeting meanwhile), or the row no
+longer points at the event the change was seen on, it does nothing and returns None.
+That write gave the event a new changeKey, so the next delta round reports the event
+again and it is judged against the new `sent`.
 """
 
 from __future__ import annotations
@@ -50,15 +51,28 @@ class OutlookChanges:
 
     @contextmanager
     def _current(
-        self, external_id: str, expected_sent: Mapping[str, Any] | None
+        self,
+        external_id: str,
+        expected_sent: Mapping[str, Any] | None,
+        event: tuple[str, str] | None = None,
     ) -> Iterator[MeetingRecord | None]:
-        """The meeting's row under its lock, or None when it changed since it was judged."""
+        """The meeting's row under its lock, or None when it changed since it was judged
+        (`event`: the (organizer mailbox, event id) the change was seen on, which the row
+        must still point at)."""
         with self.locks.hold(self.tenant.name, Source.SALESFORCE.value, external_id):
             record = self.ledger.find(Source.SALESFORCE, external_id)
             live = record is not None and record.status != MeetingStatus.CANCELLED
             stale = (
                 expected_sent is not None and record is not None and record.sent != expected_sent
             )
+            if event is not None and record is not None:
+                # An event syncd itself cancelled or replaced (an owner change, a create
+                # again) is no longer the meeting's: its removal is no change in Outlook.
+                mailbox, event_id = event
+                stale = stale or (
+                    record.graph_event_id != event_id
+                    or record.organizer_email.casefold() != mailbox.casefold()
+                )
             if not live or record is None or record.intent is not None or stale:
                 yield None
             else:
@@ -77,10 +91,12 @@ class OutlookChanges:
         observed: Mapping[str, Any],
         change_key: str | None,
         notes: Sequence[Note],
+        *,
+        event: tuple[str, str] | None = None,
     ) -> MeetingRecord | None:
         """Outlook's change is only recorded: the ledger's `sent` becomes what Outlook
         holds (so the change is reported once), its target stays Salesforce's."""
-        with self._current(external_id, expected_sent) as record:
+        with self._current(external_id, expected_sent, event) as record:
             if record is None:
                 return None
             return self.ledger.write(
@@ -97,11 +113,12 @@ class OutlookChanges:
         notes: Sequence[Note],
         *,
         correlation_id: str | None = None,
+        event: tuple[str, str] | None = None,
     ) -> MeetingRecord | None:
         """The meeting becomes `desired` (Outlook's change taken into what syncd wants, or
         the side that changed last): the ledger records what Outlook holds, then only the
         fields Outlook lacks are PATCHed (none when Outlook's change is all there is)."""
-        with self._current(external_id, expected_sent) as record:
+        with self._current(external_id, expected_sent, event) as record:
             if record is None:
                 return None
             content = em.event_content(desired, teams_keyword=self.tenant.policy.teams_keyword)
@@ -132,10 +149,11 @@ class OutlookChanges:
         *,
         stamp: bool = False,
         correlation_id: str | None = None,
+        event: tuple[str, str] | None = None,
     ) -> MeetingRecord | None:
         """Outlook is put back to the ledger's target (attendees too); `stamp`: the
         syncd key is written to the event again."""
-        with self._current(external_id, expected_sent) as record:
+        with self._current(external_id, expected_sent, event) as record:
             if record is None:
                 return None
             patch = em.content_changes(observed, record.target, join_url=record.join_url)
@@ -156,11 +174,17 @@ class OutlookChanges:
             return self.outlook.update(record, patch, correlation_id)
 
     def gone(
-        self, external_id: str, expected_sent: Mapping[str, Any] | None, notes: Sequence[Note]
+        self,
+        external_id: str,
+        expected_sent: Mapping[str, Any] | None,
+        notes: Sequence[Note],
+        *,
+        event: tuple[str, str] | None = None,
     ) -> bool:
         """The meeting is no longer in Outlook: its row is closed and keeps
-        GONE_IN_OUTLOOK, so it is not created again while its Event stays as it is."""
-        with self._current(external_id, expected_sent) as record:
+        GONE_IN_OUTLOOK, so it is not created again while its Event stays as it is.
+        `event`: (organizer mailbox, event id) that went; the row must still hold it."""
+        with self._current(external_id, expected_sent, event) as record:
             if record is None:
                 return False
             self.ledger.close(

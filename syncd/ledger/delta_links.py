@@ -16,8 +16,8 @@ a mailbox is read in full about once a day.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -40,6 +40,8 @@ class StoredLink:
     link: str
     start: datetime
     end: datetime
+    #: events kept for the next sweep (syncd.sync.outlook_pending)
+    pending: Mapping[str, str] = field(default_factory=dict)
 
 
 def fresh_window(now: datetime, days_past: int, days_future: int) -> tuple[datetime, datetime]:
@@ -70,7 +72,7 @@ def links_of(engine: Engine, tenant: str, mailboxes: Iterable[str]) -> dict[str,
             ).all()
             for row in rows:
                 found[row.mailbox] = StoredLink(
-                    row.mailbox, row.link, row.window_start, row.window_end
+                    row.mailbox, row.link, row.window_start, row.window_end, dict(row.pending or {})
                 )
     return found
 
@@ -83,8 +85,10 @@ def save_link(
     start: datetime,
     end: datetime,
     now: datetime,
+    pending: Mapping[str, str] | None = None,
 ) -> None:
-    """Keep the link a round ended with (replacing the mailbox's earlier one)."""
+    """Keep the link a round ended with (replacing the mailbox's earlier one), with the
+    events left for the next sweep."""
     with session_scope(engine) as session:
         row = session.get(DeltaLink, (tenant, mailbox.lower()))
         if row is None:
@@ -97,4 +101,5 @@ def save_link(
                 updated_at=now,
             )
         row.link, row.window_start, row.window_end, row.updated_at = link, start, end, now
+        row.pending = dict(pending or {})
         session.add(row)

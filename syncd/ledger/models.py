@@ -177,3 +177,5 @@ class DeltaLink(SQLModel, table=True):
     window_start: datetime
     window_end: datetime
     updated_at: datetime
+    #: events kept for the next sweep ({event id: first seen}, syncd.sync.outlook_pending)
+    pending: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -249,15 +249,19 @@ class OutlookApply:
         changes = self.core.outlook_changes
         notes = self._notes(change, decision, row)
         correlation = f"outlook-{row.external_id}"
+        # Each write holds only while the row still points at the event judged.
+        event = (row.organizer_email, row.graph_event_id or "")
         if decision.move is Move.GONE:
-            if changes.gone(row.external_id, None, notes) and not decision.again:
+            if changes.gone(row.external_id, None, notes, event=event) and not decision.again:
                 report.handled.add(row.external_id)
                 report.marked += int(decision.status is not None)
                 report.events_deleted += int(decision.delete_event)
             return
         observed = change.observed or {}
         if decision.move is Move.RECORD:
-            if changes.observe(row.external_id, row.sent, observed, change.change_key, notes):
+            if changes.observe(
+                row.external_id, row.sent, observed, change.change_key, notes, event=event
+            ):
                 report.marked += 1
             return
         if decision.move is Move.RESTORE:
@@ -269,6 +273,7 @@ class OutlookApply:
                 notes,
                 stamp=decision.stamp,
                 correlation_id=correlation,
+                event=event,
             )
             # Not settled for a poll: an edit of the Event still goes to Outlook after.
             report.outlook_restored += int(restored is not None)
@@ -285,6 +290,7 @@ class OutlookApply:
             change.change_key,
             notes,
             correlation_id=correlation,
+            event=event,
         )
         if followed is not None:
             report.conflicts += int(decision.winner is not None)

@@ -13,7 +13,9 @@ and original date. Series masters never come back from a calendarView delta (onl
 occurrences do); a master's answers are read from one of its occurrences.
 
 A mailbox's new delta link is stored only once its changes are handled, so a sweep cut
-short (stopped, killed, a write refused) reads the same changes again next time.
+short (stopped, killed, a write refused) reads the same changes again next time. The rows
+are read again once the round answered: a meeting syncd wrote meanwhile is judged by the
+next sweep (syncd.sync.outlook_pending), never against a row its own write made stale.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from syncd.ledger import queries as lq
 from syncd.ledger.models import MeetingRecord
 from syncd.sync.outlook_apply import OutlookApply
 from syncd.sync.outlook_classify import ChangeKind, OutlookChange, Tracked, classify, removal
+from syncd.sync.outlook_pending import Split, awaited, rows_now, split, unknown_stamps
 from syncd.sync.plan import PlanContext
 from syncd.sync.reader import PAGE, EventReader
 from syncd.sync.responses import ResponseReport, write_responses
@@ -149,6 +152,7 @@ class OutlookSweep:
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
+        ready: list[tuple[str, str, datetime, datetime, dict[str, str]]] = []  # kept once written
         groups = lq.synced_by_organizer(
             self.engine, self.tenant.name, Source.SALESFORCE, organizers=wanted
         )
@@ -157,14 +161,20 @@ class OutlookSweep:
                 continue
             batch.append((organizer, rows))
             if len(batch) >= MAILBOXES_PER_CALL:
-                self._sweep(batch, report, backlog)
+                self._sweep(batch, report, backlog, ready)
                 batch = []
             if self.should_stop():
                 batch = []
                 break
         if batch:
-            self._sweep(batch, report, backlog)
+            self._sweep(batch, report, backlog, ready)
         backlog.flush()
+        # A mailbox's link moves on only once its answers are written too: killed before
+        # the flush, the next sweep reads those changes again.
+        for organizer, link, start, end, pending in ready:
+            delta_links.save_link(
+                self.engine, self.tenant.name, organizer, link, start, end, self.clock(), pending
+            )
         return report
 
     def _sweep(
@@ -172,6 +182,7 @@ class OutlookSweep:
         batch: Sequence[tuple[str, list[MeetingRecord]]],
         report: SweepReport,
         backlog: WriteBacklog,
+        ready: list[tuple[str, str, datetime, datetime, dict[str, str]]],
     ) -> None:
         now = self.clock()
         scope = self.tenant.salesforce.scope
@@ -187,6 +198,9 @@ class OutlookSweep:
                 requests.append(DeltaRequest(organizer, start, end))
         correlation = f"{self.tenant.name}-outlook"
         results = self.graph.calendar_view_delta(requests, correlation_id=correlation)
+        after = rows_now(self.engine, self.tenant.name, [o for o, _ in batch])
+        stamps = unknown_stamps(results, [r for _, rows in batch for r in rows], after.values())
+        writing = awaited(self.engine, self.tenant.name, stamps) if stamps else set()
         for (organizer, rows), request, result in zip(batch, requests, results, strict=True):
             report.mailboxes += 1
             report.meetings_checked += len(rows)
@@ -197,8 +211,11 @@ class OutlookSweep:
                 report.read_errors.append((organizer, f"{error.code}: {error.message}"))
                 continue
             report.full_reads += int(result.full_read)
+            stored = links.get(organizer.lower())
+            held = stored.pending if stored is not None else {}
+            parts = split(rows, after, result, held, now, writing)
             try:
-                done = self._mailbox(organizer, rows, request, result, report, backlog)
+                done = self._mailbox(organizer, parts.rows, request, result, report, backlog, parts)
             except SyncdError as error:
                 log.warning(
                     "changes of %s not handled: %s (%s)", organizer, error.message, error.code
@@ -206,14 +223,8 @@ class OutlookSweep:
                 report.read_errors.append((organizer, f"{error.code}: {error.message}"))
                 continue
             if done and result.delta_link:
-                delta_links.save_link(
-                    self.engine,
-                    self.tenant.name,
-                    organizer,
-                    result.delta_link,
-                    request.start,
-                    request.end,
-                    self.clock(),
+                ready.append(
+                    (organizer, result.delta_link, request.start, request.end, parts.pending)
                 )
 
     def _mailbox(
@@ -224,10 +235,14 @@ class OutlookSweep:
         result: DeltaResult,
         report: SweepReport,
         backlog: WriteBacklog,
+        parts: Split,
     ) -> bool:
-        """Handle one mailbox's round; False when something is left for the next sweep."""
-        pairs, seen = self._match(rows, result.changed)
-        suspects = self._suspects(rows, pairs, seen, request, result)
+        """Handle one mailbox's round (`parts`: what of it is judged now); False when
+        something is left for the next sweep."""
+        pairs, seen = self._match(rows, parts.changed)
+        suspects = self._suspects(rows, pairs, seen, request, result, parts.removed)
+        # Events kept from an earlier round whose row has settled since: read again.
+        suspects += [row for row in parts.retry if row.external_id not in pairs]
         complete = True
         if suspects:
             found, complete = self._confirm(organizer, suspects)
@@ -297,10 +312,10 @@ class OutlookSweep:
         seen: set[str],
         request: DeltaRequest,
         result: DeltaResult,
+        removed: Collection[str],
     ) -> list[MeetingRecord]:
         """Meetings that may be gone: reported removed, or (a full read) not returned
         though they lie in the round's window."""
-        removed = set(result.removed)
         suspects = []
         for row in rows:
             if _is_master(row) or row.external_id in pairs or not row.graph_event_id:
