@@ -63,6 +63,10 @@ class SyncdError(Exception):
     API maps errors to the wire in exactly one place.
     """
 
+    #: Graph's request-id of the answer this error reports, when Graph gave one: the log
+    #: line of a failure made inside a $batch carries it as one made alone does.
+    graph_request_id: str | None = None
+
     def __init__(self, code: ErrorCode, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.code = code

@@ -166,11 +166,13 @@ class OutlookWrites:
         """
         if error.code == ErrorCode.MAILBOX_NOT_FOUND:
             self.ledger.forget(record, notes.failed(error, None, correlation_id=correlation_id))
-            return SyncdError(
+            missing = SyncdError(
                 ErrorCode.ORGANIZER_NOT_FOUND,
                 f"organizer {record.organizer_email} has no mailbox in this tenant: "
                 f"{error.message}",
             )
+            missing.graph_request_id = error.graph_request_id
+            return missing
         self.fail(record, error, correlation_id)
         return error
 

@@ -58,6 +58,31 @@ def graph_error(
     not_found: ErrorCode = ErrorCode.MEETING_NOT_FOUND,
     request_id: str | None = None,
 ) -> SyncdError:
+    """The `SyncdError` for a non-success Graph answer to `action` (e.g. "update event X"),
+    carrying Graph's request-id."""
+    error = _graph_error(
+        status,
+        body,
+        action=action,
+        mailbox=mailbox,
+        retry_after=retry_after,
+        not_found=not_found,
+        request_id=request_id,
+    )
+    error.graph_request_id = request_id or error_details(body)[2]
+    return error
+
+
+def _graph_error(
+    status: int,
+    body: Any,
+    *,
+    action: str,
+    mailbox: str | None,
+    retry_after: float | None = None,
+    not_found: ErrorCode = ErrorCode.MEETING_NOT_FOUND,
+    request_id: str | None = None,
+) -> SyncdError:
     """The `SyncdError` for a non-success Graph answer to `action` (e.g. "update event X")."""
     code, message, body_request_id = error_details(body)
     where = f" in mailbox {mailbox}" if mailbox else ""

@@ -21,7 +21,7 @@ from syncd.core import event_mapping as em
 from syncd.core.scheduler import Scheduler
 from syncd.domain import ErrorCode, Source, SyncdError, WritebackStatus
 from syncd.ledger.models import MeetingRecord
-from syncd.logs import log_context
+from syncd.logs import graph_request_id, log_context
 from syncd.sync.plan import Action, Plan, Step, fault_reason
 from syncd.sync.writeback import Outcome
 
@@ -124,6 +124,8 @@ class Executor:
                 salesforce_id=step.salesforce_id,
             ):
                 if isinstance(result, SyncdError):
+                    if result.graph_request_id:
+                        graph_request_id.set(result.graph_request_id)
                     outcomes.append(self._failed(step, result, 0))
                 else:
                     outcomes.append(self._synced(step, result))
