@@ -28,7 +28,7 @@ class Killed(BaseException):
 
 
 def during_the_next_round(
-    world: FakeWorld, monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]
+    world: FakeWorld, monkeypatch: pytest.MonkeyPatch, action: Callable[[], object]
 ) -> None:
     """Run `action` once, inside the next delta call, before its rounds read Graph."""
     real = world.graph.calendar_view_delta
