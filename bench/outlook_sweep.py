@@ -237,7 +237,7 @@ def _rows(cycles: list[Cycle], prime: Measured, organizers: int) -> list[Row]:
                 c.previous.sandbox_cpu, None, "the sandbox answering, in the wall time"),
             Row(f"{name}: Salesforce calls", c.sweep.salesforce.calls,
                 c.previous.salesforce.calls, salesforce_bound(c.meetings_changed),
-                "bound: 3 x ceil(changes/200) + 4"),
+                "bound: 3 x ceil(changes/200) + 6"),
             Row(f"{name}: Salesforce records written", c.sweep.salesforce.records_written,
                 c.previous.salesforce.records_written, None),
             Row(f"{name}: Graph writes", graph_writes(c.sweep), graph_writes(c.previous), 0),
@@ -247,10 +247,12 @@ def _rows(cycles: list[Cycle], prime: Measured, organizers: int) -> list[Row]:
 
 
 def salesforce_bound(changes: int) -> int:
-    """The sweep's Salesforce calls for `changes`, gathered across its mailboxes: per 200
-    changes the answered meetings' invitees, the changed Events (their relations a
-    fourth read), an Events write; the answers' writes and a partial page on top."""
-    return 3 * -(-changes // 200) + 4
+    """The sweep's Salesforce calls for `changes`, gathered across its mailboxes: 3 per
+    200 changes (as the changes split between answers and edits: the invitees of the
+    answered meetings or the changed Events read, their writes), plus 6: the describes
+    of Event and EventRelation a fresh process makes once, and a partial page of each
+    read and write."""
+    return 3 * -(-changes // 200) + 6
 
 
 def _mix(changed: dict[str, int]) -> str:
@@ -285,7 +287,7 @@ def _targets(cycles: list[Cycle]) -> list[Target]:
         sf_bound = salesforce_bound(c.meetings_changed)
         targets.append(
             Target(
-                f"{c.label}: Salesforce calls <= 3 x ceil(changes/200) + 4",
+                f"{c.label}: Salesforce calls <= 3 x ceil(changes/200) + 6",
                 c.sweep.salesforce.calls <= sf_bound,
                 f"{c.sweep.salesforce.calls} calls for {c.meetings_changed} changes "
                 f"(bound {sf_bound})",
