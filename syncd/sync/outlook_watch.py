@@ -56,6 +56,10 @@ log = logging.getLogger(__name__)
 #: Mailboxes asked in one call of the Graph client (it sends them 20 to a $batch, up to
 #: 8 envelopes side by side: syncd.graph.delta_reads.ENVELOPES_IN_FLIGHT).
 MAILBOXES_PER_CALL = 160
+#: Changes gathered before they are handled (a sweep with fewer handles them all at its
+#: end): pages of 200 of each read and write, few partial ones, and what a crash makes the
+#: next sweep read again stays bounded.
+SETTLE_AT = 5 * PAGE
 #: What the GET of a suspected deletion reads.
 CONFIRM_FIELDS = (
     "id",
@@ -207,7 +211,7 @@ class OutlookSweep:
             if len(batch) >= MAILBOXES_PER_CALL:
                 self._sweep(batch, report, gathered)
                 batch = []
-                if gathered.count >= PAGE:
+                if gathered.count >= SETTLE_AT:
                     ready.extend(self._settle(gathered, report, backlog))
                     gathered = _Gathered()
             if self.should_stop():
