@@ -277,10 +277,10 @@ class OutlookSweep:
                 )
                 report.read_errors.append((organizer, f"{error.code}: {error.message}"))
                 continue
-            link = None
+            new_link = None
             if complete and result.delta_link:
-                link = _Link(organizer, result.delta_link, request.start, request.end)
-            gathered.add(organizer, changes, link)
+                new_link = _Link(organizer, result.delta_link, request.start, request.end)
+            gathered.add(organizer, changes, new_link)
 
     def _settle(
         self, gathered: _Gathered, report: SweepReport, backlog: WriteBacklog
