@@ -236,13 +236,23 @@ def _rows(cycles: list[Cycle], prime: Measured, organizers: int) -> list[Row]:
             Row(f"{name}: sandbox CPU meanwhile (s)", c.sweep.sandbox_cpu,
                 c.previous.sandbox_cpu, None, "the sandbox answering, in the wall time"),
             Row(f"{name}: Salesforce calls", c.sweep.salesforce.calls,
-                c.previous.salesforce.calls, None),
+                c.previous.salesforce.calls, salesforce_bound(c.meetings_changed),
+                "bound: 3 x ceil(changes/200) + 6"),
             Row(f"{name}: Salesforce records written", c.sweep.salesforce.records_written,
                 c.previous.salesforce.records_written, None),
             Row(f"{name}: Graph writes", graph_writes(c.sweep), graph_writes(c.previous), 0),
             Row(f"{name}: the poll after: Graph writes (echo)", graph_writes(c.poll), None, 0),
         ]  # fmt: skip
     return rows
+
+
+def salesforce_bound(changes: int) -> int:
+    """The sweep's Salesforce calls for `changes`, gathered across its mailboxes: 3 per
+    200 changes (as the changes split between answers and edits: the invitees of the
+    answered meetings or the changed Events read, their writes), plus 6: the describes
+    of Event and EventRelation a fresh process makes once, and a partial page of each
+    read and write."""
+    return 3 * -(-changes // 200) + 6
 
 
 def _mix(changed: dict[str, int]) -> str:
@@ -272,6 +282,15 @@ def _targets(cycles: list[Cycle]) -> list[Target]:
                 f"{c.label}: the poll after the sweep sends nothing back to Outlook",
                 graph_writes(c.poll) == 0,
                 f"{graph_writes(c.poll)} Graph writes",
+            )
+        )
+        sf_bound = salesforce_bound(c.meetings_changed)
+        targets.append(
+            Target(
+                f"{c.label}: Salesforce calls <= 3 x ceil(changes/200) + 6",
+                c.sweep.salesforce.calls <= sf_bound,
+                f"{c.sweep.salesforce.calls} calls for {c.meetings_changed} changes "
+                f"(bound {sf_bound})",
             )
         )
     quiet = next((c for c in cycles if not c.percent), None)

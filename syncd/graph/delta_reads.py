@@ -1,7 +1,8 @@
 """calendarView delta rounds of many mailboxes at once, paged through JSON $batch.
 
-The first page of every round goes out 20 to a $batch; then the next pages of every
-mailbox still paging, batched again, until each has its `@odata.deltaLink`
+The first page of every round goes out 20 to a $batch, up to 8 envelopes side by side;
+then the next pages of every mailbox still paging, batched again, until each has its
+`@odata.deltaLink`
 (https://learn.microsoft.com/graph/api/event-delta,
 https://learn.microsoft.com/graph/delta-query-events). What Graph documents and
 this module relies on:
@@ -38,6 +39,10 @@ from syncd.graph.transport import Call, GraphTransport
 EXPIRED_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 #: A round that pages on past this many pages is given up (a runaway link).
 MAX_DELTA_PAGES = 200
+#: $batch envelopes of delta pages in flight at once: they address different mailboxes
+#: (one request per mailbox a page), and Graph runs only 4 requests of an envelope at a
+#: time, so 10 envelopes one after another would take 50 latencies.
+ENVELOPES_IN_FLIGHT = 8
 
 
 @dataclass
@@ -76,7 +81,12 @@ class DeltaReads(GraphTransport):
                 for r in paging
             ]
             try:
-                answers = self._send_all(call, requests_, action="read calendar changes")
+                answers = self._send_all(
+                    call,
+                    requests_,
+                    action="read calendar changes",
+                    side_by_side=ENVELOPES_IN_FLIGHT,
+                )
             except SyncdError as error:  # no answer at all (transport, a refused envelope)
                 for one in paging:
                     one.result.requests += 1

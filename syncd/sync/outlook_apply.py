@@ -60,7 +60,8 @@ def _with(meeting: Meeting, values: Mapping[str, Any]) -> Meeting:
 
 
 class OutlookApply:
-    """Acts on one mailbox's changes."""
+    """Acts on the changes of a sweep's mailboxes, all together: one read and one write
+    of the Events per 200 changes, whichever mailboxes they come from."""
 
     def __init__(
         self,
@@ -79,8 +80,9 @@ class OutlookApply:
 
     def run(
         self, drifted: Sequence[tuple[MeetingRecord, OutlookChange]], report: SweepReport
-    ) -> bool:
-        """Decide and carry out; False when a meeting's change is left for the next sweep."""
+    ) -> set[str]:
+        """Decide and carry out; the meetings (external ids) whose change is left for the
+        next sweep (a write of their Event refused)."""
         policy = self.tenant.policy
         # The Events are read for the conflict rule: of deletions always (an Event edited
         # since makes the meeting again), of other changes only under two_way.
@@ -99,10 +101,10 @@ class OutlookApply:
             )
             decisions.append((row, change, decision))
         refused = self._write_events(decisions, report)
-        complete = True
+        left: set[str] = set()
         for row, change, decision in decisions:
             if row.external_id in refused and decision.move is not Move.GONE:
-                complete = False
+                left.add(row.external_id)
                 continue
             try:
                 self._move(row, change, decision, sides.get(row.external_id), report)
@@ -111,7 +113,7 @@ class OutlookApply:
                 # Outlook write is finished by the core's retry, not the sweep.
                 log.warning("%s: %s (%s)", row.external_id, error.message, error.code)
                 report.failed.append((row.external_id, f"{error.code}: {error.message}"))
-        return complete
+        return left
 
     # ----------------------------------------------------------- Salesforce
 

@@ -12,10 +12,16 @@ or exception of a series whose row holds another id is matched by its seriesMast
 and original date. Series masters never come back from a calendarView delta (only their
 occurrences do); a master's answers are read from one of its occurrences.
 
-A mailbox's new delta link is stored only once its changes are handled, so a sweep cut
-short (stopped, killed, a write refused) reads the same changes again next time. The rows
-are read again once the round answered: a meeting syncd wrote meanwhile is judged by the
-next sweep (syncd.sync.outlook_pending), never against a row its own write made stale.
+Salesforce: the changes of many mailboxes are gathered and handled together, so the
+calls grow with the changes, not with the mailboxes that changed: per 200 changes one
+read of the answered meetings' invitees, one read of the changed Events (with their
+EventRelations), one sObject Collections write of the Events and one of the answers.
+
+A mailbox's new delta link is stored only once its changes are handled and its answers
+written, so a sweep cut short (stopped, killed, a write refused) reads the same changes
+again next time. The rows are read again once the round answered: a meeting syncd wrote
+meanwhile is judged by the next sweep (syncd.sync.outlook_pending), never against a row
+its own write made stale.
 """
 
 from __future__ import annotations
@@ -50,8 +56,13 @@ from syncd.sync.series_shape import SERIES_KEY
 
 log = logging.getLogger(__name__)
 
-#: Mailboxes asked in one call of the Graph client (it sends them 20 to a $batch).
-MAILBOXES_PER_CALL = 100
+#: Mailboxes asked in one call of the Graph client (it sends them 20 to a $batch, up to
+#: 8 envelopes side by side: syncd.graph.delta_reads.ENVELOPES_IN_FLIGHT).
+MAILBOXES_PER_CALL = 160
+#: Changes gathered before they are handled (a sweep with fewer handles them all at its
+#: end): pages of 200 of each read and write, few partial ones, and what a crash makes the
+#: next sweep read again stays bounded.
+SETTLE_AT = 5 * PAGE
 #: What the GET of a suspected deletion reads.
 CONFIRM_FIELDS = (
     "id",
@@ -112,6 +123,47 @@ def _start_of(row: MeetingRecord) -> datetime | None:
     return parse_datetime((row.request or {}).get("startTime"))
 
 
+@dataclass
+class _Link:
+    """A mailbox's new delta link, stored once every change of its round is handled."""
+
+    organizer: str
+    link: str
+    start: datetime
+    end: datetime
+    #: events kept for the next sweep (syncd.sync.outlook_pending)
+    pending: dict[str, str] = field(default_factory=dict)
+    #: the meetings (external ids) whose changes the round brought
+    meetings: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Gathered:
+    """Changes of several mailboxes' rounds waiting to be handled together."""
+
+    changes: list[tuple[MeetingRecord, OutlookChange]] = field(default_factory=list)
+    links: list[_Link] = field(default_factory=list)
+    #: the mailboxes with changes among them
+    organizers: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.changes)
+
+    def add(
+        self,
+        organizer: str,
+        changes: list[tuple[MeetingRecord, OutlookChange]],
+        link: _Link | None,
+    ) -> None:
+        self.changes.extend(changes)
+        if changes:
+            self.organizers.append(organizer)
+        if link is not None:
+            link.meetings = {row.external_id for row, _ in changes}
+            self.links.append(link)
+
+
 class OutlookSweep:
     """One tenant's sweep of Outlook."""
 
@@ -152,7 +204,8 @@ class OutlookSweep:
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
-        ready: list[tuple[str, str, datetime, datetime, dict[str, str]]] = []  # kept once written
+        gathered = _Gathered()
+        ready: list[_Link] = []  # links to store once the answers' writes are done
         groups = lq.synced_by_organizer(
             self.engine, self.tenant.name, Source.SALESFORCE, organizers=wanted
         )
@@ -161,29 +214,43 @@ class OutlookSweep:
                 continue
             batch.append((organizer, rows))
             if len(batch) >= MAILBOXES_PER_CALL:
-                self._sweep(batch, report, backlog, ready)
+                self._sweep(batch, report, gathered)
                 batch = []
+                if gathered.count >= SETTLE_AT:
+                    ready.extend(self._settle(gathered, report, backlog))
+                    gathered = _Gathered()
             if self.should_stop():
                 batch = []
                 break
         if batch:
-            self._sweep(batch, report, backlog, ready)
+            self._sweep(batch, report, gathered)
+        ready.extend(self._settle(gathered, report, backlog))
         backlog.flush()
         # A mailbox's link moves on only once its answers are written too: killed before
-        # the flush, the next sweep reads those changes again.
-        for organizer, link, start, end, pending in ready:
-            delta_links.save_link(
-                self.engine, self.tenant.name, organizer, link, start, end, self.clock(), pending
-            )
+        # the flush, or an answer refused, the next sweep reads those changes again.
+        refused = backlog.refused()
+        for link in ready:
+            if link.meetings.isdisjoint(refused):
+                delta_links.save_link(
+                    self.engine,
+                    self.tenant.name,
+                    link.organizer,
+                    link.link,
+                    link.start,
+                    link.end,
+                    self.clock(),
+                    link.pending,
+                )
         return report
 
     def _sweep(
         self,
         batch: Sequence[tuple[str, list[MeetingRecord]]],
         report: SweepReport,
-        backlog: WriteBacklog,
-        ready: list[tuple[str, str, datetime, datetime, dict[str, str]]],
+        gathered: _Gathered,
     ) -> None:
+        """Read the batch's rounds; their changes join `gathered`, handled later with
+        those of other mailboxes."""
         now = self.clock()
         scope = self.tenant.salesforce.scope
         past, future = scope.days_past, scope.days_future
@@ -215,17 +282,47 @@ class OutlookSweep:
             held = stored.pending if stored is not None else {}
             parts = split(rows, after, result, held, now, writing)
             try:
-                done = self._mailbox(organizer, parts.rows, request, result, report, backlog, parts)
+                changes, complete = self._mailbox(
+                    organizer, parts.rows, request, result, report, parts
+                )
             except SyncdError as error:
                 log.warning(
                     "changes of %s not handled: %s (%s)", organizer, error.message, error.code
                 )
                 report.read_errors.append((organizer, f"{error.code}: {error.message}"))
                 continue
-            if done and result.delta_link:
-                ready.append(
-                    (organizer, result.delta_link, request.start, request.end, parts.pending)
+            new_link = None
+            if complete and result.delta_link:
+                new_link = _Link(
+                    organizer, result.delta_link, request.start, request.end, parts.pending
                 )
+            gathered.add(organizer, changes, new_link)
+
+    def _settle(
+        self, gathered: _Gathered, report: SweepReport, backlog: WriteBacklog
+    ) -> list[_Link]:
+        """Handle the gathered changes of many mailboxes together (Salesforce read and
+        written per 200 changes, not per mailbox); the links of the mailboxes whose
+        changes are all handled (their answers may still wait in `backlog`)."""
+        changes = gathered.changes
+        answers = {
+            row.external_id: (row, change.responses)
+            for row, change in changes
+            if change.responses is not None and not change.gone
+        }
+        drifted = [(row, change) for row, change in changes if change.gone or change.drift]
+        try:
+            if answers:
+                write_responses(self.tenant, self.reader, answers, report, backlog)
+            left = self.apply.run(drifted, report) if drifted else set()
+        except SyncdError as error:
+            # Nothing of these mailboxes is trusted: their links stay, the next sweep
+            # reads the same changes again.
+            log.warning("Outlook changes not handled: %s (%s)", error.message, error.code)
+            for organizer in gathered.organizers:
+                report.read_errors.append((organizer, f"{error.code}: {error.message}"))
+            return [link for link in gathered.links if not link.meetings]
+        return [link for link in gathered.links if link.meetings.isdisjoint(left)]
 
     def _mailbox(
         self,
@@ -234,11 +331,11 @@ class OutlookSweep:
         request: DeltaRequest,
         result: DeltaResult,
         report: SweepReport,
-        backlog: WriteBacklog,
         parts: Split,
-    ) -> bool:
-        """Handle one mailbox's round (`parts`: what of it is judged now); False when
-        something is left for the next sweep."""
+    ) -> tuple[list[tuple[MeetingRecord, OutlookChange]], bool]:
+        """One mailbox's round classified (`parts`: what of it is judged now): its changes,
+        and False when something is left for the next sweep (a suspect deletion not
+        confirmed)."""
         pairs, seen = self._match(rows, parts.changed)
         suspects = self._suspects(rows, pairs, seen, request, result, parts.removed)
         # Events kept from an earlier round whose row has settled since: read again.
@@ -262,17 +359,7 @@ class OutlookSweep:
             for kind in change.kinds:
                 report.changes[kind.value] = report.changes.get(kind.value, 0) + 1
             changes.append((row, change))
-        answers = {
-            row.external_id: (row, change.responses)
-            for row, change in changes
-            if change.responses is not None and not change.gone
-        }
-        if answers:
-            write_responses(self.tenant, self.reader, answers, report, backlog)
-        drifted = [(row, change) for row, change in changes if change.gone or change.drift]
-        if drifted:
-            complete = self.apply.run(drifted, report) and complete
-        return complete
+        return changes, complete
 
     def _match(
         self, rows: Sequence[MeetingRecord], changed: Iterable[dict[str, Any]]

@@ -126,6 +126,10 @@ class WriteBacklog:
             self._send(sobject, waiting[:PAGE])
             del waiting[:PAGE]
 
+    def refused(self) -> set[str]:
+        """The meetings a record of which Salesforce refused (their answers not stored)."""
+        return set(self._refused)
+
     def flush(self) -> None:
         for sobject, waiting in self._waiting.items():
             if waiting:

@@ -6,6 +6,7 @@ middle of a $batch. The round trip against the sandbox is in tests/contract."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -165,12 +166,17 @@ def test_first_pages_go_twenty_to_a_batch_then_the_next_pages_of_those_still_pag
 
     results = client.calendar_view_delta([DeltaRequest(m, START, END) for m in mailboxes])
 
-    assert script.batches == [20, 5]  # page 1 of all; then mailbox 3 alone, no envelope
+    # page 1 of all (two envelopes, sent side by side: in either order); then mailbox 3
+    # alone, no envelope
+    assert sorted(script.batches) == [5, 20]
     first_pages = script.inner[:25]
     assert all(
         parse_qs(urlsplit(u).query).keys() == {"startDateTime", "endDateTime"} for u in first_pages
     )
-    path, _, query = first_pages[0].partition("?")
+    assert sorted(u.partition("?")[0] for u in first_pages) == [
+        f"/users/{m}/calendarView/delta" for m in mailboxes
+    ]
+    (path, _, query) = next(u for u in first_pages if f"/{mailboxes[0]}/" in u).partition("?")
     assert path == f"/users/{mailboxes[0]}/calendarView/delta"
     assert parse_qs(query) == {
         "startDateTime": ["2031-03-01T00:00:00Z"],
@@ -302,3 +308,52 @@ def test_delta_requests_ask_for_utc_and_a_page_size_and_are_labelled(
     assert counts["by_operation"] == {"calendar_view_delta": 1}
     assert counts["graph_requests"] == 1
     assert json.dumps(seen.body) == "null"
+
+
+class GatedEnvelopes(DeltaScript):
+    """Holds each $batch until another is in flight too (or a long guard runs out), and
+    keeps the most envelopes seen in flight at once."""
+
+    def __init__(self, base: Callable[[], str], pages: dict[str, list[list[dict[str, Any]]]]):
+        super().__init__(base, pages)
+        self.peak = 0
+        self._in_flight = 0
+        self._lock = threading.Condition()
+
+    def __call__(self, seen: Seen) -> Reply:
+        if not seen.path.endswith("/$batch"):
+            return super().__call__(seen)
+        with self._lock:
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+            self._lock.notify_all()
+            # A guard against a hang, not a measurement (below the client's 5 s read
+            # timeout): envelopes sent one after another each wait it out alone, and
+            # the peak stays 1.
+            self._lock.wait_for(lambda: self._in_flight > 1 or self.peak > 1, timeout=3)
+        try:
+            return super().__call__(seen)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+
+def test_envelopes_of_many_mailboxes_are_sent_side_by_side(
+    serve: Callable[..., ScriptedServer], make_client: Callable[..., GraphClient]
+) -> None:
+    mailboxes = [f"user{n:02d}@contoso.example" for n in range(60)]
+    holder: dict[str, str] = {}
+    script = GatedEnvelopes(lambda: holder["base"], {m: [[event(f"{m}-a")]] for m in mailboxes})
+    server = serve(script)
+    holder["base"] = server.graph_url
+    client = make_client(server.graph_url)
+
+    results = client.calendar_view_delta([DeltaRequest(m, START, END) for m in mailboxes])
+
+    assert script.peak > 1  # envelopes in flight at once
+    assert script.batches == [20, 20, 20]
+    assert [r.error for r in results] == [None] * 60
+    assert [[e["id"] for e in r.changed] for r in results] == [[f"{m}-a"] for m in mailboxes]
+    assert all(r.delta_link and r.delta_link.endswith("$deltatoken=done") for r in results)
+    # each mailbox still holds one slot per envelope: never more than one request at once
+    assert {server.max_in_flight.get(m) for m in mailboxes} == {1}

@@ -15,7 +15,15 @@ from syncd.core.outlook_changes import GONE_IN_OUTLOOK
 from syncd.domain import ErrorCode, HistoryAction, HistorySide, MeetingStatus, Source, SyncdError
 from syncd.ledger.history import history_of
 from tests.fakes import FakeWorld, build_world
-from tests.fakes.world import COLLEAGUE, GRAPH_WRITES, ORGANIZER, OTHER_COLLEAGUE, tenant_config
+from tests.fakes.world import (
+    COLLEAGUE,
+    DOMAIN,
+    GRAPH_WRITES,
+    ORGANIZER,
+    OTHER_COLLEAGUE,
+    PEOPLE,
+    tenant_config,
+)
 
 
 def world_with(changes: str = "two_way", deletion: str = "mark") -> FakeWorld:
@@ -511,4 +519,60 @@ def test_a_refused_event_write_leaves_the_change_for_the_next_sweep() -> None:
     second = world.service.sweep_outlook()  # the same delta link: the change comes again
     assert second.changes == {"edited": 1} and second.salesforce_written == 1
     assert world.org.record(event_id)["Subject"] == "Renamed in Outlook"
+    quiet_after(world)
+
+
+# ----------------------------------------------------------------------- cost
+
+
+def test_changes_spread_over_many_mailboxes_cost_salesforce_calls_per_200_not_per_mailbox() -> None:
+    organizers = [f"organizer{n:02d}@{DOMAIN}" for n in range(40)]
+    world = build_world(
+        tenant=tenant_config(outlook_changes="two_way"), people=(*PEOPLE, *organizers)
+    )
+    meetings = {
+        owner: world.create_event(owner=owner, invitees=[COLLEAGUE], subject=f"Review {n}")
+        for n, owner in enumerate(organizers)
+    }
+    world.service.poll()
+    assert world.service.sweep_outlook().full_reads == len(organizers)
+    world.advance(60)
+    answered, edited = organizers[::2], organizers[1::2]
+    for owner in answered:
+        world.graph.respond(owner, world.outlook_id(meetings[owner]) or "", COLLEAGUE, "accepted")
+    for owner in edited:
+        graph_id = world.outlook_id(meetings[owner]) or ""
+        world.graph.organizer_edit(owner, graph_id, {"subject": f"Renamed by {owner}"})
+    mark = len(world.salesforce.faults.calls)
+
+    report = world.service.sweep_outlook()
+
+    calls = world.salesforce.faults.calls[mark:]
+    # 40 changes: the answered meetings' invitees read, the edited Events (and their
+    # relations) read, the Events written, the answers written (relations, summaries);
+    # handled mailbox by mailbox this was 2 to 4 calls per mailbox.
+    assert report.changes == {"answers": 20, "edited": 20}
+    assert len(calls) <= 3 * 1 + 4, [(c.method, c.target[:60]) for c in calls]
+    for owner in answered:
+        summary = world.org.record(meetings[owner])["Responses_Summary__c"]
+        assert summary == f"Accepted: {COLLEAGUE}"
+    for owner in edited:
+        assert world.org.record(meetings[owner])["Subject"] == f"Renamed by {owner}"
+    quiet_after(world)  # every mailbox's link moved on: nothing is read again
+
+
+def test_a_refused_answer_write_leaves_the_answer_for_the_next_sweep() -> None:
+    world = world_with()
+    event_id, graph_id = synced(world)
+    world.graph.respond(ORGANIZER, graph_id, COLLEAGUE, "accepted")
+    down = SyncdError(ErrorCode.UPSTREAM_UNAVAILABLE, "Salesforce is unavailable")
+    world.salesforce.faults.fail_before("update_records", down)
+
+    first = world.service.sweep_outlook()
+
+    assert first.changes == {"answers": 1} and first.writeback_errors
+    assert world.org.record(event_id)["Responses_Summary__c"] in (None, "")
+    second = world.service.sweep_outlook()  # the same delta link: the answer comes again
+    assert second.changes == {"answers": 1} and not second.writeback_errors
+    assert world.org.record(event_id)["Responses_Summary__c"] == f"Accepted: {COLLEAGUE}"
     quiet_after(world)
