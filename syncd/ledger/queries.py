@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from datetime import datetime
 
-from sqlalchemy import Engine, Table, func
+from sqlalchemy import Engine, Table, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -261,3 +261,28 @@ def recent_failures(engine: Engine, tenant: str, limit: int = 10) -> list[tuple[
             .limit(limit)
         ).all()
     return [(external_id, message or "") for external_id, message in rows]
+
+
+def transactions_in_flight(
+    engine: Engine, tenant: str, source: Source, stamps: Collection[str]
+) -> set[str]:
+    """Of these transactionIds, those of meetings syncd is still writing (an intent, or no
+    event id recorded yet)."""
+    wanted = sorted(set(stamps))
+    found: set[str] = set()
+    with Session(engine) as session:
+        for offset in range(0, len(wanted), _IN_CHUNK):
+            found.update(
+                session.exec(
+                    select(MeetingRecord.transaction_id).where(
+                        MeetingRecord.tenant == tenant,
+                        MeetingRecord.source == source.value,
+                        col(MeetingRecord.transaction_id).in_(wanted[offset : offset + _IN_CHUNK]),
+                        or_(
+                            col(MeetingRecord.intent).is_not(None),
+                            col(MeetingRecord.graph_event_id).is_(None),
+                        ),
+                    )
+                ).all()
+            )
+    return found

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine
 
 from syncd.domain import MeetingStatus, Source
 from syncd.graph.delta import DeltaResult
@@ -35,7 +34,6 @@ from syncd.ledger.models import MeetingRecord
 PENDING_FOR = timedelta(days=1)
 #: Ids kept per mailbox at most (the newest stay).
 MAX_PENDING = 200
-_IN_CHUNK = 500
 
 
 @dataclass
@@ -63,24 +61,7 @@ def rows_now(engine: Engine, tenant: str, organizers: Collection[str]) -> dict[s
 def awaited(engine: Engine, tenant: str, stamps: Collection[str]) -> set[str]:
     """Of these transactionIds, those of meetings syncd is still writing (an intent, or no
     event id recorded yet): their events are not known to the ledger yet."""
-    wanted = sorted(set(stamps))
-    found: set[str] = set()
-    with Session(engine) as session:
-        for offset in range(0, len(wanted), _IN_CHUNK):
-            found.update(
-                session.exec(
-                    select(MeetingRecord.transaction_id).where(
-                        MeetingRecord.tenant == tenant,
-                        MeetingRecord.source == Source.SALESFORCE.value,
-                        col(MeetingRecord.transaction_id).in_(wanted[offset : offset + _IN_CHUNK]),
-                        or_(
-                            col(MeetingRecord.intent).is_not(None),
-                            col(MeetingRecord.graph_event_id).is_(None),
-                        ),
-                    )
-                ).all()
-            )
-    return found
+    return lq.transactions_in_flight(engine, tenant, Source.SALESFORCE, stamps)
 
 
 def unknown_stamps(
