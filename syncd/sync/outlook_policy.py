@@ -207,6 +207,19 @@ def decide(
             error=error,
             reason=f"changed in Outlook ({', '.join(writable)}): written to Salesforce",
         )
+    if all(sf.values.get(name) == _event_value(name, v) for name, v in writable.items()):
+        # The Event already holds Outlook's values: syncd wrote them and ended before the
+        # ledger took them (a kill). No conflict and no second write; the ledger follows
+        # the Event as it is, so nothing goes back to Outlook (no echo).
+        return Decision(
+            change.external_id,
+            Move.FOLLOW,
+            values=writable,
+            base="salesforce",
+            status=status,
+            error=error,
+            reason=f"changed in Outlook ({', '.join(writable)}): the Event already holds it",
+        )
     outlook_later = (
         change.modified_at is not None
         and sf.modified_at is not None
