@@ -12,6 +12,7 @@
 Conflicts (two_way; both sides changed since the last sync): the later change wins,
 Outlook's lastModifiedDateTime against the Event's SystemModstamp (a tie goes to
 Salesforce); the loser's values go into the meeting's history.
+An Event that already holds Outlook's values is no conflict: only the ledger catches up.
 
 What is not written to Salesforce under two_way (recorded and shown in the sync status
 instead): attendees added or removed in Outlook (the Event's invitations stay as they
