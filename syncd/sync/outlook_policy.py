@@ -12,6 +12,7 @@
 Conflicts (two_way; both sides changed since the last sync): the later change wins,
 Outlook's lastModifiedDateTime against the Event's SystemModstamp (a tie goes to
 Salesforce); the loser's values go into the meeting's history.
+An Event that already holds Outlook's values is no conflict: only the ledger catches up.
 
 What is not written to Salesforce under two_way (recorded and shown in the sync status
 instead): attendees added or removed in Outlook (the Event's invitations stay as they
@@ -206,6 +207,19 @@ def decide(
             status=status,
             error=error,
             reason=f"changed in Outlook ({', '.join(writable)}): written to Salesforce",
+        )
+    if all(sf.values.get(name) == _event_value(name, v) for name, v in writable.items()):
+        # The Event already holds Outlook's values: syncd wrote them and ended before the
+        # ledger took them (a kill). No conflict and no second write; the ledger follows
+        # the Event as it is, so nothing goes back to Outlook (no echo).
+        return Decision(
+            change.external_id,
+            Move.FOLLOW,
+            values=writable,
+            base="salesforce",
+            status=status,
+            error=error,
+            reason=f"changed in Outlook ({', '.join(writable)}): the Event already holds it",
         )
     outlook_later = (
         change.modified_at is not None

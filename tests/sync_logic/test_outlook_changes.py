@@ -576,3 +576,60 @@ def test_a_refused_answer_write_leaves_the_answer_for_the_next_sweep() -> None:
     assert second.changes == {"answers": 1} and not second.writeback_errors
     assert world.org.record(event_id)["Responses_Summary__c"] == f"Accepted: {COLLEAGUE}"
     quiet_after(world)
+
+
+class Killed(BaseException):
+    """The process ending between two steps (as a SIGKILL would: nothing else runs)."""
+
+
+def test_killed_after_the_event_write_the_change_is_settled_without_an_echo() -> None:
+    # The kill lands after Salesforce took Outlook's values and before the core's follow
+    # recorded them: the Event holds Outlook's values, the ledger the old ones, the delta
+    # link is not saved. Whichever job runs first after the restart, nothing is written
+    # back to Outlook (it already holds these values) and the ledger catches up.
+    for poll_first in (False, True):
+        world = world_with()
+        event_id, graph_id = synced(world)
+        later = world.meeting_start(days=2, hour=10)
+        world.graph.organizer_edit(
+            ORGANIZER,
+            graph_id,
+            {
+                "subject": "Moved in Outlook",
+                "start": utc(later),
+                "end": utc(later + timedelta(minutes=30)),
+            },
+        )
+        world.advance(30)
+        world.salesforce.faults.fail_after("update_records", Killed())
+        try:
+            world.service.sweep_outlook()
+        except Killed:
+            pass
+        else:
+            raise AssertionError("the sweep should have been killed")
+        assert world.org.record(event_id)["Subject"] == "Moved in Outlook"
+        stale = world.record(event_id)
+        assert stale is not None and stale.request["subject"] == "Quarterly review"
+        world.advance(61)
+        writes = world.graph_writes()
+
+        if poll_first:
+            world.service.poll()
+        world.service.sweep_outlook()
+        world.advance(61)
+        world.service.poll()
+
+        assert world.graph_writes() == writes, "no PATCH of values Outlook already holds"
+        event = world.org.record(event_id)
+        assert event["Subject"] == "Moved in Outlook" and event["StartDateTime"] == later
+        outlook = world.graph.get_event(ORGANIZER, graph_id)
+        assert outlook["subject"] == "Moved in Outlook"
+        record = world.record(event_id)
+        assert record is not None and record.request["subject"] == "Moved in Outlook"
+        assert record.request["startTime"] == later.strftime("%Y-%m-%dT%H:%M:%SZ")
+        assert record.content_hash == em.content_hash(record.target)
+        history = entries(world, event_id)
+        assert history.count(("outlook", "observed")) == 1, history
+        assert ("ledger", "conflict") not in history, history
+        quiet_after(world)

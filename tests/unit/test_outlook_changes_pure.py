@@ -216,6 +216,19 @@ def test_a_conflict_goes_to_the_later_change() -> None:
     assert salesforce_later.lost == {"start": ["2026-03-03T09:00:00Z", "2026-03-02T16:00:00Z"]}
 
 
+def test_an_event_already_holding_outlooks_change_is_no_conflict_and_no_second_write() -> None:
+    # Salesforce's stamp is the later one (syncd's own write of Outlook's values, whose
+    # run ended before the ledger took them): the values agree, so nothing is in conflict.
+    salesforce_at = datetime(2026, 3, 1, 10, 5, tzinfo=UTC)
+    side = SalesforceSide(True, salesforce_at, {"start": "2026-03-03T09:00:00Z"})
+
+    decision = decide(moved("2026-03-01T10:00:00Z"), policy="two_way", salesforce=side)
+
+    assert decision.move is Move.FOLLOW and decision.winner is None and decision.lost == {}
+    assert decision.event_fields == {} and decision.base == "salesforce"
+    assert decision.status == "Synced"
+
+
 def test_two_way_leaves_attendees_and_all_day_moves_to_the_report() -> None:
     attendees = [{"emailAddress": {"address": "cora@contoso.example"}, "type": "required"}]
     change = classify(tracked(), outlook(attendees=attendees))
