@@ -33,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -263,7 +263,7 @@ def measure(rounds: int, latency: float, warmup: int = 5) -> dict[str, Timings]:
                 _graph_session(world) as graph,
             ):
                 graph_url = world.sandbox.graph_url
-                day = datetime.now(UTC) + timedelta(days=2)
+                day = world.sandbox.clock.now() + timedelta(days=2)
                 for n in range(warmup + rounds):
                     organizer = mailboxes[n % len(mailboxes)]
                     attendee = mailboxes[(n + 1) % len(mailboxes)]

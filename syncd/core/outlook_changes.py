@@ -125,19 +125,17 @@ class OutlookChanges:
             # What Outlook holds, in the form of `content` where the two mean the same.
             sent = em.observed_content(observed, content)
             patch = em.content_changes(sent, content, join_url=record.join_url)
-            record = self.ledger.write(
+            return self._record_then_patch(
                 record,
-                list(notes),
+                notes,
+                patch,
+                correlation_id,
                 sent=sent,
                 target=content,
                 request=_request(desired, record),
                 content_hash=em.content_hash(content),
                 change_key=change_key,
-                intent=Intent.UPDATE.value if patch else None,
             )
-            if not patch:
-                return record
-            return self.outlook.update(record, patch, correlation_id)
 
     def restore(
         self,
@@ -162,16 +160,26 @@ class OutlookChanges:
                 patch["singleValueExtendedProperties"] = [
                     {"id": em.EXTERNAL_KEY_PROPERTY_ID, "value": key}
                 ]
-            record = self.ledger.write(
-                record,
-                list(notes),
-                sent=dict(observed),
-                change_key=change_key,
-                intent=Intent.UPDATE.value if patch else None,
+            return self._record_then_patch(
+                record, notes, patch, correlation_id, sent=dict(observed), change_key=change_key
             )
-            if not patch:
-                return record
-            return self.outlook.update(record, patch, correlation_id)
+
+    def _record_then_patch(
+        self,
+        record: MeetingRecord,
+        notes: Sequence[Note],
+        patch: dict[str, Any],
+        correlation_id: str | None,
+        **fields: Any,
+    ) -> MeetingRecord:
+        """Write what Outlook holds (with the update's intent when `patch` has anything,
+        so a crash before the PATCH is finished by resume), then PATCH the rest."""
+        record = self.ledger.write(
+            record, list(notes), **fields, intent=Intent.UPDATE.value if patch else None
+        )
+        if not patch:
+            return record
+        return self.outlook.update(record, patch, correlation_id)
 
     def gone(
         self,

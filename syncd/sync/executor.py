@@ -99,14 +99,21 @@ class Executor:
         """Create the group's meetings together; each outcome is its step's own."""
         if self.should_stop():
             return [None] * len(steps)
+        return self._group(steps, queue=False)
+
+    def _group(self, steps: Sequence[Step], *, queue: bool) -> list[Outcome | None]:
+        """Create the group's meetings together, or with `queue` only claim them for
+        another replica to send (syncd.sync.sharded_executor); a queued step's outcome
+        is None (its sender writes it back)."""
         scheduler = self.scheduler
         items = [(step.meeting, f"sf-{step.salesforce_id}") for step in steps]
         try:
             with log_context(tenant_name=scheduler.tenant.name):
-                created = scheduler.batch.create(items, source=Source.SALESFORCE)  # type: ignore[arg-type]
+                created = scheduler.batch.create(items, source=Source.SALESFORCE, queue=queue)  # type: ignore[arg-type]
         except Exception as unexpected:  # a group's trouble must not fail its records
             log.warning(
-                "creating %d meetings together failed (%s: %s); creating them one by one",
+                "%s %d meetings together failed (%s: %s); one by one instead",
+                "claiming" if queue else "creating",
                 len(steps),
                 type(unexpected).__name__,
                 unexpected,
@@ -127,10 +134,16 @@ class Executor:
                     if result.graph_request_id:
                         graph_request_id.set(result.graph_request_id)
                     outcomes.append(self._failed(step, result, 0))
+                elif queue:
+                    self._queued(step)
+                    outcomes.append(None)
                 else:
                     outcomes.append(self._synced(step, result))
                     log.info("%s event %s: %s", step.action.value, step.salesforce_id, step.reason)
         return outcomes
+
+    def _queued(self, step: Step) -> None:
+        """A create claimed for another replica to send (only a sharded executor queues)."""
 
     def _failed(self, step: Step, error: SyncdError, earlier: int) -> Outcome:
         """The step failed with `error`: logged, kept in the ledger, written back."""

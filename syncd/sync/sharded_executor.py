@@ -107,29 +107,11 @@ class ShardedExecutor(Executor):
         return outcomes
 
     def _queue(self, steps: Sequence[Step]) -> list[Outcome | None]:
-        items = [(step.meeting, f"sf-{step.salesforce_id}") for step in steps]
-        try:
-            claimed = self.scheduler.batch.create(items, source=Source.SALESFORCE, queue=True)  # type: ignore[arg-type]
-        except Exception as unexpected:  # a group's trouble must not fail its records
-            log.warning(
-                "claiming %d creates together failed (%s: %s); claiming them one by one",
-                len(steps),
-                type(unexpected).__name__,
-                unexpected,
-                exc_info=not isinstance(unexpected, SyncdError),
-            )
-            return [self._guarded(step) for step in steps]
-        outcomes: list[Outcome | None] = []
-        for step, result in zip(steps, claimed, strict=True):
-            if result is None:  # no longer a plain create: the one-by-one path decides
-                outcomes.append(self._guarded(step))
-            elif isinstance(result, SyncdError):
-                outcomes.append(self._failed(step, result, 0))
-            else:
-                with self._count_lock:
-                    self._claimed += 1
-                outcomes.append(None)  # the shard's holder writes the result back
-        return outcomes
+        return self._group(steps, queue=True)
+
+    def _queued(self, step: Step) -> None:
+        with self._count_lock:
+            self._claimed += 1
 
     def _guarded(self, step: Step) -> Outcome | None:
         if self.should_stop():

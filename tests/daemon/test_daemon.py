@@ -161,7 +161,7 @@ def test_stop_waits_for_in_flight_writes_and_the_pass_stops_between_steps(
         world.org,
         30,
         owners=list(mailbox_users(world.sandbox)),
-        start=datetime.now(UTC).date() + timedelta(days=1),
+        start=world.sandbox.clock.now().date() + timedelta(days=1),
     )
     planned = service.poll(dry_run=True).counts["create"]
     assert planned > 20, "the test needs more creates than one group holds"
