@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from sqlalchemy import Engine
@@ -37,6 +37,9 @@ from syncd.salesforce import ClientCredentialsLogin, SalesforceClient
 from syncd.salesforce import build_session as build_salesforce_session
 from syncd.salesforce.login import Login, login_from_config
 from syncd.sync.service import SyncService
+
+if TYPE_CHECKING:  # the sandbox is imported only when a tenant uses it
+    from syncd.sandbox.clock import SandboxClock
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +346,9 @@ def build_runtime(
             "shared out right"
         )
     in_flight = tuning.in_flight_for(role)
+    sandbox_clock = _sandbox_clock(config) if sandbox is None else None
+    if clock is None and sandbox_clock is not None:
+        clock = sandbox_clock.now  # syncd lives in the sandbox's time, as a test's does
     engine = make_engine(config.database_url)
     if require_migrated:  # `syncd doctor` reports an old store instead of stopping at it
         ensure_migrated(engine)
@@ -371,7 +377,9 @@ def build_runtime(
                 access = _sandbox_graph_access(tenant, connection)
             else:
                 if embedded is None:
-                    embedded = _start_embedded_sandbox(runtime, config, sandbox_tenants)
+                    embedded = _start_embedded_sandbox(
+                        runtime, config, sandbox_tenants, sandbox_clock
+                    )
                 runtime.connections[tenant.name] = embedded
                 access = _sandbox_graph_access(tenant, embedded)
         except (ConfigError, SyncdError) as exc:
@@ -450,8 +458,26 @@ def _salesforce_client(
     )
 
 
+def _sandbox_clock(config: LoadedConfig) -> SandboxClock | None:
+    """The built-in sandbox's clock when `[sandbox] start` sets it and a tenant uses the
+    built-in sandbox (a `connection_file` tenant's sandbox keeps its own time)."""
+    start = config.settings.sandbox.start
+    if start is None:
+        return None
+    from syncd.sandbox.clock import SandboxClock
+
+    embedded = any(
+        t.provider == "sandbox" and t.sandbox.connection_file is None
+        for t in config.tenants.values()
+    )
+    return SandboxClock(start=start) if embedded else None
+
+
 def _start_embedded_sandbox(
-    runtime: Runtime, config: LoadedConfig, tenants: list[TenantConfig]
+    runtime: Runtime,
+    config: LoadedConfig,
+    tenants: list[TenantConfig],
+    clock: SandboxClock | None,
 ) -> SandboxConnection:
     from syncd.sandbox.server import start_sandbox
 
@@ -460,6 +486,7 @@ def _start_embedded_sandbox(
         port=0,
         state_dir=config.settings.state_dir / "sandbox",
         tenants=sandbox_specs(config),
+        clock=clock,
     )
     runtime.sandbox = running
     runtime.closers.append(running.stop)

@@ -7,7 +7,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from syncd.config.base import SecretRef, _Strict
@@ -124,6 +124,12 @@ class OperatorConfig(_Strict):
 class SandboxServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=0, le=65535)
+    start: AwareDatetime | None = Field(
+        default=None,
+        description="the built-in sandbox's clock starts at this instant (with its UTC "
+        "offset) and runs from there, and syncd's own clock with it: the demo org's "
+        "meetings, and what a pass prints, are the same on any day; none = the real time",
+    )
 
 
 class MetricsServerConfig(_Strict):

@@ -32,6 +32,8 @@ from syncd.ledger.models import MeetingRecord
 from syncd.runtime import build_runtime
 from syncd.sandbox.salesforce.generator import add_events
 from syncd.sandbox.server import RunningSandbox
+from syncd.sync.poll import PAGES_IN_FLIGHT
+from syncd.sync.reader import PAGE
 from syncd.sync.service import FEED_EVENT
 from syncd.sync_commands import reconcile
 from tests.daemon.helpers import (
@@ -287,13 +289,14 @@ def test_a_write_that_fails_again_on_resume_does_not_block_the_pass(world: World
 def test_a_signal_stops_the_pass_between_steps_without_claiming_the_rest(
     world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # More Events than one page (200): the first page's creates start in groups of 20
-    # side by side, the first of them signals, and the next page's steps start only
-    # after the handler ran (with one page every group could pass its stop check
-    # before it did).
+    # More pages (PAGE Events each) than the pass carries out at once (PAGES_IN_FLIGHT): the first
+    # page's first $batch of creates signals, and the fourth page is handed on only once
+    # the first has ended, by when the handler has run (the main thread waits on that
+    # page, and a signal's handler runs there). Pages two and three may have started
+    # every step before the signal: with fewer pages the test could not tell.
     add_events(
         world.org,
-        260,
+        PAGE * PAGES_IN_FLIGHT + 50,
         owners=list(mailbox_users(world.sandbox)),
         start=datetime.now(UTC).date() + timedelta(days=1),
     )

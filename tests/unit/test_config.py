@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,16 @@ def test_env_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     path = write_config(tmp_path, 'provider = "sandbox"\nmail_domains = ["a.example"]\n')
     monkeypatch.setenv("SYNCD_API__PORT", "9123")
     assert load_config(path).settings.api.port == 9123
+
+
+def test_the_sandbox_start_needs_its_utc_offset(tmp_path: Path) -> None:
+    # A start without an offset would fall on a different instant on each machine.
+    daemon = 'tenants_dir = "tenants"\nstate_dir = "state"\n[sandbox]\nstart = %s\n'
+    tenant = 'provider = "sandbox"\nmail_domains = ["a.example"]\n'
+    aware = load_config(write_config(tmp_path / "a", tenant, daemon % "2027-05-19T09:30:00Z"))
+    assert aware.settings.sandbox.start == datetime(2027, 5, 19, 9, 30, tzinfo=UTC)
+    with pytest.raises(ConfigError, match=r"key 'sandbox.start'"):
+        load_config(write_config(tmp_path / "b", tenant, daemon % "2027-05-19T09:30:00"))
 
 
 def test_bad_toml_is_reported(tmp_path: Path) -> None:
