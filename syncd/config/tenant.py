@@ -208,9 +208,11 @@ class Schedules(_Strict):
 
     poll_seconds: int = Field(default=60, ge=5)
     responses_seconds: int = Field(default=300, ge=30)
+    # A quiet mailbox's sweep is one delta request in a $batch of 20, so a sweep may run
+    # about as often as the poll; below 10 s the sweeps of a large tenant would overlap.
     outlook_seconds: int | None = Field(
         default=None,
-        ge=30,
+        ge=10,
         description="seconds between sweeps of Outlook (changes and answers); "
         "none = responses_seconds",
     )

@@ -44,10 +44,11 @@ from tests.reliability.outlook_checks import (
 )
 from tests.support import wait_until
 
-#: A sweep of Outlook every 30 s (the least allowed), a poll of Salesforce every 5 s.
+#: A sweep of Outlook every 10 s and a poll of Salesforce every 5 s (the least allowed).
 SCHEDULES = {
     "poll_seconds": 5,
     "responses_seconds": 30,
+    "outlook_seconds": 10,
     "availability_seconds": 3600,
     "retry_failed_seconds": 30,
 }
