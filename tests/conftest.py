@@ -116,11 +116,20 @@ OVER_HTTPS = (
 )
 
 
+#: Directories whose tests run in one pytest-xdist worker, in order (`pytest -n`): the
+#: last test of tests/security scans every log line its directory's tests wrote, and a
+#: worker sees only its own.
+ONE_WORKER = ("tests/security/",)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     slow = pytest.mark.slow
     for item in items:
         if item.nodeid.startswith(SLOW) or item.nodeid.startswith(OVER_HTTPS):
             item.add_marker(slow)
+        for directory in ONE_WORKER:
+            if item.nodeid.startswith(directory):
+                item.add_marker(pytest.mark.xdist_group(directory))
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from syncd.domain import Attendee, ErrorCode, SyncdError
+from tests.support import wait_until
 
 from .fakes import TEAMS_URL, FakeRuntime
 
@@ -374,8 +375,15 @@ def test_the_correlation_id_reaches_the_core_the_logs_and_the_header(
     assert answer.headers["X-Correlation-Id"] == "sf-123"
     assert fake.schedulers["demo"].calls[-1][2] == "sf-123"
     # Only the meeting request's line: the token request (when one is made) has its own id.
-    lines = [r for r in logged.records if r.name == "syncd.api" and "POST /api/" in r.getMessage()]
-    assert lines and all(r.correlation_id == "sf-123" and r.tenant == "demo" for r in lines)
+    # The line is written once the answer has been sent, so it may come just after it.
+    lines = wait_until(
+        lambda: [
+            r for r in logged.records if r.name == "syncd.api" and "POST /api/" in r.getMessage()
+        ],
+        "the request's log line",
+        timeout=10,
+    )
+    assert all(r.correlation_id == "sf-123" and r.tenant == "demo" for r in lines)
 
 
 def test_a_query_correlation_id_is_used_and_one_is_made_when_absent(
