@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -147,4 +148,34 @@ def test_two_way_a_meeting_switched_to_all_day_and_back() -> None:
         start,
         30,
     )
+    quiet_after(world)
+
+
+def test_an_all_day_move_in_another_zone_keeps_its_days_in_the_mailbox_zone() -> None:
+    # Outlook's days are read in the zone the organizer moved the meeting in; syncd keeps
+    # all-day meetings in the mailbox's zone, so it writes the same days back in that zone.
+    world = world_with()
+    event_id, graph_id, first = all_day_synced(world, 2)
+    moved = first + timedelta(days=1)
+    berlin = "W. Europe Standard Time"
+    world.graph.organizer_edit(
+        ORGANIZER,
+        graph_id,
+        {
+            "isAllDay": True,
+            "start": {"dateTime": f"{moved.isoformat()}T00:00:00", "timeZone": berlin},
+            "end": {
+                "dateTime": f"{(moved + timedelta(days=2)).isoformat()}T00:00:00",
+                "timeZone": berlin,
+            },
+        },
+    )
+
+    assert world.service.sweep_outlook().changes == {"moved": 1}
+
+    assert world.org.record(event_id)["ActivityDate"] == moved
+    outlook = world.meeting(event_id)
+    assert outlook["originalStartTimeZone"] == ZONE
+    local = datetime.combine(moved, time(0), tzinfo=ZoneInfo("America/Los_Angeles"))
+    assert outlook["start"]["dateTime"].startswith(local.astimezone(UTC).strftime("%Y-%m-%dT%H"))
     quiet_after(world)
