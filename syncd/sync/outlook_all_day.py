@@ -1,8 +1,11 @@
 """All-day meetings seen in Outlook, in Salesforce's terms (pure).
 
 Outlook holds an all-day meeting as midnight to midnight in one time zone, the end
-exclusive (https://learn.microsoft.com/graph/api/resources/event, isAllDay: "start and
-end time must both be set to midnight and be in the same time zone"). syncd writes an
+exclusive (https://learn.microsoft.com/graph/api/resources/event, isAllDay; Exchange
+moves an all-day event's bounds to midnight "in the time zone of the request or
+appointment", https://learn.microsoft.com/exchange/client-developer/exchange-web-services/how-to-create-all-day-events-by-using-ews-in-exchange).
+Assumed: calendarView delta carries originalStartTimeZone (it returns the event's
+properties; if absent, the zone syncd wrote the start in is used). syncd writes an
 all-day Event to Outlook as its dates at midnight in the organizer's mailbox zone
 (syncd.core.recurrence_mapping.graph_time), and keeps it as a meeting from midnight UTC
 of its first day to midnight UTC after its last (syncd.sync.salesforce_event._span).
@@ -15,10 +18,16 @@ https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_r
 - IsAllDayEvent = true and ActivityDate, its first day ("a date field with a timestamp
   that is always set to midnight in the UTC time zone"; "The value for this field and
   StartDateTime must match, or one of them must be null");
+- DurationInMinutes = days x 1440 (multi-day events: at most 14 days,
+  https://salesforce.stackexchange.com/tags/event/info "Multiday Events");
 - StartDateTime at midnight UTC of the first day, EndDateTime at midnight UTC of the
-  last day (inclusive), DurationInMinutes = days x 1440 (multi-day events: at most 14
-  days, https://salesforce.stackexchange.com/tags/event/info "Multiday Events");
-- EndDate is derived by Salesforce and read-only: syncd never writes it.
+  last day (inclusive). Assumed: the reference does not spell out an all-day event's
+  EndDateTime; this is how the sandbox org stores one and how syncd reads it back;
+- EndDate is derived, not writable (assumed from the describe of the sandbox org and
+  third-party schema listings, e.g. https://cdn.cdata.com/help/RFM/xls/pg_table-event.htm):
+  syncd never writes it.
+All of these go in one write, so none disagrees with another or with the Event's
+previous values (the sandbox org refuses a disagreeing pair: event_rules.py).
 """
 
 from __future__ import annotations
