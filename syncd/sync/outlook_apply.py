@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UPDATE_CALL = "update Event (sObject Collections)"
+#: The mapped field each written Event field comes from (history shows its old value).
+_MAPPED = {field: name for name, field in EVENT_FIELDS.items()}
 DELETE_CALL = "delete Event (sObject Rows)"
 
 
@@ -46,17 +48,27 @@ def _shown(meeting: Meeting) -> dict[str, Any]:
         "body": meeting.body,
         "start": format_gmt(meeting.start),
         "end": format_gmt(meeting.end),
+        "isAllDay": meeting.is_all_day,
     }
 
 
-def _with(meeting: Meeting, values: Mapping[str, Any]) -> Meeting:
+def _with(meeting: Meeting, values: Mapping[str, Any], ctx: PlanContext) -> Meeting:
+    """`meeting` with Outlook's values; switched between all-day and timed, it takes the
+    zone the planner gives such a meeting (so the Event, read again, maps to it)."""
     names = {"subject": "subject", "location": "location", "body": "body"}
     changes: dict[str, Any] = {names[k]: v for k, v in values.items() if k in names}
     if "start" in values:
         changes["start"] = values["start"]
     if "end" in values:
         changes["end"] = values["end"]
-    return replace(meeting, **changes)
+    switched = "isAllDay" in values and bool(values["isAllDay"]) != meeting.is_all_day
+    if switched:
+        changes.update(is_all_day=bool(values["isAllDay"]), time_zone=None)
+    changed = replace(meeting, **changes)
+    if not switched:
+        return changed
+    zoned = with_organizer_zone(changed, ctx)
+    return changed if isinstance(zoned, Invalid) else zoned
 
 
 class OutlookApply:
@@ -211,8 +223,8 @@ class OutlookApply:
                     HistoryAction.UPDATED,
                     HistorySide.SALESFORCE,
                     {
-                        field: [(old.get(name) or [None])[0], value]
-                        for name, field, value in _written(decision)
+                        field: [(old.get(_MAPPED.get(field, "")) or [None])[0], value]
+                        for field, value in decision.event_fields.items()
                     },
                     "the Event takes the change made in Outlook",
                     salesforce_call=UPDATE_CALL,
@@ -283,7 +295,7 @@ class OutlookApply:
         base = side[1] if decision.base == "salesforce" and side is not None else None
         if base is None:
             base = request_to_meeting(row.external_id, row.request)
-        desired = _with(base, decision.values)
+        desired = _with(base, decision.values, self.context())
         followed = changes.follow(
             row.external_id,
             row.sent,
@@ -298,12 +310,3 @@ class OutlookApply:
             report.conflicts += int(decision.winner is not None)
             report.salesforce_written += int(bool(decision.event_fields))
             report.handled.add(row.external_id)
-
-
-def _written(decision: Decision) -> list[tuple[str, str, Any]]:
-    """(mapped field, Event field, value written) of the Event fields a decision writes."""
-    return [
-        (name, EVENT_FIELDS[name], decision.event_fields[EVENT_FIELDS[name]])
-        for name in decision.values
-        if EVENT_FIELDS.get(name) in decision.event_fields
-    ]

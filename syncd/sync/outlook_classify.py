@@ -23,6 +23,7 @@ from typing import Any
 from syncd.core import event_mapping as em
 from syncd.core.recurrence_mapping import zone_info
 from syncd.domain import format_gmt, utc
+from syncd.sync import outlook_all_day
 
 
 class ChangeKind(StrEnum):
@@ -67,7 +68,11 @@ class Tracked:
 @dataclass
 class OutlookChange:
     """The changes seen on one meeting; `values` holds the new values of the mapped fields
-    that changed (subject, location, body: text; start, end: UTC datetimes; isAllDay)."""
+    that changed (subject, location, body: text; start, end: UTC datetimes; isAllDay).
+
+    A move of an all-day meeting (or a switch between all-day and timed) carries the
+    whole span, start, end and isAllDay, in the form syncd keeps meetings in
+    (syncd.sync.outlook_all_day), whichever of them changed."""
 
     external_id: str
     kinds: set[ChangeKind] = field(default_factory=set)
@@ -154,6 +159,28 @@ def _addresses(attendees: Any) -> dict[str, str]:
     return found
 
 
+def _whole_span(change: OutlookChange, tracked: Tracked, event: Mapping[str, Any]) -> None:
+    """An all-day meeting moved, or switched between all-day and timed: its whole span
+    goes into `values` (Salesforce takes an all-day Event's dates together); all-day
+    bounds as syncd keeps them, midnight UTC of the dates Outlook shows."""
+    start, end = instant(event.get("start")), instant(event.get("end"))
+    if start is None or end is None:
+        return  # unreadable: the policy says the move is not synced
+    all_day = bool(event.get("isAllDay"))
+    if all_day:
+        zones = outlook_all_day.zones_of(event, tracked.sent)
+        start, end = outlook_all_day.span(start, end, zones)
+        if tracked.sent.get("isAllDay"):
+            # History shows the days moved, not the instants of midnights in a zone.
+            before = outlook_all_day.zones_of({}, tracked.sent)
+            for name, bound in (("start", start), ("end", end)):
+                if name in change.fields:
+                    old = instant(tracked.sent.get(name))
+                    shown = outlook_all_day.day_of(old, before).isoformat() if old else None
+                    change.fields[name] = [shown, bound.date().isoformat()]
+    change.values.update(start=start, end=end, isAllDay=all_day)
+
+
 def removal(tracked: Tracked) -> OutlookChange:
     """The meeting is gone from Outlook (reported removed, or absent from a full read)."""
     return OutlookChange(tracked.external_id, {ChangeKind.DELETED})
@@ -192,6 +219,8 @@ def classify(tracked: Tracked, event: Mapping[str, Any]) -> OutlookChange | None
             change.values[name] = str(have or "")
         change.fields[name] = [_shown(name, tracked.sent.get(name)), _shown(name, have)]
         change.kinds.add(ChangeKind.MOVED if name in _MOVE_FIELDS else ChangeKind.EDITED)
+    if ChangeKind.MOVED in change.kinds and (event.get("isAllDay") or tracked.sent.get("isAllDay")):
+        _whole_span(change, tracked, event)
     if "attendees" in tracked.sent and "attendees" in event:
         before, after = _addresses(tracked.sent.get("attendees")), _addresses(event["attendees"])
         change.added = sorted(after[a] for a in after.keys() - before.keys())

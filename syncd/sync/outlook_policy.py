@@ -14,10 +14,16 @@ Outlook's lastModifiedDateTime against the Event's SystemModstamp (a tie goes to
 Salesforce); the loser's values go into the meeting's history.
 An Event that already holds Outlook's values is no conflict: only the ledger catches up.
 
+All-day meetings (two_way): a move writes the Event's all-day fields together
+(IsAllDayEvent, ActivityDate, StartDateTime and EndDateTime at midnight UTC of the
+first and last day, DurationInMinutes = days x 1440; syncd.sync.outlook_all_day), and so
+does a single meeting switched between all-day and timed in Outlook (a timed Event gets
+IsAllDayEvent false, its start, end and duration).
+
 What is not written to Salesforce under two_way (recorded and shown in the sync status
 instead): attendees added or removed in Outlook (the Event's invitations stay as they
-are), and moves of all-day meetings (Salesforce keeps those as ActivityDate and whole
-days, which an Outlook move need not be).
+are), an all-day meeting Outlook makes longer than Salesforce allows (14 days), and an
+occurrence of a series switched between all-day and timed (the series sets that).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from syncd.domain import format_gmt
+from syncd.sync import outlook_all_day
 from syncd.sync.outlook_classify import ChangeKind, OutlookChange
 
 #: Sync_Status__c values the sweep writes (the field holds 40 characters).
@@ -44,7 +51,9 @@ EVENT_FIELDS = {
     "body": "Description",
     "start": "StartDateTime",
     "end": "EndDateTime",
+    "isAllDay": "IsAllDayEvent",
 }
+_TIMES = ("start", "end", "isAllDay")
 
 
 class Move(StrEnum):
@@ -104,6 +113,32 @@ def _attendee_text(change: OutlookChange) -> str:
 
 def _event_value(name: str, value: Any) -> Any:
     return format_gmt(value) if isinstance(value, datetime) else value
+
+
+def _writable(
+    change: OutlookChange, *, all_day: bool, occurrence: bool
+) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+    """The changed values two_way writes, the Event's time fields when the meeting is or
+    was all-day (written together, outlook_all_day.event_fields), and why a move is not
+    written (None: it is)."""
+    writable = {k: v for k, v in change.values.items() if k in EVENT_FIELDS and k not in _TIMES}
+    if not any(name in change.values or name in change.fields for name in _TIMES):
+        return writable, {}, None
+    now_all_day = bool(change.values.get("isAllDay", all_day))
+    if not (all_day or now_all_day):
+        writable.update({k: v for k, v in change.values.items() if k in ("start", "end")})
+        return writable, {}, None
+    start, end = change.values.get("start"), change.values.get("end")
+    if start is None or end is None or "isAllDay" not in change.values:
+        return writable, {}, "an all-day meeting moved in Outlook could not be read"
+    if occurrence and now_all_day != all_day:
+        switched = "to all-day" if now_all_day else "from all-day to timed"
+        return writable, {}, f"an occurrence switched {switched} in Outlook, not synced"
+    problem = outlook_all_day.refusal(start, end) if now_all_day else None
+    if problem:
+        return writable, {}, f"{problem}, not synced to Salesforce"
+    writable.update(start=start, end=end, isAllDay=now_all_day)
+    return writable, outlook_all_day.event_fields(start, end, all_day=now_all_day), None
 
 
 def decide(
@@ -176,18 +211,12 @@ def decide(
             stamp=ChangeKind.STAMP_LOST in change.kinds,
             reason=f"changed in Outlook ({_names(change)}): put back (policy salesforce_wins)",
         )
-    moved_all_day = all_day or "isAllDay" in change.values
-    writable = {
-        name: value
-        for name, value in change.values.items()
-        if name in EVENT_FIELDS and not (name in ("start", "end") and moved_all_day)
-    }
-    unwritten = [name for name in change.fields if name not in writable]
+    writable, times, problem = _writable(change, all_day=all_day, occurrence=occurrence)
     notes = []
     if change.added or change.removed:
         notes.append(_attendee_text(change))
-    if any(name in ("start", "end", "isAllDay") for name in unwritten):
-        notes.append("an all-day meeting moved in Outlook, not synced to Salesforce")
+    if problem:
+        notes.append(problem)
     status, error = (DIFFERS_STATUS, "; ".join(notes)) if notes else (SYNCED_STATUS, None)
     if not writable:
         return Decision(
@@ -198,6 +227,7 @@ def decide(
             reason=f"changed in Outlook ({_names(change)}): recorded, nothing to write",
         )
     fields = {EVENT_FIELDS[name]: _event_value(name, value) for name, value in writable.items()}
+    fields.update(times)
     if not sf.changed:
         return Decision(
             change.external_id,
@@ -236,7 +266,10 @@ def decide(
             status=status,
             error=error,
             winner="outlook",
-            lost={name: [sf.values.get(name), change.fields[name][1]] for name in writable},
+            lost={
+                name: [sf.values.get(name), (change.fields.get(name) or [None, shown])[1]]
+                for name, shown in ((n, _event_value(n, v)) for n, v in writable.items())
+            },
             reason="changed on both sides; Outlook's change is the later one and wins",
         )
     return Decision(

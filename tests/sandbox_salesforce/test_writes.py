@@ -172,6 +172,35 @@ def test_invited_users_get_child_events(
             "FIELD_INTEGRITY_EXCEPTION",
             "DurationInMinutes",
         ),
+        (
+            {
+                "IsAllDayEvent": True,
+                "ActivityDate": "2026-02-01",
+                "StartDateTime": "2026-02-02T00:00:00Z",
+            },
+            "FIELD_INTEGRITY_EXCEPTION",
+            "ActivityDate",
+        ),
+        (
+            {
+                "IsAllDayEvent": True,
+                "ActivityDate": "2026-02-01",
+                "EndDateTime": "2026-02-03T00:00:00Z",
+                "DurationInMinutes": 1440,
+            },
+            "FIELD_INTEGRITY_EXCEPTION",
+            "DurationInMinutes",
+        ),
+        (
+            {
+                "StartDateTime": "2026-01-05T09:00:00Z",
+                "EndDateTime": "2026-01-05T10:00:00Z",
+                "DurationInMinutes": 30,
+            },
+            "FIELD_INTEGRITY_EXCEPTION",
+            "DurationInMinutes",
+        ),
+        ({"EndDate": "2026-02-01"}, "INVALID_FIELD_FOR_INSERT_UPDATE", "EndDate"),
         ({"ShowAs": "Tentative"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "ShowAs"),
         ({"IsGroupEvent": False}, "INVALID_FIELD_FOR_INSERT_UPDATE", "IsGroupEvent"),
         ({"Subject": "x" * 256}, "STRING_TOO_LONG", "Subject"),
@@ -219,6 +248,46 @@ def test_all_day_and_multi_day_events(sf: Salesforce, org: SalesforceOrg, users:
         }
     )
     assert sf.Event.get(trip["id"])["DurationInMinutes"] == 14 * 1440
+
+
+def test_an_all_day_event_takes_its_fields_together(
+    sf: Salesforce, org: SalesforceOrg, users: list[str]
+) -> None:
+    """The set syncd writes when an all-day meeting moves in Outlook: each field agrees
+    with the others; EndDate follows (derived, read-only)."""
+    [event] = _events(org, users[0], 1)
+    sf.Event.update(
+        event,
+        {
+            "IsAllDayEvent": True,
+            "ActivityDate": "2026-02-02",
+            "StartDateTime": "2026-02-02T00:00:00Z",
+            "EndDateTime": "2026-02-04T00:00:00Z",
+            "DurationInMinutes": 3 * 1440,
+        },
+    )
+    record = sf.Event.get(event)
+    assert (record["ActivityDate"], record["EndDate"], record["DurationInMinutes"]) == (
+        "2026-02-02",
+        "2026-02-04",
+        3 * 1440,
+    )
+    assert record["EndDateTime"] == "2026-02-04T00:00:00.000+0000"
+    sf.Event.update(
+        event,
+        {
+            "IsAllDayEvent": False,
+            "StartDateTime": "2026-02-03T09:00:00Z",
+            "EndDateTime": "2026-02-03T10:30:00Z",
+            "DurationInMinutes": 90,
+        },
+    )
+    record = sf.Event.get(event)
+    assert (record["IsAllDayEvent"], record["ActivityDateTime"], record["EndDate"]) == (
+        False,
+        "2026-02-03T09:00:00.000+0000",
+        "2026-02-03",
+    )
 
 
 def test_event_relation_status_is_restricted(

@@ -229,16 +229,14 @@ def test_an_event_already_holding_outlooks_change_is_no_conflict_and_no_second_w
     assert decision.status == "Synced"
 
 
-def test_two_way_leaves_attendees_and_all_day_moves_to_the_report() -> None:
+def test_two_way_leaves_attendees_to_the_report() -> None:
     attendees = [{"emailAddress": {"address": "cora@contoso.example"}, "type": "required"}]
     change = classify(tracked(), outlook(attendees=attendees))
     assert change is not None
     decision = decide(change, policy="two_way")
     assert decision.move is Move.RECORD and decision.status == "Outlook differs"
     assert "+cora@contoso.example" in (decision.error or "")
-
-    all_day = decide(moved(), policy="two_way", all_day=True)
-    assert all_day.move is Move.RECORD and "all-day" in (all_day.error or "")
+    # All-day moves are written: tests/unit/test_outlook_all_day_pure.py
 
 
 # ---------------------------------------------------------------- delta links

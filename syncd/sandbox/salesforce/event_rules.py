@@ -7,7 +7,15 @@ From the Event reference
 - an all-day event (IsAllDayEvent) is given by ActivityDate (midnight UTC) and
   DurationInMinutes in whole days; StartDateTime is that midnight and EndDateTime
   midnight of its last day;
-- multi-day events may last up to 14 days.
+- multi-day events may last up to 14 days;
+- ActivityDate (all-day) and ActivityDateTime (timed) must each match StartDateTime
+  when both are given ("The value for this field and StartDateTime must match, or one
+  of them must be null", ActivityDate and ActivityDateTime in the reference);
+- EndDate is derived (read-only in the schema), never written.
+A write that gives both EndDateTime and DurationInMinutes must have them agree (for an
+all-day event: the same number of days). Assumed: the reference defines each from the
+other without saying what a disagreeing pair does; the sandbox refuses it rather than
+pick one, so a client that sends both is made to send them consistently.
 The refusal codes are FIELD_INTEGRITY_EXCEPTION / REQUIRED_FIELD_MISSING; Salesforce
 does not document the exact message texts, so these are the sandbox's own.
 """
@@ -94,14 +102,26 @@ def _end_before_start() -> RecordError:
     )
 
 
-def _timed(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    start: datetime | None = (
-        changes.get("StartDateTime") or changes.get("ActivityDateTime") or base.get("StartDateTime")
+def _mismatch(field: str, other: str) -> RecordError:
+    return RecordError(
+        "FIELD_INTEGRITY_EXCEPTION",
+        f"{field}: The value for {field} and {other} must match, or one of them must be null.",
+        [field],
     )
+
+
+def _timed(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    given, due = changes.get("StartDateTime"), changes.get("ActivityDateTime")
+    if given is not None and due is not None and given != due:
+        raise _mismatch("ActivityDateTime", "StartDateTime")
+    start: datetime | None = given or due or base.get("StartDateTime")
     if start is None:
         raise _missing("StartDateTime")
     if changes.get("EndDateTime") is not None:
         end = changes["EndDateTime"]
+        minutes = changes.get("DurationInMinutes")
+        if minutes is not None and start + timedelta(minutes=minutes) != end:
+            raise _mismatch("DurationInMinutes", "EndDateTime")
     elif changes.get("DurationInMinutes") is not None:
         minutes = changes["DurationInMinutes"]
         if minutes < 0:
@@ -129,6 +149,9 @@ def _timed(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any
 
 def _first_day(base: Mapping[str, Any], changes: Mapping[str, Any]) -> date:
     if changes.get("ActivityDate") is not None:
+        given = changes.get("StartDateTime")
+        if given is not None and given.date() != changes["ActivityDate"]:
+            raise _mismatch("ActivityDate", "StartDateTime")
         return changes["ActivityDate"]
     for source in (changes, base):
         value = source.get("StartDateTime") or source.get("ActivityDateTime")
@@ -148,6 +171,9 @@ def _all_day(
         if minutes < 0:
             raise _end_before_start()
         days = max(1, math.ceil(minutes / MINUTES_PER_DAY))
+        last = changes.get("EndDateTime")
+        if last is not None and (last.date() - day).days + 1 != days:
+            raise _mismatch("DurationInMinutes", "EndDateTime")
     elif changes.get("EndDateTime") is not None:
         days = (changes["EndDateTime"].date() - day).days + 1
         if days < 1:
