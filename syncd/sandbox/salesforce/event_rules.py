@@ -12,10 +12,11 @@ From the Event reference
   when both are given ("The value for this field and StartDateTime must match, or one
   of them must be null", ActivityDate and ActivityDateTime in the reference);
 - EndDate is derived (read-only in the schema), never written.
-A write that gives both EndDateTime and DurationInMinutes must have them agree (for an
-all-day event: the same number of days). Assumed: the reference defines each from the
-other without saying what a disagreeing pair does; the sandbox refuses it rather than
-pick one, so a client that sends both is made to send them consistently.
+A write that gives both EndDateTime and DurationInMinutes must have them agree: "Supplying
+values in both fields is allowed if the values add up to the same amount of time"
+(EndDateTime in the reference, for timed and all-day events alike). Assumed: what
+"agree" means for an all-day event (the sandbox: the same number of days, EndDateTime
+being midnight of the last day) and that a disagreeing pair is refused, not reconciled.
 The refusal codes are FIELD_INTEGRITY_EXCEPTION / REQUIRED_FIELD_MISSING; Salesforce
 does not document the exact message texts, so these are the sandbox's own.
 """
