@@ -77,11 +77,22 @@ def status_lines(row: Mapping[str, Any]) -> list[str]:
     ]
     if "lease" in row:
         lines.append(f"  lease: {row['lease'] or 'not held (no replica runs this tenant now)'}")
+    if row.get("shards"):
+        lines.append(f"  mailbox shards: {_shard_holders(row['shards'])}")
     lines += [f"  failed {failure['id']}: {failure['reason']}" for failure in row["failures"]]
     hidden = row["failures_total"] - len(row["failures"])
     if hidden > 0:
         lines.append(f"  ... and {hidden} more failed records")
     return lines
+
+
+def _shard_holders(holders: list[str | None]) -> str:
+    """Which shards each replica holds, e.g. "0, 2 syncd-replica 812 from 10.0.0.7;
+    1 not held" (a shard nobody holds waits for a replica to take it)."""
+    by_holder: dict[str, list[str]] = {}
+    for index, holder in enumerate(holders):
+        by_holder.setdefault(holder or "not held", []).append(str(index))
+    return "; ".join(f"{', '.join(shards)} {holder}" for holder, shards in by_holder.items())
 
 
 def _when(iso: str | None) -> str:

@@ -450,10 +450,17 @@ def status(config: LoadedConfig, *, tenant: str | None, as_json: bool, out: Text
         now = datetime.now(UTC)
         rows = [tenant_status(engine, name, now) for name in names]
         if engine.dialect.name == "postgresql":
-            # Which replica runs each tenant's jobs (advisory locks, seen in pg_locks).
-            held = holders(engine, names, with_address=True)
+            # Which replica runs each tenant's jobs, and each of its mailbox shards
+            # (advisory locks, seen in pg_locks).
+            count = config.settings.scale.mailbox_shards
+            shards = {name: shard_leases(name, count) for name in names}
+            held = holders(
+                engine, [*names, *(s for each in shards.values() for s in each)], with_address=True
+            )
             for row in rows:
                 row["lease"] = held.get(row["tenant"])
+                if shards[row["tenant"]]:
+                    row["shards"] = [held.get(lease) for lease in shards[row["tenant"]]]
     finally:
         engine.dispose()
     if as_json:

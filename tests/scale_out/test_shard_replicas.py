@@ -6,6 +6,7 @@ tenant's leases, and runs once none does."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -144,6 +145,13 @@ def test_two_replicas_share_a_tenants_shards_and_survive_one_killed(
             f"the survivor to hold every lease ({holders(engine, LEASES)})",
             60,
         )
+        # `syncd status` names the replica that holds each shard, and from where.
+        shown = syncd(config, "status", "--json")
+        assert shown.returncode == 0, shown.stderr
+        (row,) = json.loads(shown.stdout)
+        assert [held.split(" from ")[0] for held in row["shards"]] == [owner] * SHARDS, row
+        told = syncd(config, "status").stdout
+        assert f"  mailbox shards: 0, 1, 2, 3 {owner} from " in told, told
         wait_until(
             lambda: pending(engine) == 0 and check(sandbox, TENANT, responses=False).ok,
             "Outlook and Salesforce to match",
