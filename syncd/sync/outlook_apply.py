@@ -298,6 +298,8 @@ class OutlookApply:
             report.conflicts += int(decision.winner is not None)
             report.salesforce_written += int(bool(decision.event_fields))
             report.handled.add(row.external_id)
+            if side is not None and side[0].modified_at is not None:
+                report.event_stamps[row.external_id] = side[0].modified_at
 
 
 def _written(decision: Decision) -> list[tuple[str, str, Any]]:

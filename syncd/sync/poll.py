@@ -82,6 +82,9 @@ class Poll:
         #: conflict rule before a PATCH overwrites it; returns the meetings it settled
         #: (their Events are read again by the next poll).
         self.before_updates: Callable[[set[str]], set[str]] | None = None
+        #: Of the Events read ({id: SystemModstamp of the copy}), those an Outlook sweep
+        #: wrote since the copy was read (syncd.sync.swept_events): not planned from it.
+        self.outdated: Callable[[Mapping[str, datetime | None]], set[str]] | None = None
         self._pages: PagePipeline[tuple[list[Outcome], list[tuple[str, str]]]] = PagePipeline(
             PAGES_IN_FLIGHT
         )
@@ -295,6 +298,7 @@ class Poll:
             return
         self._settle_outlook_first(plan, ledger)
         again = self._lost_writebacks(rows, plan, ledger)
+        copies = {str(r["Id"]): parse_datetime(r.get("SystemModstamp")) for r in rows}
 
         def settled(done: tuple[list[Outcome], list[tuple[str, str]]]) -> None:
             outcomes, refused = done
@@ -304,12 +308,17 @@ class Poll:
                 self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
             )
 
-        self._pages.submit(lambda: self._page(plan, again), settled)
+        self._pages.submit(lambda: self._page(plan, again, copies), settled)
 
     def _page(
-        self, plan: Plan, again: Sequence[Outcome]
+        self,
+        plan: Plan,
+        again: Sequence[Outcome],
+        copies: Mapping[str, datetime | None],
     ) -> tuple[list[Outcome], list[tuple[str, str]]]:
-        """Carry a page's plan out and write its outcomes (and `again`) back."""
+        """Carry a page's plan out and write its outcomes (and `again`) back; `copies`:
+        the SystemModstamp of each Event as the page read it."""
+        self._skip_outdated(plan, copies)
         outcomes = self.executor.run(plan)
         return outcomes, self.writer.outcomes(outcomes, again)
 
@@ -332,6 +341,23 @@ class Poll:
         plan.steps = [
             Step(Action.SKIP, s.salesforce_id, "changed in Outlook too: settled by the sweep")
             if s.action == Action.UPDATE and s.salesforce_id in settled
+            else s
+            for s in plan.steps
+        ]
+
+    def _skip_outdated(self, plan: Plan, copies: Mapping[str, datetime | None]) -> None:
+        """An update planned from a copy of the Event read before an Outlook sweep wrote
+        it (with a change made in Outlook) is dropped: the ledger already follows the
+        newer Event, and the old copy would be PATCHed over the organizer's change. Asked
+        as the page is carried out, as late as can be: the daemon's outlook job runs
+        beside the poll. The next poll reads the Event as the sweep left it."""
+        updates = {s.salesforce_id for s in plan.of(Action.UPDATE)}
+        if self.outdated is None or not updates:
+            return
+        outdated = self.outdated({i: copies.get(i) for i in updates})
+        plan.steps = [
+            Step(Action.SKIP, s.salesforce_id, "changed in Outlook: the Event was read before")
+            if s.action == Action.UPDATE and s.salesforce_id in outdated
             else s
             for s in plan.steps
         ]
