@@ -26,7 +26,7 @@ from syncd.metrics.sync_metrics import observe_lag
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
-from syncd.sync.outlook_policy import DIFFERS_STATUS
+from syncd.sync.outlook_policy import CANCELLED_STATUS, DELETED_STATUS, DIFFERS_STATUS
 from syncd.sync.page_pipeline import PagePipeline
 from syncd.sync.pass_report import PassReport
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes, plan_fault
@@ -370,14 +370,19 @@ class Poll:
         write-back Salesforce refused) left them behind, and an unchanged Event is
         skipped, so without this its Outlook id and status would stay missing for good."""
         by_id = {str(row["Id"]): row for row in rows}
-        status_field = self.tenant.salesforce.fields.event.sync_status
+        fields = self.tenant.salesforce.fields.event
         outcomes, settled = [], []
         for step in plan.of(Action.SKIP):
             view, row = ledger.get(step.salesforce_id), by_id.get(step.salesforce_id)
             if view is None or row is None or view.status == MeetingStatus.CANCELLED:
                 continue
-            if view.status == MeetingStatus.SYNCED and row.get(status_field) == DIFFERS_STATUS:
+            if (
+                view.status == MeetingStatus.SYNCED
+                and row.get(fields.sync_status) == DIFFERS_STATUS
+            ):
                 continue  # the Outlook sweep's report of a difference, not a lost write
+            if _marked_gone(row, view, fields.sync_status, fields.outlook_event_id):
+                continue
             refused = view.error_code == WRITEBACK_REFUSED
             if view.error_message and not refused:
                 outcome = Outcome(
@@ -392,7 +397,7 @@ class Poll:
                 )
             else:
                 continue
-            if not written_back(row, outcome, self.tenant.salesforce.fields.event):
+            if not written_back(row, outcome, fields):
                 outcomes.append(outcome)
             elif refused:
                 settled.append(step.salesforce_id)
@@ -431,3 +436,17 @@ class Poll:
         report.absorb(plan, outcomes)
         if write_back:
             report.writeback_errors.extend(self.writer.outcomes(outcomes, again))
+
+
+def _marked_gone(row: Mapping[str, Any], view: LedgerView, status: str, event_id: str) -> bool:
+    """The Outlook sweep marked this synced meeting deleted or cancelled in Outlook, and
+    closes its row next (after a kill, the next sweep does): the mark is no lost
+    write-back. Writing "Synced" over it, the poll could land after the sweep closed the
+    row, and the Event would say synced of a meeting that is gone for good. A meeting made
+    again since has another Outlook id, and its write-back is sent as usual."""
+    return (
+        view.status == MeetingStatus.SYNCED
+        and row.get(status) in (DELETED_STATUS, CANCELLED_STATUS)
+        and bool(view.graph_event_id)
+        and row.get(event_id) == view.graph_event_id
+    )

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from syncd.core.outlook_changes import GONE_IN_OUTLOOK
+from syncd.domain import MeetingStatus
 from syncd.sync.reader import PAGE
 from tests.fakes import FakeWorld
 from tests.fakes.world import COLLEAGUE, ORGANIZER
-from tests.sync_logic.test_outlook_changes import entries, quiet_after, utc, world_with
+from tests.sync_logic.test_outlook_changes import entries, quiet_after, synced, utc, world_with
 
 
 def patches_of(world: FakeWorld, graph_id: str, since: int = 0) -> list[Any]:
@@ -120,3 +122,56 @@ def test_the_outlook_job_writing_an_event_while_the_poll_reads_causes_no_echo() 
     world.service.poll()
     assert patches_of(world, graph_id, mark) == []
     quiet_after(world)
+
+
+class Killed(BaseException):
+    """The process ending between two steps (as a SIGKILL would: nothing else runs)."""
+
+
+def test_a_deletion_marked_before_a_kill_keeps_its_mark_beside_the_poll() -> None:
+    # The sweep marks the Event "Deleted in Outlook" and is killed before the ledger
+    # closes the meeting. After the restart the poll reads the marked Event and the
+    # still synced row, and took the mark for a lost write-back ("Synced" written again);
+    # the outlook job, beside it, marks the Event again and closes the row before that
+    # write lands: the Event ended "Synced", its meeting deleted and never marked again.
+    world = world_with()
+    event_id, graph_id = synced(world)
+    world.graph.organizer_delete(ORGANIZER, graph_id)
+    world.advance(30)
+    world.salesforce.faults.fail_after("update_records", Killed())
+    try:
+        world.service.sweep_outlook()
+    except Killed:
+        pass
+    else:
+        raise AssertionError("the sweep should have been killed")
+    assert world.org.record(event_id)["Sync_Status__c"] == "Deleted in Outlook"
+    record = world.record(event_id)
+    assert record is not None and record.status == MeetingStatus.SYNCED
+    world.restart()
+    world.advance(61)
+    update_records = world.salesforce.update_records
+    swept: list[Any] = []
+
+    def outlook_job_first(sobject: str, records: Any) -> Any:
+        # The poll's write-back of this Event (the sweep writes its mark, not "Synced").
+        ours = [r for r in records if r.get("id") == event_id]
+        if not swept and any(r.get("Sync_Status__c") == "Synced" for r in ours):
+            swept.append(None)
+            swept[0] = world.service.sweep_outlook()  # the outlook job, meanwhile
+        return update_records(sobject, records)
+
+    world.salesforce.update_records = outlook_job_first  # type: ignore[method-assign]
+    try:
+        world.service.poll()
+        world.service.sweep_outlook()
+    finally:
+        del world.salesforce.update_records
+
+    assert world.org.record(event_id)["Sync_Status__c"] == "Deleted in Outlook"
+    record = world.record(event_id)
+    assert record is not None and record.status == MeetingStatus.CANCELLED
+    assert record.last_error_code == GONE_IN_OUTLOOK
+    quiet_after(world)
+    assert world.org.record(event_id)["Sync_Status__c"] == "Deleted in Outlook"
+    assert entries(world, event_id).count(("outlook", "observed")) == 1
