@@ -53,7 +53,7 @@ from syncd.sync.salesforce_event import parse_datetime
 from syncd.sync.salesforce_writer import SalesforceWriter, WriteBacklog
 from syncd.sync.series_instances import local_date
 from syncd.sync.series_shape import SERIES_KEY
-from syncd.sync.swept_events import SweptEvents
+from syncd.sync.swept_events import Copy, SweptEvents
 
 log = logging.getLogger(__name__)
 
@@ -104,8 +104,8 @@ class SweepReport(ResponseReport):
     failed: list[tuple[str, str]] = field(default_factory=list)
     #: meetings whose Event was written from Outlook (the poll leaves them to its next pass)
     handled: set[str] = field(default_factory=set)
-    #: of those, their Event's SystemModstamp as the sweep read it before writing it
-    event_stamps: dict[str, datetime] = field(default_factory=dict)
+    #: of those, their Event as the sweep read it before writing it
+    events_read: dict[str, Copy] = field(default_factory=dict)
 
 
 def _is_master(row: MeetingRecord) -> bool:
@@ -207,7 +207,7 @@ class OutlookSweep:
                 self._run(mailboxes, report)
             finally:
                 # Before the next sweep or poll page can look (a sweep cut short too).
-                self.swept.add(report.event_stamps)
+                self.swept.add(report.events_read)
             return report
 
     def _run(self, mailboxes: Collection[str] | None, report: SweepReport) -> None:

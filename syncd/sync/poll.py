@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
+from syncd.core import event_mapping as em
 from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
 from syncd.domain import LedgerView, MeetingStatus, Source, WritebackStatus
 from syncd.ledger import queries as lq
@@ -34,6 +35,7 @@ from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime
 from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.swept_events import Copy
 from syncd.sync.writeback import Outcome, written_back
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,9 @@ class Poll:
         #: conflict rule before a PATCH overwrites it; returns the meetings it settled
         #: (their Events are read again by the next poll).
         self.before_updates: Callable[[set[str]], set[str]] | None = None
-        #: Of the Events read ({id: SystemModstamp of the copy}), those an Outlook sweep
-        #: wrote since the copy was read (syncd.sync.swept_events): not planned from it.
-        self.outdated: Callable[[Mapping[str, datetime | None]], set[str]] | None = None
+        #: Of the Events read ({id: the copy read}), those an Outlook sweep wrote since
+        #: the copy was read (syncd.sync.swept_events): not planned from it.
+        self.outdated: Callable[[Mapping[str, Copy]], set[str]] | None = None
         self._pages: PagePipeline[tuple[list[Outcome], list[tuple[str, str]]]] = PagePipeline(
             PAGES_IN_FLIGHT
         )
@@ -298,7 +300,7 @@ class Poll:
             return
         self._settle_outlook_first(plan, ledger)
         again = self._lost_writebacks(rows, plan, ledger)
-        copies = {str(r["Id"]): parse_datetime(r.get("SystemModstamp")) for r in rows}
+        copies = self._copies(rows, plan)
 
         def settled(done: tuple[list[Outcome], list[tuple[str, str]]]) -> None:
             outcomes, refused = done
@@ -314,10 +316,10 @@ class Poll:
         self,
         plan: Plan,
         again: Sequence[Outcome],
-        copies: Mapping[str, datetime | None],
+        copies: Mapping[str, Copy],
     ) -> tuple[list[Outcome], list[tuple[str, str]]]:
         """Carry a page's plan out and write its outcomes (and `again`) back; `copies`:
-        the SystemModstamp of each Event as the page read it."""
+        the Events to update as the page read them."""
         self._skip_outdated(plan, copies)
         outcomes = self.executor.run(plan)
         return outcomes, self.writer.outcomes(outcomes, again)
@@ -345,7 +347,21 @@ class Poll:
             for s in plan.steps
         ]
 
-    def _skip_outdated(self, plan: Plan, copies: Mapping[str, datetime | None]) -> None:
+    def _copies(self, rows: Sequence[dict[str, Any]], plan: Plan) -> dict[str, Copy]:
+        """The Events the page's updates were planned from, as read."""
+        stamps = {str(r["Id"]): parse_datetime(r.get("SystemModstamp")) for r in rows}
+        keyword = self.tenant.policy.teams_keyword
+        return {
+            step.salesforce_id: Copy(
+                stamps.get(step.salesforce_id),
+                em.content_hash(em.event_content(step.meeting, teams_keyword=keyword))
+                if step.meeting is not None
+                else None,
+            )
+            for step in plan.of(Action.UPDATE)
+        }
+
+    def _skip_outdated(self, plan: Plan, copies: Mapping[str, Copy]) -> None:
         """An update planned from a copy of the Event read before an Outlook sweep wrote
         it (with a change made in Outlook) is dropped: the ledger already follows the
         newer Event, and the old copy would be PATCHed over the organizer's change. Asked
@@ -354,7 +370,7 @@ class Poll:
         updates = {s.salesforce_id for s in plan.of(Action.UPDATE)}
         if self.outdated is None or not updates:
             return
-        outdated = self.outdated({i: copies.get(i) for i in updates})
+        outdated = self.outdated({i: copies[i] for i in updates if i in copies})
         plan.steps = [
             Step(Action.SKIP, s.salesforce_id, "changed in Outlook: the Event was read before")
             if s.action == Action.UPDATE and s.salesforce_id in outdated
