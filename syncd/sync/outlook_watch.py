@@ -324,6 +324,7 @@ class OutlookSweep:
             if answers:
                 write_responses(self.tenant, self.reader, answers, report, backlog)
             left = self.apply.run(drifted, report) if drifted else set()
+            self.swept.add(report.events_read)  # a poll page may be waiting to look
         except SyncdError as error:
             # Nothing of these mailboxes is trusted: their links stay, the next sweep
             # reads the same changes again.
