@@ -1,7 +1,9 @@
 """A change made in Outlook against the poll's copies of the Events, on the fakes: the
 poll reads a page's Events before the Outlook sweep writes one of them (the sweep run
 for an earlier page's updates, or the daemon's outlook job meanwhile); that read must
-not be PATCHed back to Outlook over the organizer's change (no echo, no revert).
+not be PATCHed back to Outlook over the organizer's change (no echo, no revert). And the
+poll's write-back beside the sweep: a meeting the sweep marked deleted in Outlook keeps
+its mark.
 """
 
 from __future__ import annotations
