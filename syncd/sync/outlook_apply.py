@@ -29,6 +29,7 @@ from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.salesforce_event import Invalid, parse_datetime, to_meeting
 from syncd.sync.salesforce_writer import SalesforceWriter
 from syncd.sync.series_shape import SERIES_KEY
+from syncd.sync.swept_events import Copy
 
 if TYPE_CHECKING:
     from syncd.sync.outlook_watch import SweepReport
@@ -310,3 +311,8 @@ class OutlookApply:
             report.conflicts += int(decision.winner is not None)
             report.salesforce_written += int(bool(decision.event_fields))
             report.handled.add(row.external_id)
+            if side is not None and side[1] is not None:
+                keyword = self.tenant.policy.teams_keyword
+                content = em.event_content(side[1], teams_keyword=keyword)
+                read = Copy(side[0].modified_at, em.content_hash(content))
+                report.events_read[row.external_id] = read

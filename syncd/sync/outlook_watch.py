@@ -53,6 +53,7 @@ from syncd.sync.salesforce_event import parse_datetime
 from syncd.sync.salesforce_writer import SalesforceWriter, WriteBacklog
 from syncd.sync.series_instances import local_date
 from syncd.sync.series_shape import SERIES_KEY
+from syncd.sync.swept_events import Copy, SweptEvents
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class SweepReport(ResponseReport):
     failed: list[tuple[str, str]] = field(default_factory=list)
     #: meetings whose Event was written from Outlook (the poll leaves them to its next pass)
     handled: set[str] = field(default_factory=set)
+    #: of those, their Event as the sweep read it before writing it
+    events_read: dict[str, Copy] = field(default_factory=dict)
 
 
 def _is_master(row: MeetingRecord) -> bool:
@@ -189,6 +192,8 @@ class OutlookSweep:
         self.clock = clock
         self.should_stop = should_stop
         self.apply = OutlookApply(tenant, core, reader, writer, context=context)
+        #: The Events sweeps wrote, for the poll's copies read before (syncd.sync.swept_events).
+        self.swept = SweptEvents(clock)
         # The daemon's outlook job and a poll's sweep of its mailboxes may overlap: one
         # sweep at a time, or both would write the same change to Salesforce.
         self._one_at_a_time = threading.Lock()
@@ -197,10 +202,15 @@ class OutlookSweep:
         """Sweep every organizer mailbox with synced Salesforce meetings (or only
         `mailboxes`): changes handled by policy, answers written back."""
         with self._one_at_a_time:
-            return self._run(mailboxes)
+            report = SweepReport()
+            try:
+                self._run(mailboxes, report)
+            finally:
+                # Before the next sweep or poll page can look (a sweep cut short too).
+                self.swept.add(report.events_read)
+            return report
 
-    def _run(self, mailboxes: Collection[str] | None) -> SweepReport:
-        report = SweepReport()
+    def _run(self, mailboxes: Collection[str] | None, report: SweepReport) -> None:
         backlog = WriteBacklog(self.writer, report.writeback_errors)
         wanted = {m.casefold() for m in mailboxes} if mailboxes is not None else None
         batch: list[tuple[str, list[MeetingRecord]]] = []
@@ -241,7 +251,6 @@ class OutlookSweep:
                     self.clock(),
                     link.pending,
                 )
-        return report
 
     def _sweep(
         self,
@@ -315,6 +324,7 @@ class OutlookSweep:
             if answers:
                 write_responses(self.tenant, self.reader, answers, report, backlog)
             left = self.apply.run(drifted, report) if drifted else set()
+            self.swept.add(report.events_read)  # a poll page may be waiting to look
         except SyncdError as error:
             # Nothing of these mailboxes is trusted: their links stay, the next sweep
             # reads the same changes again.

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from syncd.config import TenantConfig
+from syncd.core import event_mapping as em
 from syncd.core.scheduler import WRITEBACK_REFUSED, Scheduler
 from syncd.domain import LedgerView, MeetingStatus, Source, WritebackStatus
 from syncd.ledger import queries as lq
@@ -26,7 +27,7 @@ from syncd.metrics.sync_metrics import observe_lag
 from syncd.salesforce.errors import WindowMissed
 from syncd.sync import queries as q
 from syncd.sync.executor import Executor
-from syncd.sync.outlook_policy import DIFFERS_STATUS
+from syncd.sync.outlook_policy import CANCELLED_STATUS, DELETED_STATUS, DIFFERS_STATUS
 from syncd.sync.page_pipeline import PagePipeline
 from syncd.sync.pass_report import PassReport
 from syncd.sync.plan import Action, Plan, PlanContext, Step, plan_changes, plan_fault
@@ -34,6 +35,7 @@ from syncd.sync.reader import PAGE, EventReader, chunks
 from syncd.sync.recurrence import SeriesSync
 from syncd.sync.salesforce_event import SalesforceEvent, parse_datetime
 from syncd.sync.salesforce_writer import SalesforceWriter
+from syncd.sync.swept_events import Copy
 from syncd.sync.writeback import Outcome, written_back
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ class Poll:
         #: conflict rule before a PATCH overwrites it; returns the meetings it settled
         #: (their Events are read again by the next poll).
         self.before_updates: Callable[[set[str]], set[str]] | None = None
+        #: Of the Events read ({id: the copy read}), those an Outlook sweep wrote since
+        #: the copy was read (syncd.sync.swept_events): not planned from it.
+        self.outdated: Callable[[Mapping[str, Copy]], set[str]] | None = None
         self._pages: PagePipeline[tuple[list[Outcome], list[tuple[str, str]]]] = PagePipeline(
             PAGES_IN_FLIGHT
         )
@@ -295,6 +300,7 @@ class Poll:
             return
         self._settle_outlook_first(plan, ledger)
         again = self._lost_writebacks(rows, plan, ledger)
+        copies = self._copies(rows, plan)
 
         def settled(done: tuple[list[Outcome], list[tuple[str, str]]]) -> None:
             outcomes, refused = done
@@ -304,12 +310,17 @@ class Poll:
                 self.tenant.name, events, plan, report, self.clock(), stopped=self.should_stop()
             )
 
-        self._pages.submit(lambda: self._page(plan, again), settled)
+        self._pages.submit(lambda: self._page(plan, again, copies), settled)
 
     def _page(
-        self, plan: Plan, again: Sequence[Outcome]
+        self,
+        plan: Plan,
+        again: Sequence[Outcome],
+        copies: Mapping[str, Copy],
     ) -> tuple[list[Outcome], list[tuple[str, str]]]:
-        """Carry a page's plan out and write its outcomes (and `again`) back."""
+        """Carry a page's plan out and write its outcomes (and `again`) back; `copies`:
+        the Events to update as the page read them."""
+        self._skip_outdated(plan, copies)
         outcomes = self.executor.run(plan)
         return outcomes, self.writer.outcomes(outcomes, again)
 
@@ -336,6 +347,37 @@ class Poll:
             for s in plan.steps
         ]
 
+    def _copies(self, rows: Sequence[dict[str, Any]], plan: Plan) -> dict[str, Copy]:
+        """The Events the page's updates were planned from, as read."""
+        stamps = {str(r["Id"]): parse_datetime(r.get("SystemModstamp")) for r in rows}
+        keyword = self.tenant.policy.teams_keyword
+        return {
+            step.salesforce_id: Copy(
+                stamps.get(step.salesforce_id),
+                em.content_hash(em.event_content(step.meeting, teams_keyword=keyword))
+                if step.meeting is not None
+                else None,
+            )
+            for step in plan.of(Action.UPDATE)
+        }
+
+    def _skip_outdated(self, plan: Plan, copies: Mapping[str, Copy]) -> None:
+        """An update planned from a copy of the Event read before an Outlook sweep wrote
+        it (with a change made in Outlook) is dropped: the ledger already follows the
+        newer Event, and the old copy would be PATCHed over the organizer's change. Asked
+        as the page is carried out, as late as can be: the daemon's outlook job runs
+        beside the poll. The next poll reads the Event as the sweep left it."""
+        updates = {s.salesforce_id for s in plan.of(Action.UPDATE)}
+        if self.outdated is None or not updates:
+            return
+        outdated = self.outdated({i: copies[i] for i in updates if i in copies})
+        plan.steps = [
+            Step(Action.SKIP, s.salesforce_id, "changed in Outlook: the Event was read before")
+            if s.action == Action.UPDATE and s.salesforce_id in outdated
+            else s
+            for s in plan.steps
+        ]
+
     def _lost_writebacks(
         self, rows: Sequence[dict[str, Any]], plan: Plan, ledger: Mapping[str, LedgerView]
     ) -> list[Outcome]:
@@ -344,14 +386,19 @@ class Poll:
         write-back Salesforce refused) left them behind, and an unchanged Event is
         skipped, so without this its Outlook id and status would stay missing for good."""
         by_id = {str(row["Id"]): row for row in rows}
-        status_field = self.tenant.salesforce.fields.event.sync_status
+        fields = self.tenant.salesforce.fields.event
         outcomes, settled = [], []
         for step in plan.of(Action.SKIP):
             view, row = ledger.get(step.salesforce_id), by_id.get(step.salesforce_id)
             if view is None or row is None or view.status == MeetingStatus.CANCELLED:
                 continue
-            if view.status == MeetingStatus.SYNCED and row.get(status_field) == DIFFERS_STATUS:
+            if (
+                view.status == MeetingStatus.SYNCED
+                and row.get(fields.sync_status) == DIFFERS_STATUS
+            ):
                 continue  # the Outlook sweep's report of a difference, not a lost write
+            if _marked_gone(row, view, fields.sync_status, fields.outlook_event_id):
+                continue
             refused = view.error_code == WRITEBACK_REFUSED
             if view.error_message and not refused:
                 outcome = Outcome(
@@ -366,7 +413,7 @@ class Poll:
                 )
             else:
                 continue
-            if not written_back(row, outcome, self.tenant.salesforce.fields.event):
+            if not written_back(row, outcome, fields):
                 outcomes.append(outcome)
             elif refused:
                 settled.append(step.salesforce_id)
@@ -405,3 +452,17 @@ class Poll:
         report.absorb(plan, outcomes)
         if write_back:
             report.writeback_errors.extend(self.writer.outcomes(outcomes, again))
+
+
+def _marked_gone(row: Mapping[str, Any], view: LedgerView, status: str, event_id: str) -> bool:
+    """The Outlook sweep marked this synced meeting deleted or cancelled in Outlook, and
+    closes its row next (after a kill, the next sweep does): the mark is no lost
+    write-back. Writing "Synced" over it, the poll could land after the sweep closed the
+    row, and the Event would say synced of a meeting that is gone for good. A meeting made
+    again since has another Outlook id, and its write-back is sent as usual."""
+    return (
+        view.status == MeetingStatus.SYNCED
+        and row.get(status) in (DELETED_STATUS, CANCELLED_STATUS)
+        and bool(view.graph_event_id)
+        and row.get(event_id) == view.graph_event_id
+    )

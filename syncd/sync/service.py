@@ -129,6 +129,7 @@ class SyncService:
             should_stop=should_stop,
         )
         self._poll.before_updates = lambda mailboxes: self._sweep.run(mailboxes).handled
+        self._poll.outdated = self._sweep.swept.outdated
         self._availability = AvailabilitySnapshot(
             tenant, scheduler, self.reader, self.writer, clock=clock, should_stop=should_stop
         )
