@@ -155,6 +155,7 @@ def no_mailbox_user(sandbox: RunningSandbox) -> str:
 def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
     setup: Setup, driver: object
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -199,10 +200,16 @@ def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
     assert user is not None
     user.has_mailbox = True
     driver.find_element(By.ID, "retry").click()
-    wait_until(
-        lambda: "back-off cleared" in driver.find_element(By.ID, "notice").text,
-        "the retry notice",
-    )
+
+    def notice() -> str:
+        # The click posts a form and loads the page again: until the new page is there,
+        # the notice is missing, or found on the page being replaced.
+        try:
+            return " ".join(element.text for element in driver.find_elements(By.ID, "notice"))
+        except StaleElementReferenceException:
+            return ""
+
+    wait_until(lambda: "back-off cleared" in notice(), "the retry notice")
 
     # The daemon's next retry pass takes it; the page shows it synced.
     retried = jobs["retry-failed"].run()
@@ -210,7 +217,8 @@ def test_log_in_follow_a_failed_record_retry_it_and_watch_it_sync(
 
     def synced() -> bool:
         driver.refresh()
-        return driver.find_element(By.ID, "record-status").text == MeetingStatus.SYNCED.value
+        shown = driver.find_elements(By.ID, "record-status")
+        return bool(shown) and shown[0].text == MeetingStatus.SYNCED.value
 
     wait_until(synced, "the record to show synced", 60)
     assert driver.find_element(By.ID, "record-error").text == "none"

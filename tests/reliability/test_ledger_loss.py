@@ -66,6 +66,17 @@ def test_lost_ledger_is_recovered_from_graph(make_world: Callable[..., World]) -
     later = world.syncd("reconcile")
     assert later.returncode in (0, 1), later.stderr[-3000:]
     after = check(world.sandbox, TENANT)
+    # Meetings, fields and write-back after this one pass; an answer given while its
+    # meeting's row was being written is taken by the next sweep (syncd.sync.outlook_pending),
+    # so the answers are held to the pass after.
+    broken = {kind for kind, n in after.counts().items() if n and kind != "responses"}
+    assert not broken, after.summary()
+    if not after.ok:
+        print(f"\nanswers left to the next sweep: {after.summary()}")
+        world.let_a_minute_pass()
+        again = world.syncd("reconcile")
+        assert again.returncode in (0, 1), again.stderr[-3000:]
+        after = check(world.sandbox, TENANT)
     assert after.ok, after.summary()
 
 
