@@ -64,11 +64,9 @@ def awaited(engine: Engine, tenant: str, stamps: Collection[str]) -> set[str]:
     return lq.transactions_in_flight(engine, tenant, Source.SALESFORCE, stamps)
 
 
-def unknown_stamps(
-    results: Sequence[DeltaResult], rows: Sequence[MeetingRecord], after: Collection[MeetingRecord]
-) -> set[str]:
-    """The transactionIds of changed events no row read so far points at."""
-    ids = {row.graph_event_id for row in (*rows, *after)}
+def unknown_stamps(results: Sequence[DeltaResult], rows: Sequence[MeetingRecord]) -> set[str]:
+    """The transactionIds of changed events no row read before the round points at."""
+    ids = {row.graph_event_id for row in rows}
     return {
         str(event["transactionId"])
         for result in results

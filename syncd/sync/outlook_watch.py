@@ -274,9 +274,12 @@ class OutlookSweep:
                 requests.append(DeltaRequest(organizer, start, end))
         correlation = f"{self.tenant.name}-outlook"
         results = self.graph.calendar_view_delta(requests, correlation_id=correlation)
-        after = rows_now(self.engine, self.tenant.name, [o for o, _ in batch])
-        stamps = unknown_stamps(results, [r for _, rows in batch for r in rows], after.values())
+        # Creates still in flight are asked before the rows are read again: a create
+        # recorded in between is then among the rows read again, or still awaited here.
+        # Asked after, it could be in neither, and its event's answers were dropped.
+        stamps = unknown_stamps(results, [r for _, rows in batch for r in rows])
         writing = awaited(self.engine, self.tenant.name, stamps) if stamps else set()
+        after = rows_now(self.engine, self.tenant.name, [o for o, _ in batch])
         for (organizer, rows), request, result in zip(batch, requests, results, strict=True):
             report.mailboxes += 1
             report.meetings_checked += len(rows)

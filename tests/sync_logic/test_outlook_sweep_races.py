@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from syncd.domain import MeetingStatus
+from syncd.sync import outlook_watch
 from tests.fakes import FakeWorld
 from tests.fakes.world import COLLEAGUE, ORGANIZER, OTHER_COLLEAGUE, OTHER_ORGANIZER
 from tests.sync_logic.test_outlook_changes import entries, quiet_after, synced, world_with
@@ -182,3 +183,48 @@ def test_answers_held_for_writing_when_the_sweep_dies_are_read_again() -> None:
 
     assert report.changes == {"answers": 1}
     assert world.org.record(event_id)["Responses_Summary__c"] == f"Accepted: {COLLEAGUE}"
+
+
+def test_answers_of_a_create_recorded_while_the_sweep_reads_its_rows_again_are_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The round reports a meeting whose create is not recorded yet, and the poll records
+    it just after the sweep read its rows again: the meeting is in neither read of the
+    rows, so only the ledger's record of creates still in flight tells syncd's own create
+    from an event of no interest. Asked after the second read, it answered "done" and the
+    event's answers were dropped for good (seen under `syncd run`, where the poll and the
+    sweep run side by side)."""
+    world = world_with()
+    synced(world)
+    new_id = world.create_event(subject="Recorded meanwhile", invitees=[COLLEAGUE])
+
+    def create_unrecorded_and_answer() -> None:
+        world.graph.faults.fail_after("create_event", Killed())
+        with pytest.raises(Killed):
+            world.service.poll()
+        world.graph.faults.clear()
+        (event,) = [
+            e for e in world.graph.events(ORGANIZER) if e["subject"] == "Recorded meanwhile"
+        ]
+        world.graph.respond(ORGANIZER, event["id"], COLLEAGUE, "accepted")
+
+    during_the_next_round(world, monkeypatch, create_unrecorded_and_answer)
+    real_rows_now = outlook_watch.rows_now
+
+    def rows_then_create_recorded(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(outlook_watch, "rows_now", real_rows_now)
+        rows = real_rows_now(*args, **kwargs)
+        world.service.resume()  # the create's answer is recorded right after the read
+        record = world.record(new_id)
+        assert record is not None and record.intent is None and record.graph_event_id
+        return rows
+
+    monkeypatch.setattr(outlook_watch, "rows_now", rows_then_create_recorded)
+    world.service.sweep_outlook()
+    world.advance(61)
+    report = world.service.sweep_outlook()
+
+    assert report.changes == {"answers": 1}
+    assert world.org.record(new_id)["Responses_Summary__c"] == f"Accepted: {COLLEAGUE}"
+    world.service.poll()  # the create's write-back (Outlook id, "Synced"), then quiet
+    quiet_after(world)
