@@ -8,6 +8,7 @@ import requests
 
 from syncd.sandbox import RunningSandbox
 from syncd.sandbox.microsoft.directory import DirectoryUser
+from tests.support import wait_until
 
 from .helpers import Graph, make_session
 
@@ -15,7 +16,9 @@ from .helpers import Graph, make_session
 def test_fifth_concurrent_request_to_a_mailbox_is_429(
     sandbox: RunningSandbox, graph: Graph, people: list[DirectoryUser]
 ) -> None:
-    sandbox.faults.configure(latency_seconds=0.6)
+    # Four requests are held in flight until the test has seen them all admitted; only
+    # then come three more: the overlap does not depend on a loaded machine's timing.
+    sandbox.faults.configure(latency_seconds=3.0)
     busy, quiet = people[0], people[1]
 
     def call(user: DirectoryUser) -> requests.Response:
@@ -26,13 +29,14 @@ def test_fifth_concurrent_request_to_a_mailbox_is_429(
             session.close()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        crowd = [pool.submit(call, busy) for _ in range(7)]
+        held = [pool.submit(call, busy) for _ in range(4)]
+        wait_until(lambda: sandbox.throttle.peak_in_flight(busy.id) == 4, "4 in flight")
+        crowd = [pool.submit(call, busy) for _ in range(3)]
         other = pool.submit(call, quiet)
-        results = [f.result() for f in crowd]
-        assert other.result().status_code == 200
-    statuses = sorted(r.status_code for r in results)
-    assert statuses.count(429) >= 1
-    assert statuses.count(200) >= 4
+        results = [f.result() for f in held + crowd]
+        assert other.result().status_code == 200  # another mailbox has its own 4
+    statuses = [r.status_code for r in results]
+    assert statuses == [200] * 4 + [429] * 3
     rejected = next(r for r in results if r.status_code == 429)
     assert int(rejected.headers["Retry-After"]) >= 1
     assert rejected.json()["error"]["message"] == (
