@@ -23,6 +23,7 @@ counts syncd's Graph calls subtracts `Organizer.requests` or counts around them.
 
 from __future__ import annotations
 
+import http.client
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from urllib.parse import quote
 
 import msal
 import requests
+import urllib3
 
 from syncd.sandbox.microsoft.answers import CHOICES, NOT_RESPONDED
 from syncd.sandbox.server import RunningSandbox
@@ -116,15 +118,24 @@ class Organizer:
     ) -> requests.Response:
         """One Graph request; a 4xx/5xx answer raises OrganizerError with Graph's error."""
         self.requests += 1
-        self._sent_at = time.monotonic()
-        answer = self.session.request(
-            method,
-            self.base + path,
-            json=body,
-            params=params,
-            headers={"Authorization": f"Bearer {self._token()}", **_UTC},
-            timeout=(5, 60),
-        )
+        for attempt in (1, 2):
+            self._sent_at = time.monotonic()
+            try:
+                answer = self.session.request(
+                    method,
+                    self.base + path,
+                    json=body,
+                    params=params,
+                    headers={"Authorization": f"Bearer {self._token()}", **_UTC},
+                    timeout=(5, 60),
+                )
+                break
+            except requests.ConnectionError as error:
+                # A pooled connection the server closed as idle just as the request went
+                # out (its keep-alive timeout): the request was never read; once more on a
+                # new connection, as a person's Outlook would.
+                if attempt == 2 or not _closed_while_idle(error):
+                    raise
         if answer.status_code >= 400:
             raise OrganizerError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
         return answer
@@ -294,3 +305,11 @@ def answer_now(
         own_copy = store._events.get(copy_id) if copy_id else None
         if own_copy is not None:
             own_copy.my_invite = answered
+
+
+def _closed_while_idle(error: requests.ConnectionError) -> bool:
+    """The server closed the connection before it answered anything (no status line)."""
+    reason = error.args[0] if error.args else None
+    return isinstance(reason, urllib3.exceptions.ProtocolError) and any(
+        isinstance(arg, http.client.RemoteDisconnected) for arg in reason.args
+    )

@@ -21,10 +21,12 @@ from collections.abc import Callable
 from typing import IO
 
 import requests
+from sqlmodel import Session, select
 
 from syncd.core.event_mapping import external_key
 from syncd.domain import Source
 from syncd.ledger.db import make_engine
+from syncd.ledger.models import DeltaLink, MeetingRecord
 from syncd.sandbox.microsoft.calendar import StoredEvent
 from tests.reliability.checker import check
 from tests.reliability.outlook_checks import WriteLogs, check_outlook_changes
@@ -166,7 +168,9 @@ def test_sigkill_while_organizers_change_meetings_in_outlook(
     # Every promise: no write Outlook did not need (`echoes`: a poll page read before the
     # sweep wrote an Event is not PATCHed back), a meeting deleted in Outlook keeps its
     # "Deleted in Outlook" status (`unmarked`), and the rest.
-    assert report.ok and changed.ok, f"{report.summary()}\n{changed.summary()}"
+    assert report.ok and changed.ok, (
+        f"{report.summary()}\n{changed.summary()}\n{_ledger_of(world, report.responses)}"
+    )
     assert changed.changes >= OUTLOOK_KILLS, changed.summary()
     crashed = [log.name for log in world.logs if "Traceback" in log.read_text()]
     assert crashed == [], crashed
@@ -302,3 +306,34 @@ def authorized(url: str, client: dict[str, str]) -> requests.Session:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     return session
+
+
+def _ledger_of(world: World, problems: list[str]) -> str:
+    """What the ledger holds of the Events named in `problems` (row, history, the
+    organizer's delta link): a failure says where an answer stopped."""
+    event_ids = sorted({p.split()[1].rstrip(":") for p in problems if p.startswith("Event ")})
+    if not event_ids:
+        return ""
+    lines = []
+    engine = make_engine(world.config().database_url)
+    try:
+        with Session(engine) as session:
+            for event_id in event_ids[:3]:
+                row = session.exec(
+                    select(MeetingRecord).where(MeetingRecord.external_id == event_id)
+                ).first()
+                if row is None:
+                    lines.append(f"{event_id}: no ledger row")
+                    continue
+                link = session.get(DeltaLink, (TENANT, (row.organizer_email or "").lower()))
+                lines += [
+                    f"{event_id}: status={row.status} intent={row.intent} "
+                    f"event={row.graph_event_id} organizer={row.organizer_email} "
+                    f"updated={row.updated_at} responses={row.responses}",
+                    f"  link pending={link.pending if link else None} "
+                    f"saved={link.updated_at if link else None}",
+                    world.syncd("history", "--tenant", TENANT, event_id).stdout[-4000:],
+                ]
+    finally:
+        engine.dispose()
+    return "\n".join(lines)
