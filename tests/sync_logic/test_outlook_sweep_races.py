@@ -42,6 +42,20 @@ def during_the_next_round(
     monkeypatch.setattr(world.graph, "calendar_view_delta", round_after)
 
 
+def create_unrecorded_and_answer(world: FakeWorld, event_id: str) -> None:
+    """The poll's process dies once the Event's POST landed, before its answer is
+    recorded; then the colleague accepts the meeting in Outlook."""
+    world.graph.faults.fail_after("create_event", Killed())
+    with pytest.raises(Killed):
+        world.service.poll()
+    world.graph.faults.clear()
+    record = world.record(event_id)
+    assert record is not None and record.intent == "create" and not record.graph_event_id
+    subject = world.org.record(event_id)["Subject"]
+    (event,) = [e for e in world.graph.events(ORGANIZER) if e["subject"] == subject]
+    world.graph.respond(ORGANIZER, event["id"], COLLEAGUE, "accepted")
+
+
 def poll_without_its_sweep(world: FakeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     """A poll whose page PATCHes without sweeping first: in `syncd run` the page's sweep
     and its PATCH are apart in time, another sweep's round can fall in between; here it
@@ -81,20 +95,7 @@ def test_answers_of_a_meeting_whose_create_is_not_recorded_yet_are_written_later
     synced(world)
     new_id = world.create_event(subject="Created, answer lost", invitees=[COLLEAGUE])
 
-    def create_unrecorded_and_answer() -> None:
-        # The process dies once the POST landed, before its answer is recorded.
-        world.graph.faults.fail_after("create_event", Killed())
-        with pytest.raises(Killed):
-            world.service.poll()
-        world.graph.faults.clear()
-        record = world.record(new_id)
-        assert record is not None and record.intent == "create" and not record.graph_event_id
-        (event,) = [
-            e for e in world.graph.events(ORGANIZER) if e["subject"] == "Created, answer lost"
-        ]
-        world.graph.respond(ORGANIZER, event["id"], COLLEAGUE, "accepted")
-
-    during_the_next_round(world, monkeypatch, create_unrecorded_and_answer)
+    during_the_next_round(world, monkeypatch, lambda: create_unrecorded_and_answer(world, new_id))
     world.service.sweep_outlook()
     world.restart()  # the create is finished by the start-up resume (Graph deduplicates it)
     record = world.record(new_id)
@@ -198,17 +199,7 @@ def test_answers_of_a_create_recorded_while_the_sweep_reads_its_rows_again_are_k
     synced(world)
     new_id = world.create_event(subject="Recorded meanwhile", invitees=[COLLEAGUE])
 
-    def create_unrecorded_and_answer() -> None:
-        world.graph.faults.fail_after("create_event", Killed())
-        with pytest.raises(Killed):
-            world.service.poll()
-        world.graph.faults.clear()
-        (event,) = [
-            e for e in world.graph.events(ORGANIZER) if e["subject"] == "Recorded meanwhile"
-        ]
-        world.graph.respond(ORGANIZER, event["id"], COLLEAGUE, "accepted")
-
-    during_the_next_round(world, monkeypatch, create_unrecorded_and_answer)
+    during_the_next_round(world, monkeypatch, lambda: create_unrecorded_and_answer(world, new_id))
     real_rows_now = outlook_watch.rows_now
 
     def rows_then_create_recorded(*args: Any, **kwargs: Any) -> Any:
